@@ -1,0 +1,1 @@
+"""Provider adapters: verify a webhook, parse it into normalized events, send a message."""

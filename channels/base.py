@@ -1,0 +1,156 @@
+"""The seam between providers and the core.
+
+Every provider module implements `Adapter`: `verify` (authenticity of a webhook), a pure `parse`
+(raw bytes -> normalized, typed events; no database, no network) and `send` (network only).
+Raw provider dicts never leave `channels/`: the core sees only the dataclasses below.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, ClassVar, Literal, Protocol
+
+import httpx
+
+ChannelKind = Literal["whatsapp", "instagram", "messenger", "telegram"]
+ContentKind = Literal[
+    "text", "image", "audio", "video", "file", "location", "sticker", "contacts", "reaction", "unsupported"
+]
+DeliveryStatus = Literal["sent", "delivered", "read", "failed"]
+
+
+class InvalidPayload(ValueError):
+    """The body is not JSON, or not the provider's envelope: the webhook answers 400."""
+
+
+class Unauthorized(Exception):
+    """Missing or bad signature: the webhook answers 401 and stores nothing."""
+
+
+class SendError(Exception):
+    """A send that did not succeed. `permanent` errors are not retried; the reason is shown to agents."""
+
+    def __init__(self, reason: str, *, permanent: bool, retry_after: float | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.permanent = permanent
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True)
+class ChannelConfig:
+    """A channel as adapters see it, with its secrets decrypted (never logged: repr hides them)."""
+
+    id: int
+    tenant_id: int
+    kind: ChannelKind
+    provider: str
+    name: str
+    external_id: str | None = None
+    secrets: Mapping[str, str] = field(default_factory=dict, repr=False)
+    settings: Mapping[str, Any] = field(default_factory=dict)
+    bot_enabled: bool = False
+    queue_id: int | None = None
+
+
+@dataclass(frozen=True)
+class ContactRef:
+    """Who the customer is on one network. `external_id` is the address we reply to."""
+
+    kind: ChannelKind
+    external_id: str
+    name: str | None = None
+
+
+@dataclass(frozen=True)
+class Attachment:
+    kind: Literal["image", "audio", "video", "file", "sticker"]
+    url: str | None
+    mime_type: str | None = None
+    name: str | None = None
+
+
+@dataclass(frozen=True)
+class MessageReceived:
+    """A message in the conversation with `contact`.
+
+    `direction="in"` is the customer's; `direction="out"` is an echo of the business's own message
+    sent elsewhere (phone app, Business Suite, or by us: then the provider id matches ours).
+    """
+
+    contact: ContactRef
+    provider_message_id: str
+    kind: ContentKind
+    text: str | None = None
+    attachments: tuple[Attachment, ...] = ()
+    reply_to: str | None = None
+    timestamp: datetime | None = None
+    direction: Literal["in", "out"] = "in"
+    # Only for kind == "unsupported": the provider's raw item, kept so nothing is lost.
+    raw: Mapping[str, Any] | None = None
+    type: ClassVar[Literal["message"]] = "message"
+
+
+@dataclass(frozen=True)
+class StatusUpdate:
+    """Delivery news about a message the business sent.
+
+    Either `provider_message_id` names the message, or `watermark` says every outgoing message to
+    `contact` sent up to that time reached `status` (Messenger's delivery/read watermarks).
+    """
+
+    status: DeliveryStatus
+    provider_message_id: str | None = None
+    error: str | None = None
+    timestamp: datetime | None = None
+    watermark: datetime | None = None
+    contact: ContactRef | None = None
+    type: ClassVar[Literal["status"]] = "status"
+
+
+@dataclass(frozen=True)
+class MessageDeleted:
+    """The customer unsent a message: its row stays, with text and attachments cleared."""
+
+    provider_message_id: str
+    contact: ContactRef | None = None
+    type: ClassVar[Literal["deleted"]] = "deleted"
+
+
+InboundEvent = MessageReceived | StatusUpdate | MessageDeleted
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """A message to send. `message_id` is ours: adapters pass it as an idempotency reference where
+    the provider accepts one."""
+
+    message_id: int
+    to: str
+    text: str | None = None
+    attachments: tuple[Attachment, ...] = ()
+    # Meta message tag for replies outside the 24-hour window (e.g. "HUMAN_AGENT").
+    tag: str | None = None
+
+
+@dataclass(frozen=True)
+class SendResult:
+    provider_message_id: str
+
+
+class Adapter(Protocol):
+    provider: ClassVar[str]
+
+    def verify(self, channel: ChannelConfig, headers: Mapping[str, str], raw: bytes) -> None:
+        """Raise `Unauthorized` unless the body is authentic. Runs on the raw bytes, before parsing."""
+
+    def handshake(self, channel: ChannelConfig, params: Mapping[str, str]) -> str | None:
+        """Answer a GET verification (Meta's hub.challenge); None means refuse (403)."""
+
+    def parse(self, channel: ChannelConfig, raw: bytes) -> list[InboundEvent]:
+        """Pure: bytes -> events. Raises only `InvalidPayload`. Unknown content -> kind `unsupported`."""
+
+    async def send(self, http: httpx.AsyncClient, channel: ChannelConfig, out: Outgoing) -> SendResult:
+        """Network only. Raises `SendError` (permanent or not) on failure."""

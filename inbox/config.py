@@ -1,0 +1,79 @@
+"""Settings from environment variables (and an optional `.env`).
+
+Owns the names and defaults of CONTRACT.md's configuration table. Nothing else reads `os.environ`
+for product settings, so tests build a `Settings` directly and run several apps in one process.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from dotenv import dotenv_values
+
+
+def _env(name: str, default: str, source: dict[str, str]) -> str:
+    value = source.get(name)
+    return default if value is None or value == "" else value
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = ""
+    broadcast_url: str = "memory://"
+    data_dir: Path = field(default_factory=Path.cwd)
+    secret_key: str | None = None
+    log_level: str = "info"
+    notificame_api_url: str = "https://hub.notificame.com.br/v1"
+    meta_graph_url: str = "https://graph.facebook.com/v21.0"
+    openai_api_key: str | None = None
+    openai_base_url: str | None = None
+    bot_model: str = "gpt-4o-mini"
+    token_ttl_hours: float = 24 * 7
+    # How many events the log keeps per tenant for `since` replay; older ones answer `resync`.
+    event_retention: int = 100_000
+    # Outbox: attempts before a transient failure becomes `failed`.
+    send_max_attempts: int = 8
+    send_timeout_seconds: float = 15.0
+    # Background workers (outbox, routing, bot) run inside `inbox serve`; tests may turn them off.
+    workers: bool = True
+
+    def __post_init__(self) -> None:
+        if not self.database_url:
+            object.__setattr__(
+                self, "database_url", f"sqlite+aiosqlite:///{(self.data_dir / 'inbox.db').as_posix()}"
+            )
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None, dotenv: Path | None = None) -> Settings:
+        """Environment wins over `.env`, which wins over the defaults."""
+        source: dict[str, str] = {}
+        dotenv_path = dotenv if dotenv is not None else Path.cwd() / ".env"
+        if dotenv_path.is_file():
+            source.update({k: v for k, v in dotenv_values(dotenv_path).items() if v is not None})
+        source.update(os.environ if environ is None else environ)
+        data_dir = Path(_env("INBOX_DATA_DIR", str(Path.cwd()), source)).expanduser().resolve()
+        return cls(
+            database_url=_env("INBOX_DATABASE_URL", "", source),
+            broadcast_url=_env("INBOX_BROADCAST_URL", "memory://", source),
+            data_dir=data_dir,
+            secret_key=source.get("INBOX_SECRET_KEY") or None,
+            log_level=_env("INBOX_LOG_LEVEL", "info", source).lower(),
+            notificame_api_url=_env("NOTIFICAME_API_URL", cls.notificame_api_url, source).rstrip("/"),
+            meta_graph_url=_env("META_GRAPH_URL", cls.meta_graph_url, source).rstrip("/"),
+            openai_api_key=source.get("OPENAI_API_KEY") or None,
+            openai_base_url=source.get("OPENAI_BASE_URL") or None,
+            bot_model=_env("INBOX_BOT_MODEL", cls.bot_model, source),
+            token_ttl_hours=float(_env("INBOX_TOKEN_TTL_HOURS", str(cls.token_ttl_hours), source)),
+            event_retention=int(_env("INBOX_EVENT_RETENTION", str(cls.event_retention), source)),
+            send_max_attempts=int(_env("INBOX_SEND_MAX_ATTEMPTS", str(cls.send_max_attempts), source)),
+        )
+
+    def but(self, **changes: Any) -> Settings:
+        return replace(self, **changes)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")

@@ -1,0 +1,66 @@
+"""Engine creation and the few dialect differences the core needs.
+
+Owns connecting (SQLite pragmas, pool sizes) and the dialect-specific `insert` (ON CONFLICT).
+Must not hold business rules: those live in `inbox.actions`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Table, event
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+
+class StorageUnavailable(Exception):
+    """The database could not be reached; webhooks answer 503 so that the provider retries."""
+
+
+def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
+    u = make_url(url)
+    if u.get_backend_name() == "sqlite":
+        engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
+
+        @event.listens_for(engine.sync_engine, "connect")
+        def _pragmas(dbapi_conn: Any, _record: Any) -> None:
+            cur = dbapi_conn.cursor()
+            # WAL lets readers (API, websocket replay) run while the writer commits.
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.close()
+
+        return engine
+    kwargs.setdefault("pool_size", 10)
+    kwargs.setdefault("max_overflow", 10)
+    kwargs.setdefault("pool_pre_ping", True)
+    return create_async_engine(url, **kwargs)
+
+
+def is_sqlite(engine: AsyncEngine) -> bool:
+    return engine.dialect.name == "sqlite"
+
+
+def insert(engine_or_dialect: AsyncEngine | str, table: Table) -> Any:
+    """The dialect's INSERT, which has `.on_conflict_do_nothing()` on both SQLite and PostgreSQL."""
+    name = engine_or_dialect if isinstance(engine_or_dialect, str) else engine_or_dialect.dialect.name
+    return sqlite.insert(table) if name == "sqlite" else postgresql.insert(table)
+
+
+def is_connection_error(exc: BaseException) -> bool:
+    """True for errors that mean storage is down (retry later), not that our statement was wrong."""
+    if isinstance(exc, (ConnectionError, OSError, TimeoutError, StorageUnavailable)):
+        return True
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    if isinstance(exc, OperationalError):
+        return True
+    text = str(exc).lower()
+    return any(
+        s in text
+        for s in ("connection refused", "connection was closed", "cannot connect", "database is locked")
+    )

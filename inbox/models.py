@@ -1,0 +1,326 @@
+"""The schema, as SQLAlchemy Core tables.
+
+Owns table and index definitions only. Core (not ORM) because the hot paths build statements once and
+never materialize per-message objects. Alembic's migrations must produce exactly this schema on SQLite
+and PostgreSQL (a test compares them).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.types import TypeDecorator
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+# SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL gets BIGINT identities.
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes in Python, naive UTC in storage (SQLite has no time zones)."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is not None:
+            value = value.astimezone(UTC).replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if isinstance(value, str):  # raw SQL on SQLite
+            value = datetime.fromisoformat(value)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _id() -> Column[int]:
+    return Column("id", Id, primary_key=True, autoincrement=True)
+
+
+def _tenant() -> Column[int]:
+    return Column("tenant_id", Id, ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False)
+
+
+def _created() -> Column[datetime]:
+    return Column("created_at", UTCDateTime, nullable=False, default=utcnow)
+
+
+tenants = Table(
+    "tenants",
+    metadata,
+    _id(),
+    Column("name", String(200), nullable=False),
+    # The last event sequence handed out. Taken with UPDATE ... RETURNING as the last statement of a
+    # transaction, so the row lock orders commits by sequence (see inbox/uow.py).
+    Column("last_seq", BigInteger, nullable=False, server_default=text("0")),
+    Column("settings", JSON, nullable=False, default=dict),
+    _created(),
+)
+
+queues = Table(
+    "queues",
+    metadata,
+    _id(),
+    _tenant(),
+    Column("name", String(200), nullable=False),
+    _created(),
+    UniqueConstraint("tenant_id", "name"),
+)
+
+agents = Table(
+    "agents",
+    metadata,
+    _id(),
+    _tenant(),
+    # Login is by email alone, so an email is unique across tenants.
+    Column("email", String(320), nullable=False, unique=True),
+    Column("name", String(200), nullable=False),
+    Column("password_hash", String(200), nullable=False),
+    Column("role", String(20), nullable=False),  # agent | supervisor | admin
+    Column("capacity", Integer, nullable=False, server_default=text("5")),
+    Column("status", String(20), nullable=False, server_default=text("'offline'")),
+    Column("status_changed_at", UTCDateTime, nullable=True),
+    Column("last_assigned_at", UTCDateTime, nullable=True),
+    Column("disabled_at", UTCDateTime, nullable=True),
+    _created(),
+)
+
+queue_members = Table(
+    "queue_members",
+    metadata,
+    Column("queue_id", Id, ForeignKey("queues.id", ondelete="CASCADE"), primary_key=True),
+    Column("agent_id", Id, ForeignKey("agents.id", ondelete="CASCADE"), primary_key=True),
+    _tenant(),
+)
+
+auth_tokens = Table(
+    "auth_tokens",
+    metadata,
+    _id(),
+    _tenant(),
+    Column("agent_id", Id, ForeignKey("agents.id", ondelete="CASCADE"), nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),  # sha256 hex of the bearer token
+    _created(),
+    Column("expires_at", UTCDateTime, nullable=False),
+)
+
+channels = Table(
+    "channels",
+    metadata,
+    _id(),
+    _tenant(),
+    Column("kind", String(20), nullable=False),  # whatsapp | instagram | messenger | telegram
+    Column("provider", String(20), nullable=False),  # notificame | meta
+    Column("name", String(200), nullable=False),
+    Column("webhook_key", String(64), nullable=False, unique=True),
+    # Meta's page / IG account / phone number id; Notifica.me's channel UUID. Not secret.
+    Column("external_id", String(200), nullable=True),
+    # Fernet token of a JSON object of the provider's secrets (tokens, app secret, verify token).
+    Column("secrets", Text, nullable=False),
+    Column("settings", JSON, nullable=False, default=dict),
+    Column("bot_enabled", Boolean, nullable=False, server_default=text("false")),
+    Column("queue_id", Id, ForeignKey("queues.id", ondelete="SET NULL"), nullable=True),
+    Column("disabled_at", UTCDateTime, nullable=True),
+    _created(),
+)
+
+contacts = Table(
+    "contacts",
+    metadata,
+    _id(),
+    _tenant(),
+    Column("name", String(300), nullable=True),
+    Column("lead_status", String(30), nullable=False, server_default=text("'new'")),
+    Column("attributes", JSON, nullable=False, default=dict),
+    _created(),
+    Index("ix_contacts_tenant_name", "tenant_id", "name"),
+)
+
+contact_identities = Table(
+    "contact_identities",
+    metadata,
+    _id(),
+    _tenant(),
+    Column("contact_id", Id, ForeignKey("contacts.id", ondelete="CASCADE"), nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("external_id", String(200), nullable=False),
+    UniqueConstraint("tenant_id", "kind", "external_id"),
+    Index("ix_contact_identities_contact", "contact_id"),
+)
+
+conversations = Table(
+    "conversations",
+    metadata,
+    _id(),
+    _tenant(),
+    Column("channel_id", Id, ForeignKey("channels.id", ondelete="CASCADE"), nullable=False),
+    Column("contact_id", Id, ForeignKey("contacts.id", ondelete="CASCADE"), nullable=False),
+    Column("queue_id", Id, ForeignKey("queues.id", ondelete="SET NULL"), nullable=True),
+    Column("status", String(20), nullable=False),  # bot | queued | assigned | snoozed | resolved
+    Column("assignee_id", Id, ForeignKey("agents.id", ondelete="SET NULL"), nullable=True),
+    _created(),
+    Column("last_message_at", UTCDateTime, nullable=False),
+    # Meta's 24-hour window is counted from the customer's last message.
+    Column("last_inbound_at", UTCDateTime, nullable=True),
+    Column("queued_at", UTCDateTime, nullable=True),  # wait time starts here
+    Column("assigned_at", UTCDateTime, nullable=True),
+    Column("first_response_at", UTCDateTime, nullable=True),  # first human reply
+    Column("resolved_at", UTCDateTime, nullable=True),
+    Column("snoozed_until", UTCDateTime, nullable=True),
+    Column("handoff_reason", Text, nullable=True),
+    Column("bot_turns", Integer, nullable=False, server_default=text("0")),
+    Column("unread_count", Integer, nullable=False, server_default=text("0")),
+    Column("sla_breached_at", UTCDateTime, nullable=True),
+    # One open conversation per contact and channel; ingest relies on it under concurrency.
+    Index(
+        "uq_conversations_open",
+        "channel_id",
+        "contact_id",
+        unique=True,
+        sqlite_where=text("status <> 'resolved'"),
+        postgresql_where=text("status <> 'resolved'"),
+    ),
+    Index("ix_conversations_list", "tenant_id", "last_message_at", "id"),
+    Index("ix_conversations_status", "tenant_id", "status", "queued_at"),
+    Index("ix_conversations_assignee", "assignee_id", "status"),
+)
+
+messages = Table(
+    "messages",
+    metadata,
+    _id(),
+    _tenant(),
+    Column("conversation_id", Id, ForeignKey("conversations.id", ondelete="CASCADE"), nullable=False),
+    Column("channel_id", Id, ForeignKey("channels.id", ondelete="CASCADE"), nullable=False),
+    Column("direction", String(3), nullable=False),  # in | out
+    Column("sender_type", String(10), nullable=False),  # contact | agent | bot | system
+    Column("sender_id", Id, nullable=True),
+    Column("kind", String(20), nullable=False),
+    Column("text", Text, nullable=True),
+    Column("attachments", JSON, nullable=False, default=list),
+    Column("status", String(10), nullable=False),
+    Column("error", Text, nullable=True),
+    Column("provider_message_id", String(300), nullable=True),
+    Column("reply_to", String(300), nullable=True),  # the provider id of the quoted message
+    Column("client_id", String(100), nullable=True),  # the client's idempotency key for a reply
+    Column("deleted", Boolean, nullable=False, server_default=text("false")),
+    Column("raw", JSON, nullable=True),  # kept for `unsupported` content only
+    Column("provider_ts", UTCDateTime, nullable=True),
+    _created(),
+    # Dedup is the database's job: repeated deliveries hit this and insert nothing.
+    UniqueConstraint("channel_id", "provider_message_id"),
+    UniqueConstraint("tenant_id", "client_id"),
+    Index("ix_messages_conversation", "conversation_id", "id"),
+)
+
+# Statuses that arrived before we knew which message they belong to (send answer not yet stored).
+pending_statuses = Table(
+    "pending_statuses",
+    metadata,
+    _id(),
+    Column("channel_id", Id, ForeignKey("channels.id", ondelete="CASCADE"), nullable=False),
+    Column("provider_message_id", String(300), nullable=False),
+    Column("status", String(10), nullable=False),
+    Column("error", Text, nullable=True),
+    _created(),
+    Index("ix_pending_statuses_key", "channel_id", "provider_message_id"),
+)
+
+outbox = Table(
+    "outbox",
+    metadata,
+    _id(),
+    _tenant(),
+    Column("message_id", Id, ForeignKey("messages.id", ondelete="CASCADE"), nullable=False, unique=True),
+    Column("conversation_id", Id, nullable=False),
+    Column("attempts", Integer, nullable=False, server_default=text("0")),
+    Column("next_attempt_at", UTCDateTime, nullable=False),
+    # A worker owns a row until then; a crashed worker's rows become claimable again.
+    Column("locked_until", UTCDateTime, nullable=True),
+    Column("last_error", Text, nullable=True),
+    _created(),
+    Index("ix_outbox_due", "next_attempt_at"),
+)
+
+# Deferred work other than sending: bot turns, snooze wake-ups. One row per (kind, key): a burst of
+# customer messages keeps one bot job whose run_at moves forward.
+jobs = Table(
+    "jobs",
+    metadata,
+    _id(),
+    _tenant(),
+    Column("kind", String(30), nullable=False),
+    Column("key", String(100), nullable=False),
+    Column("run_at", UTCDateTime, nullable=False),
+    Column("locked_until", UTCDateTime, nullable=True),
+    Column("attempts", Integer, nullable=False, server_default=text("0")),
+    Column("payload", JSON, nullable=False, default=dict),
+    _created(),
+    UniqueConstraint("kind", "key"),
+    Index("ix_jobs_due", "run_at"),
+)
+
+# The append-only log behind the websocket's `since` replay.
+events = Table(
+    "events",
+    metadata,
+    Column("tenant_id", Id, ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True),
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("type", String(40), nullable=False),
+    # Who may see it (see inbox/realtime/visibility.py): the conversation's assignee, the previous
+    # assignee on a transfer, the conversation's queue. NULL conversation = tenant-wide.
+    Column("conversation_id", Id, nullable=True),
+    Column("assignee_id", Id, nullable=True),
+    Column("prev_assignee_id", Id, nullable=True),
+    Column("queue_id", Id, nullable=True),
+    Column("frame", Text, nullable=False),  # the exact JSON text frame sent to sockets
+    _created(),
+)
+
+# Bot answers: tokens and latency for the supervisor figures.
+bot_turns = Table(
+    "bot_turns",
+    metadata,
+    _id(),
+    _tenant(),
+    Column("conversation_id", Id, ForeignKey("conversations.id", ondelete="CASCADE"), nullable=False),
+    Column("outcome", String(20), nullable=False),  # answered | handoff | error | timeout
+    Column("prompt_tokens", Integer, nullable=True),
+    Column("completion_tokens", Integer, nullable=True),
+    Column("latency_ms", Integer, nullable=True),
+    _created(),
+)
