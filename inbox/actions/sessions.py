@@ -1,0 +1,46 @@
+"""Login and logout: opaque bearer tokens, stored hashed, with an expiry."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import delete, insert, select
+
+from inbox import models as m
+from inbox.auth import new_token, token_hash, ttl, verify_password
+from inbox.errors import Unauthenticated
+from inbox.serialize import agent_json
+from inbox.uow import UnitOfWork
+
+
+async def login(uow: UnitOfWork, email: str, password: str) -> dict[str, Any]:
+    row = (
+        await uow.conn.execute(
+            select(m.agents).where(
+                m.agents.c.email == email.strip().lower(), m.agents.c.disabled_at.is_(None)
+            )
+        )
+    ).first()
+    # verify_password checks a dummy hash for unknown emails: same cost, no user enumeration.
+    if not verify_password(row.password_hash if row else None, password) or row is None:
+        raise Unauthenticated("wrong email or password")
+    token = new_token()
+    now = m.utcnow()
+    await uow.conn.execute(
+        insert(m.auth_tokens).values(
+            tenant_id=row.tenant_id,
+            agent_id=row.id,
+            token_hash=token_hash(token),
+            created_at=now,
+            expires_at=now + ttl(uow.runtime.settings.token_ttl_hours),
+        )
+    )
+    # Expired tokens of this agent are swept here rather than by a job.
+    await uow.conn.execute(
+        delete(m.auth_tokens).where(m.auth_tokens.c.agent_id == row.id, m.auth_tokens.c.expires_at <= now)
+    )
+    return {"token": token, "agent": agent_json(row._mapping)}
+
+
+async def logout(uow: UnitOfWork, token: str) -> None:
+    await uow.conn.execute(delete(m.auth_tokens).where(m.auth_tokens.c.token_hash == token_hash(token)))

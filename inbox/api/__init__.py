@@ -1,0 +1,1 @@
+"""HTTP routes. Each module exposes `routes`; `inbox.app` mounts them all."""

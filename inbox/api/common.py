@@ -1,0 +1,86 @@
+"""What every API route shares: JSON answers, errors, the authenticated principal, input models."""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from inbox.auth import Principal, principal_for
+from inbox.errors import ActionError, Forbidden, Invalid, Unauthenticated
+from inbox.runtime import Runtime
+
+Handler = Callable[[Request], Awaitable[Response]]
+M = TypeVar("M", bound=BaseModel)
+
+
+def runtime(request: Request) -> Runtime:
+    rt: Runtime = request.app.state.runtime
+    return rt
+
+
+def error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status)
+
+
+def bearer(request: Request) -> str:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else ""
+
+
+def principal(request: Request) -> Principal:
+    p: Principal = request.state.principal
+    return p
+
+
+def authenticated(*roles: str) -> Callable[[Handler], Handler]:
+    """Resolve the bearer token (401 if missing/bad/expired); with `roles`, 403 for other roles.
+    Also turns `ActionError`s raised by the handler into JSON answers."""
+
+    def wrap(fn: Handler) -> Handler:
+        @functools.wraps(fn)
+        async def handler(request: Request) -> Response:
+            try:
+                async with runtime(request).engine.connect() as conn:
+                    request.state.principal = await principal_for(conn, bearer(request))
+                if roles and request.state.principal.role not in roles:
+                    raise Forbidden("your role may not do this")
+                return await fn(request)
+            except ActionError as exc:
+                headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthenticated) else None
+                return JSONResponse({"error": exc.message}, status_code=exc.status, headers=headers)
+
+        return handler
+
+    return wrap
+
+
+async def body(request: Request, model: type[M]) -> M:
+    """Parse and validate a JSON body; 400 with a readable reason otherwise."""
+    raw = await request.body()
+    try:
+        data: Any = json.loads(raw or b"{}")
+    except ValueError as exc:
+        raise Invalid("body is not JSON") from exc
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(x) for x in first["loc"]) or "body"
+        raise Invalid(f"{where}: {first['msg']}") from exc
+
+
+def int_param(request: Request, name: str) -> int:
+    """A path id; anything not an integer is simply not found."""
+    from inbox.errors import NotFound
+
+    try:
+        return int(request.path_params[name])
+    except (KeyError, ValueError) as exc:
+        raise NotFound("not found") from exc

@@ -1,0 +1,76 @@
+"""The ASGI app: routes, lifespan (runtime start/stop), health checks, static files.
+
+Routes only translate HTTP to actions and queries; they never publish or call providers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from sqlalchemy import text
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from inbox.api import admin, conversation_actions, queues, reads, replies, sessions, webhooks
+from inbox.config import Settings
+from inbox.paths import shipped
+from inbox.realtime import ws
+from inbox.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+
+async def healthz(request: Request) -> Response:
+    """Storage answers and migrations are applied (the tenants table exists)."""
+    rt: Runtime = request.app.state.runtime
+    try:
+        async with rt.engine.connect() as conn:
+            await conn.execute(text("SELECT 1 FROM tenants LIMIT 1"))
+    except Exception as exc:
+        return JSONResponse({"status": "unavailable", "reason": type(exc).__name__}, status_code=503)
+    return JSONResponse({"status": "ok"})
+
+
+async def readyz(request: Request) -> Response:
+    health = await healthz(request)
+    if health.status_code != 200:
+        return health
+    rt: Runtime = request.app.state.runtime
+    if not rt.hub.healthy():
+        return JSONResponse({"status": "unavailable", "reason": "event bus"}, status_code=503)
+    return JSONResponse({"status": "ok"})
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    settings = settings or Settings.from_env()
+    runtime = Runtime(settings)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await runtime.start()
+        try:
+            yield
+        finally:
+            await runtime.stop()
+
+    routes: list[BaseRoute] = [
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/readyz", readyz, methods=["GET"]),
+        *sessions.routes,
+        *reads.routes,
+        *replies.routes,
+        *conversation_actions.routes,
+        *queues.routes,
+        *admin.routes,
+        *webhooks.routes,
+        *ws.routes,
+        Mount("/", app=StaticFiles(directory=shipped("static"), html=True), name="static"),
+    ]
+    app = Starlette(routes=routes, lifespan=lifespan)
+    app.state.runtime = runtime
+    return app

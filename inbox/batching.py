@@ -1,0 +1,93 @@
+"""Groups concurrent webhook deliveries into one transaction.
+
+Owns the write side of the webhook hot path. Requests hand their parsed events to a queue and wait;
+a writer takes everything waiting (up to a bound) and ingests it in one unit of work: one commit,
+one sequence allocation, one fsync for the whole burst. If a batch fails for a reason other than
+storage being down, its items are retried one by one so a single bad delivery cannot fail others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from channels.base import ChannelConfig, InboundEvent
+from inbox.actions.ingest import ingest
+from inbox.db import StorageUnavailable, is_connection_error
+
+if TYPE_CHECKING:
+    from inbox.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+Item = tuple[ChannelConfig, Sequence[InboundEvent], "asyncio.Future[None]"]
+
+
+class IngestBatcher:
+    def __init__(self, runtime: Runtime, *, writers: int, max_batch: int = 200) -> None:
+        self._runtime = runtime
+        self._writers = writers
+        self._max_batch = max_batch
+        self._queue: asyncio.Queue[Item] = asyncio.Queue()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def submit(self, channel: ChannelConfig, events: Sequence[InboundEvent]) -> None:
+        """Returns once the events are committed; raises StorageUnavailable if they were not."""
+        if not self._tasks:
+            self.start()
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait((channel, events, fut))
+        await fut
+
+    def start(self) -> None:
+        if not self._tasks:
+            self._tasks = [
+                asyncio.create_task(self._run(), name="ingest-writer") for _ in range(self._writers)
+            ]
+
+    async def stop(self) -> None:
+        for t in self._tasks:
+            t.cancel()
+        for t in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await t
+        self._tasks = []
+
+    async def _run(self) -> None:
+        while True:
+            batch = [await self._queue.get()]
+            while len(batch) < self._max_batch and not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+            await self._commit(batch)
+
+    async def _commit(self, batch: list[Item]) -> None:
+        live = [item for item in batch if not item[2].done()]  # a client that hung up
+        if not live:
+            return
+        try:
+            async with self._runtime.uow() as uow:
+                for channel, events, _ in live:
+                    await ingest(uow, channel, events)
+        except asyncio.CancelledError:
+            for *_, fut in live:
+                if not fut.done():
+                    fut.set_exception(StorageUnavailable("shutting down"))
+            raise
+        except Exception as exc:
+            if is_connection_error(exc) or len(live) == 1:
+                if not is_connection_error(exc):
+                    log.exception("ingest failed")
+                err = StorageUnavailable(str(exc)) if is_connection_error(exc) else exc
+                for *_, fut in live:
+                    if not fut.done():
+                        fut.set_exception(err)
+                return
+            for item in live:
+                await self._commit([item])
+            return
+        for *_, fut in live:
+            if not fut.done():
+                fut.set_result(None)

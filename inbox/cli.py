@@ -1,0 +1,329 @@
+"""The `inbox` command: serve, migrate, admin commands (tenant, agent, channel, queue), bench.
+
+`--json` prints one JSON object on stdout. Errors go to stderr as one line, with exit status 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Any, NoReturn
+
+from inbox.config import Settings
+from inbox.errors import ActionError
+
+
+class CliError(Exception):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        sys.stderr.write(f"inbox: {message}\n")
+        raise SystemExit(1)
+
+
+def _out(args: argparse.Namespace, data: Any, human: str) -> None:
+    if getattr(args, "json", False):
+        sys.stdout.write(json.dumps(data) + "\n")
+    else:
+        sys.stdout.write(human + "\n")
+
+
+async def _with_runtime(settings: Settings, fn: Callable[[Any], Awaitable[Any]]) -> Any:
+    from inbox.migrate import migrate
+    from inbox.runtime import Runtime
+
+    rt = Runtime(settings.but(workers=False))
+    try:
+        await migrate(rt.engine)
+        return await fn(rt)
+    finally:
+        await rt.stop()
+
+
+def _run(settings: Settings, fn: Callable[[Any], Awaitable[Any]]) -> Any:
+    return asyncio.run(_with_runtime(settings, fn))
+
+
+# --- commands -----------------------------------------------------------------------------------
+
+
+def cmd_migrate(args: argparse.Namespace, settings: Settings) -> None:
+    from inbox.db import create_engine
+    from inbox.migrate import migrate
+
+    async def go() -> None:
+        engine = create_engine(settings.database_url)
+        try:
+            await migrate(engine)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(go())
+    _out(args, {"status": "ok"}, "migrations applied")
+
+
+def cmd_tenant(args: argparse.Namespace, settings: Settings) -> None:
+    from inbox.actions import admin
+
+    async def go(rt: Any) -> Any:
+        async with rt.uow() as uow:
+            if args.action == "create":
+                return await admin.create_tenant(uow, args.name)
+            return {"items": await admin.list_tenants(uow)}
+
+    data = _run(settings, go)
+    if args.action == "create":
+        _out(args, {"id": data["id"], "name": data["name"]}, f"tenant {data['id']} {data['name']}")
+    else:
+        _out(args, data, "\n".join(f"{t['id']}\t{t['name']}" for t in data["items"]))
+
+
+def cmd_agent(args: argparse.Namespace, settings: Settings) -> None:
+    from inbox.actions import admin
+
+    async def go(rt: Any) -> Any:
+        async with rt.uow() as uow:
+            if args.action == "create":
+                return await admin.create_agent(
+                    uow,
+                    args.tenant,
+                    email=args.email,
+                    name=args.name,
+                    password=args.password,
+                    role=args.role,
+                    capacity=args.capacity,
+                )
+            if args.action == "disable":
+                return await admin.disable_agent(uow, args.tenant, args.id)
+            return {"items": await admin.list_agents(uow, args.tenant)}
+
+    data = _run(settings, go)
+    if args.action == "list":
+        lines = [f"{a['id']}\t{a['email']}\t{a['role']}\t{a['status']}" for a in data["items"]]
+        _out(args, data, "\n".join(lines))
+    else:
+        _out(args, data, f"agent {data['id']} {data['email']} ({data['role']})")
+
+
+def cmd_channel(args: argparse.Namespace, settings: Settings) -> None:
+    from inbox import models as m
+    from inbox.actions import admin
+
+    async def go(rt: Any) -> Any:
+        async with rt.uow() as uow:
+            if args.action == "create":
+                if args.provider == "notificame":
+                    external_id = args.notificame_channel
+                    secrets = {"notificame_token": args.notificame_token or ""}
+                else:
+                    external_id = args.external_id
+                    secrets = {
+                        "app_secret": args.app_secret or "",
+                        "verify_token": args.verify_token or "",
+                        "access_token": args.access_token or "",
+                    }
+                settings_ = {"human_agent_tag": True} if args.human_agent_tag else {}
+                return await admin.create_channel(
+                    uow,
+                    args.tenant,
+                    kind=args.kind,
+                    provider=args.provider,
+                    name=args.name,
+                    external_id=external_id,
+                    secrets_=secrets,
+                    bot=args.bot,
+                    queue_id=args.queue,
+                    settings=settings_,
+                )
+            if args.action == "list":
+                return {"items": await admin.list_channels(uow, args.tenant)}
+            values: dict[str, Any] = {}
+            if args.action == "disable":
+                values["disabled_at"] = m.utcnow()
+            elif args.action == "enable":
+                values["disabled_at"] = None
+            elif args.action == "bot":
+                values["bot_enabled"] = args.state == "on"
+            return await admin.update_channel(uow, args.tenant, args.id, **values)
+
+    if args.action == "bot" and args.state == "on" and not settings.openai_api_key:
+        raise CliError("the bot needs OPENAI_API_KEY (and OPENAI_BASE_URL for a non-OpenAI server)")
+    if args.action == "create" and args.bot and not settings.openai_api_key:
+        raise CliError("--bot needs OPENAI_API_KEY (and OPENAI_BASE_URL for a non-OpenAI server)")
+    data = _run(settings, go)
+    if args.action == "list":
+        lines = [
+            f"{c['id']}\t{c['kind']}\t{c['provider']}\t{c['name']}\t{c['webhook_path']}"
+            for c in data["items"]
+        ]
+        _out(args, data, "\n".join(lines))
+    else:
+        _out(
+            args,
+            data,
+            f"channel {data['id']} {data['kind']}/{data['provider']} webhook: {data['webhook_path']}",
+        )
+
+
+def cmd_queue(args: argparse.Namespace, settings: Settings) -> None:
+    from inbox.actions import admin
+
+    async def go(rt: Any) -> Any:
+        async with rt.uow() as uow:
+            if args.action == "create":
+                return await admin.create_queue(uow, args.tenant, args.name)
+            await admin.add_queue_member(uow, args.tenant, args.queue, args.agent)
+            return {"queue_id": args.queue, "agent_id": args.agent}
+
+    data = _run(settings, go)
+    _out(args, data, json.dumps(data))
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> None:
+    from inbox.serve import serve
+
+    serve(settings, host=args.host, port=args.port)
+
+
+def cmd_bench(args: argparse.Namespace, settings: Settings) -> None:
+    from benchmarks.run import main as bench_main
+
+    bench_main(args)
+
+
+# --- parser -------------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="inbox", description="A unified multichannel chat inbox.")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    s = sub.add_parser("serve", help="run the server (migrates first)")
+    s.add_argument("--host", default="127.0.0.1")
+    s.add_argument("--port", type=int, default=8000)
+    s.set_defaults(fn=cmd_serve)
+
+    s = sub.add_parser("migrate", help="apply migrations and exit")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(fn=cmd_migrate)
+
+    t = sub.add_parser("tenant", help="tenants").add_subparsers(
+        dest="action", required=True, parser_class=_Parser
+    )
+    s = t.add_parser("create")
+    s.add_argument("--name", required=True)
+    s.add_argument("--json", action="store_true")
+    s = t.add_parser("list")
+    s.add_argument("--json", action="store_true")
+    for sp in t.choices.values():
+        sp.set_defaults(fn=cmd_tenant)
+
+    a = sub.add_parser("agent", help="agents").add_subparsers(
+        dest="action", required=True, parser_class=_Parser
+    )
+    s = a.add_parser("create")
+    s.add_argument("--tenant", type=int, required=True)
+    s.add_argument("--email", required=True)
+    s.add_argument("--name", required=True)
+    s.add_argument("--password", required=True)
+    s.add_argument("--role", required=True, help="agent, supervisor or admin")
+    s.add_argument("--capacity", type=int, default=5)
+    s.add_argument("--json", action="store_true")
+    s = a.add_parser("list")
+    s.add_argument("--tenant", type=int, required=True)
+    s.add_argument("--json", action="store_true")
+    s = a.add_parser("disable")
+    s.add_argument("--tenant", type=int, required=True)
+    s.add_argument("--id", type=int, required=True)
+    s.add_argument("--json", action="store_true")
+    for sp in a.choices.values():
+        sp.set_defaults(fn=cmd_agent)
+
+    c = sub.add_parser("channel", help="channels").add_subparsers(
+        dest="action", required=True, parser_class=_Parser
+    )
+    s = c.add_parser("create")
+    s.add_argument("--tenant", type=int, required=True)
+    s.add_argument("--kind", required=True, help="whatsapp, instagram, messenger or telegram")
+    s.add_argument("--provider", required=True, help="notificame or meta")
+    s.add_argument("--name", required=True)
+    s.add_argument("--notificame-channel")
+    s.add_argument("--notificame-token")
+    s.add_argument("--external-id")
+    s.add_argument("--app-secret")
+    s.add_argument("--verify-token")
+    s.add_argument("--access-token")
+    s.add_argument("--human-agent-tag", action="store_true", help="allow HUMAN_AGENT replies (Meta, 7 days)")
+    s.add_argument("--queue", type=int)
+    s.add_argument("--bot", action="store_true")
+    s.add_argument("--json", action="store_true")
+    s = c.add_parser("list")
+    s.add_argument("--tenant", type=int, required=True)
+    s.add_argument("--json", action="store_true")
+    for action in ("disable", "enable"):
+        s = c.add_parser(action)
+        s.add_argument("--tenant", type=int, required=True)
+        s.add_argument("--id", type=int, required=True)
+        s.add_argument("--json", action="store_true")
+    s = c.add_parser("bot", help="turn the bot on or off for a channel")
+    s.add_argument("state", choices=["on", "off"])
+    s.add_argument("--tenant", type=int, required=True)
+    s.add_argument("--id", type=int, required=True)
+    s.add_argument("--json", action="store_true")
+    for sp in c.choices.values():
+        sp.set_defaults(fn=cmd_channel)
+
+    q = sub.add_parser("queue", help="queues").add_subparsers(
+        dest="action", required=True, parser_class=_Parser
+    )
+    s = q.add_parser("create")
+    s.add_argument("--tenant", type=int, required=True)
+    s.add_argument("--name", required=True)
+    s.add_argument("--json", action="store_true")
+    s = q.add_parser("add-agent")
+    s.add_argument("--tenant", type=int, required=True)
+    s.add_argument("--queue", type=int, required=True)
+    s.add_argument("--agent", type=int, required=True)
+    s.add_argument("--json", action="store_true")
+    for sp in q.choices.values():
+        sp.set_defaults(fn=cmd_queue)
+
+    s = sub.add_parser("bench", help="the benchmark")
+    s.add_argument("--json", action="store_true")
+    s.add_argument("--database", choices=["sqlite", "postgresql", "both"], default="both")
+    s.add_argument("--quick", action="store_true")
+    s.add_argument("--postgres-url")
+    s.set_defaults(fn=cmd_bench)
+    return p
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    settings = Settings.from_env()
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        args.fn(args, settings)
+    except (ActionError, CliError) as exc:
+        msg = exc.message if isinstance(exc, ActionError) else str(exc)
+        sys.stderr.write(f"inbox: {msg}\n")
+        raise SystemExit(1) from None
+    except (OSError, ValueError) as exc:
+        sys.stderr.write(f"inbox: {type(exc).__name__}: {exc}\n")
+        raise SystemExit(1) from None
+    except Exception as exc:
+        from inbox.db import is_connection_error
+
+        if is_connection_error(exc):
+            sys.stderr.write(f"inbox: cannot reach the database: {str(exc).splitlines()[0]}\n")
+            raise SystemExit(1) from None
+        raise
+
+
+if __name__ == "__main__":
+    main()

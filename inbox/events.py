@@ -1,0 +1,81 @@
+"""Realtime events: closed, typed, encoded once.
+
+Owns the event types agents receive and their wire frame. An `Event` is created by an action inside
+a unit of work; the unit of work gives it a per-tenant sequence at commit and the frame text
+(`{"seq", "type", "data"}`) is built once and shared by every socket and the replay log.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, Literal
+
+EventType = Literal[
+    "message.created",
+    "message.updated",
+    "conversation.created",
+    "conversation.updated",
+    "agent.updated",
+    "queue.updated",
+    "sla.breached",
+    "typing",
+]
+
+
+@dataclass(frozen=True)
+class Event:
+    type: EventType
+    data: dict[str, Any]
+    # Visibility (see inbox/realtime/visibility.py). No conversation: tenant-wide.
+    conversation_id: int | None = None
+    assignee_id: int | None = None
+    prev_assignee_id: int | None = None
+    queue_id: int | None = None
+    # Events for supervisors only (queue figures, SLA breaches).
+    supervisors_only: bool = False
+
+
+@dataclass(frozen=True)
+class EventRecord:
+    """A committed event: what the log stores, the bus carries and sockets receive."""
+
+    tenant_id: int
+    seq: int
+    type: str
+    conversation_id: int | None
+    assignee_id: int | None
+    prev_assignee_id: int | None
+    queue_id: int | None
+    frame: str  # the exact text frame
+
+    def to_wire(self) -> str:
+        """Envelope for the cross-process bus: visibility fields plus the frame, one JSON string."""
+        return json.dumps(
+            [
+                self.tenant_id,
+                self.seq,
+                self.type,
+                self.conversation_id,
+                self.assignee_id,
+                self.prev_assignee_id,
+                self.queue_id,
+                self.frame,
+            ],
+            separators=(",", ":"),
+        )
+
+    @classmethod
+    def from_wire(cls, text: str) -> EventRecord:
+        t, s, ty, c, a, p, q, f = json.loads(text)
+        return cls(t, s, ty, c, a, p, q, f)
+
+
+def encode_frame(seq: int, event: Event) -> str:
+    return json.dumps(
+        {"seq": seq, "type": event.type, "data": event.data}, separators=(",", ":"), default=str
+    )
+
+
+# Supervisor-only event types travel with this marker in queue_id's place: no queue id is negative.
+SUPERVISORS_ONLY = -1

@@ -1,0 +1,1 @@
+"""Realtime: the per-process hub, the cross-process bus, the websocket endpoint."""

@@ -1,0 +1,117 @@
+"""Everything a running app holds: settings, engine, secrets box, adapters, HTTP client, hub, workers.
+
+Owns lifecycle (start/stop) and the wiring between the pieces. One `Runtime` per app, so tests can
+run several apps (tenants, processes) side by side in one interpreter.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+
+import httpx
+
+from channels.base import Adapter
+from channels.registry import build_adapters
+from inbox.config import Settings
+from inbox.crypto import SecretBox, load_or_create_key
+from inbox.db import create_engine
+from inbox.directory import Directory
+from inbox.events import EventRecord
+from inbox.uow import UnitOfWork
+
+log = logging.getLogger(__name__)
+
+Worker = Callable[["Runtime"], Awaitable[None]]
+# Background loops started with the app (outbox sender, routing, jobs). Modules register here.
+WORKERS: dict[str, Worker] = {}
+
+
+def worker(name: str) -> Callable[[Worker], Worker]:
+    def register(fn: Worker) -> Worker:
+        WORKERS[name] = fn
+        return fn
+
+    return register
+
+
+class Runtime:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.engine = create_engine(settings.database_url)
+        self.box = SecretBox(load_or_create_key(settings.secret_key, settings.data_dir))
+        self.adapters: dict[str, Adapter] = build_adapters(
+            notificame_api_url=settings.notificame_api_url, meta_graph_url=settings.meta_graph_url
+        )
+        self.directory = Directory(self)
+        self._http: httpx.AsyncClient | None = None
+        self._wakeups: dict[str, asyncio.Event] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+        from inbox.batching import IngestBatcher
+        from inbox.realtime.hub import Hub
+
+        self.hub = Hub(self)
+        # SQLite has one writer at a time: one batching writer; PostgreSQL takes a few in parallel.
+        self.ingestor = IngestBatcher(self, writers=1 if settings.is_sqlite else 4)
+
+    def uow(self) -> UnitOfWork:
+        return UnitOfWork(self, self.engine)
+
+    @property
+    def http(self) -> httpx.AsyncClient:
+        if self._http is None:
+            self._http = httpx.AsyncClient(
+                timeout=httpx.Timeout(self.settings.send_timeout_seconds),
+                limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
+            )
+        return self._http
+
+    async def publish(self, records: list[EventRecord]) -> None:
+        await self.hub.publish(records)
+
+    def wakeup(self, name: str) -> asyncio.Event:
+        ev = self._wakeups.get(name)
+        if ev is None:
+            ev = self._wakeups[name] = asyncio.Event()
+        return ev
+
+    def wake(self, name: str) -> None:
+        """Tell an in-process worker there is work now (other processes find it by polling)."""
+        self.wakeup(name).set()
+
+    async def start(self) -> None:
+        await self.hub.start()
+        self.ingestor.start()
+        if self.settings.workers:
+            import inbox.workers  # noqa: F401  (registers the workers)
+
+            for name, fn in WORKERS.items():
+                self._tasks.append(asyncio.create_task(self._supervise(name, fn), name=f"worker:{name}"))
+
+    async def _supervise(self, name: str, fn: Worker) -> None:
+        """Keep a worker alive: a crash is logged and the loop restarts after a pause."""
+        while True:
+            try:
+                await fn(self)
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("worker %s crashed; restarting in 1s", name)
+                await asyncio.sleep(1)
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks.clear()
+        await self.ingestor.stop()
+        await self.hub.stop()
+        if self._http is not None:
+            await self._http.aclose()
+            self._http = None
+        await self.engine.dispose()

@@ -1,0 +1,114 @@
+"""Rows -> the contract's JSON shapes (Conversation, Message, Contact, Agent).
+
+Owns the public field names. Must never emit secrets or password hashes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+# Meta's customer-service window: free-form replies only within 24 hours of the customer's last message.
+WINDOW = timedelta(hours=24)
+
+
+def iso(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    text = value.isoformat()
+    return text.replace("+00:00", "Z")
+
+
+def message_json(row: Mapping[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "id": row["id"],
+        "conversation_id": row["conversation_id"],
+        "direction": row["direction"],
+        "sender": {"type": row["sender_type"], "id": row["sender_id"]},
+        "kind": row["kind"],
+        "text": row["text"],
+        "attachments": list(row["attachments"] or []),
+        "status": row["status"],
+        "error": row["error"],
+        "provider_message_id": row["provider_message_id"],
+        "reply_to": row["reply_to"],
+        "client_id": row["client_id"],
+        "private": row["status"] == "note",
+        "created_at": iso(row["created_at"]),
+    }
+    if row["deleted"]:
+        out["deleted"] = True
+    return out
+
+
+def conversation_json(row: Mapping[str, Any]) -> dict[str, Any]:
+    """`row` joins the conversation with its channel (channel_kind, channel_name, channel_provider)
+    and contact (contact_name)."""
+    window_closes = None
+    if row["channel_provider"] == "meta" and row["last_inbound_at"] is not None:
+        window_closes = iso(row["last_inbound_at"] + WINDOW)
+    return {
+        "id": row["id"],
+        "status": row["status"],
+        "channel": {"id": row["channel_id"], "kind": row["channel_kind"], "name": row["channel_name"]},
+        "contact": {"id": row["contact_id"], "name": row["contact_name"]},
+        "assignee_id": row["assignee_id"],
+        "queue_id": row["queue_id"],
+        "created_at": iso(row["created_at"]),
+        "last_message_at": iso(row["last_message_at"]),
+        "queued_at": iso(row["queued_at"]),
+        "first_response_at": iso(row["first_response_at"]),
+        "resolved_at": iso(row["resolved_at"]),
+        "snoozed_until": iso(row["snoozed_until"]),
+        "handoff_reason": row["handoff_reason"],
+        "unread_count": row["unread_count"],
+        "window_closes_at": window_closes,
+        "sla_breached": row["sla_breached_at"] is not None,
+    }
+
+
+def contact_json(row: Mapping[str, Any], identities: list[Mapping[str, Any]]) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "name": row["name"],
+        "identities": [{"kind": i["kind"], "external_id": i["external_id"]} for i in identities],
+        "lead_status": row["lead_status"],
+        "created_at": iso(row["created_at"]),
+    }
+
+
+def agent_json(row: Mapping[str, Any], open_conversations: int | None = None) -> dict[str, Any]:
+    out = {
+        "id": row["id"],
+        "tenant_id": row["tenant_id"],
+        "email": row["email"],
+        "name": row["name"],
+        "role": row["role"],
+        "capacity": row["capacity"],
+        "status": row["status"],
+        "disabled": row["disabled_at"] is not None,
+        "created_at": iso(row["created_at"]),
+    }
+    if open_conversations is not None:
+        out["open_conversations"] = open_conversations
+    return out
+
+
+def channel_json(row: Mapping[str, Any]) -> dict[str, Any]:
+    """Never includes `secrets`; only which secret names are set."""
+    provider = row["provider"]
+    return {
+        "id": row["id"],
+        "tenant_id": row["tenant_id"],
+        "kind": row["kind"],
+        "provider": provider,
+        "name": row["name"],
+        "external_id": row["external_id"],
+        "webhook_path": f"/webhooks/{provider}/{row['webhook_key']}",
+        "bot": bool(row["bot_enabled"]),
+        "queue_id": row["queue_id"],
+        "settings": dict(row["settings"] or {}),
+        "disabled": row["disabled_at"] is not None,
+        "created_at": iso(row["created_at"]),
+    }
