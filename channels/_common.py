@@ -124,14 +124,19 @@ def from_iso(value: Any) -> datetime | None:
 # Readable renderings, so an agent can act on structured content without a special widget.
 
 
+def _coord(value: float) -> str:
+    # Six decimals is ~10 cm; `:g` would keep only six significant digits (~10 m at -23.5614).
+    return format(value, ".6f").rstrip("0").rstrip(".")
+
+
 def maps_url(lat: float, long: float) -> str:
-    return f"https://maps.google.com/?q={lat:g},{long:g}"
+    return f"https://maps.google.com/?q={_coord(lat)},{_coord(long)}"
 
 
 def location_text(lat: Any, long: Any, *names: Any) -> str | None:
     """`name`, `address` (when given), then `lat,long` and a maps link."""
     la, lo = number(lat), number(long)
-    coords = f"{la:g},{lo:g}" if la is not None and lo is not None else None
+    coords = f"{_coord(la)},{_coord(lo)}" if la is not None and lo is not None else None
     link = maps_url(la, lo) if la is not None and lo is not None else None
     return join_lines([*(text(n) for n in names), coords, link])
 

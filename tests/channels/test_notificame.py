@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -21,7 +24,7 @@ from channels.base import (
     StatusUpdate,
 )
 from channels.notificame import NotificameAdapter
-from tests.fakes.notificame import Reply, notificame_app, zenvia_error
+from tests.fakes.notificame import FakeNotificame, Reply, notificame_app, zenvia_error
 from tests.fakes.serve import serve
 
 FIXTURES = Path(__file__).parent / "fixtures" / "notificame"
@@ -80,7 +83,9 @@ CASES: dict[str, list[InboundEvent]] = {
             kind="image",
             text="Foto do produto com defeito",
             attachments=(
-                Attachment("image", "https://files.example.com/media/photo-1.jpg", "image/jpeg", "photo-1.jpg"),
+                Attachment(
+                    "image", "https://files.example.com/media/photo-1.jpg", "image/jpeg", "photo-1.jpg"
+                ),
             ),
             timestamp=T0,
         )
@@ -103,7 +108,10 @@ CASES: dict[str, list[InboundEvent]] = {
             kind="file",
             attachments=(
                 Attachment(
-                    "file", "https://files.example.com/media/nota-fiscal.pdf", "application/pdf", "nota-fiscal.pdf"
+                    "file",
+                    "https://files.example.com/media/nota-fiscal.pdf",
+                    "application/pdf",
+                    "nota-fiscal.pdf",
                 ),
             ),
             timestamp=T0,
@@ -124,8 +132,8 @@ CASES: dict[str, list[InboundEvent]] = {
             provider_message_id="wamid.loc1",
             kind="location",
             text=(
-                "Loja Paulista\nAv. Paulista, 1578 - São Paulo\n-23.5614,-46.6559\n"
-                "https://maps.google.com/?q=-23.5614,-46.6559"
+                "Loja Paulista\nAv. Paulista, 1578 - São Paulo\n-23.561414,-46.655881\n"
+                "https://maps.google.com/?q=-23.561414,-46.655881"
             ),
             timestamp=T0,
         )
@@ -147,7 +155,9 @@ CASES: dict[str, list[InboundEvent]] = {
             text="Segue o comprovante\ne a foto\ncomprovante",
             attachments=(
                 Attachment("image", "https://files.example.com/media/receipt.png", "image/png"),
-                Attachment("file", "https://files.example.com/media/receipt.pdf", "application/pdf", "receipt.pdf"),
+                Attachment(
+                    "file", "https://files.example.com/media/receipt.pdf", "application/pdf", "receipt.pdf"
+                ),
             ),
             timestamp=T0,
         )
@@ -237,19 +247,27 @@ def test_unknown_content_is_unsupported_with_raw_message() -> None:
     assert event.raw is not None and event.raw["contents"][0]["type"] == "product"
 
 
+TEXT_HI = {"type": "text", "text": "hi"}
+
+
 def test_channel_field_missing_falls_back_to_channel_kind() -> None:
-    raw = b'{"type":"MESSAGE","message":{"id":"x1","from":"42","to":"c","direction":"IN","contents":[{"type":"text","text":"hi"}]}}'
+    raw = json.dumps(
+        {"type": "MESSAGE", "message": {"id": "x1", "from": "42", "direction": "IN", "contents": [TEXT_HI]}}
+    ).encode()
     [event] = adapter.parse(channel("instagram"), raw)
     assert event == MessageReceived(ContactRef("instagram", "42"), "x1", "text", text="hi")
 
 
 def test_message_without_contact_is_skipped() -> None:
-    raw = b'{"type":"MESSAGE","message":{"id":"x1","direction":"IN","contents":[{"type":"text","text":"hi"}]}}'
+    raw = (
+        b'{"type":"MESSAGE","message":{"id":"x1","direction":"IN","contents":[{"type":"text","text":"hi"}]}}'
+    )
     assert adapter.parse(channel(), raw) == []
 
 
 def test_naive_timestamp_is_taken_as_utc() -> None:
-    raw = b'{"type":"MESSAGE","message":{"id":"x","from":"1","direction":"IN","timestamp":"2024-05-01T12:00:00","contents":[{"type":"text","text":"a"}]}}'
+    message = {"id": "x", "from": "1", "timestamp": "2024-05-01T12:00:00", "contents": [TEXT_HI]}
+    raw = json.dumps({"type": "MESSAGE", "message": message}).encode()
     [event] = adapter.parse(channel(), raw)
     assert isinstance(event, MessageReceived) and event.timestamp == T0
 
@@ -283,28 +301,43 @@ def test_verify_accepts_anything_and_handshake_refuses() -> None:
 # send: real HTTP against the fake Hub
 
 
+@dataclass
+class Hub:
+    adapter: NotificameAdapter
+    fake: FakeNotificame
+    http: httpx.AsyncClient
+
+
 @pytest.fixture
-async def hub() -> object:
+async def hub() -> AsyncIterator[Hub]:
     app, fake = notificame_app(token=TOKEN)
     async with serve(app) as base_url, httpx.AsyncClient(timeout=2.0) as http:
-        yield NotificameAdapter(api_url=base_url + "/v1"), fake, http
+        yield Hub(NotificameAdapter(api_url=base_url + "/v1"), fake, http)
 
 
-@pytest.mark.parametrize(("kind", "path"), [("whatsapp", "whatsapp"), ("instagram", "instagram"), ("messenger", "facebook")])
-async def test_send_text(hub: tuple, kind: str, path: str) -> None:
-    nm, fake, http = hub
+@pytest.mark.parametrize(
+    ("kind", "path"), [("whatsapp", "whatsapp"), ("instagram", "instagram"), ("messenger", "facebook")]
+)
+async def test_send_text(hub: Hub, kind: str, path: str) -> None:
+    nm, fake, http = hub.adapter, hub.fake, hub.http
     result = await nm.send(http, channel(kind), Outgoing(message_id=7, to="5511999990001", text="Olá!"))
     assert result.provider_message_id == fake.sent_ids[0]
     req = fake.last
     assert (req.method, req.path) == ("POST", f"/v1/channels/{path}/messages")
     assert req.headers["x-api-token"] == TOKEN
     assert req.headers["content-type"] == "application/json"
-    assert req.json == {"from": HUB_CHANNEL, "to": "5511999990001", "contents": [{"type": "text", "text": "Olá!"}]}
+    assert req.json == {
+        "from": HUB_CHANNEL,
+        "to": "5511999990001",
+        "contents": [{"type": "text", "text": "Olá!"}],
+    }
 
 
-@pytest.mark.parametrize(("kind", "path"), [("whatsapp", "whatsapp"), ("instagram", "instagram"), ("messenger", "facebook")])
-async def test_send_file_with_caption(hub: tuple, kind: str, path: str) -> None:
-    nm, fake, http = hub
+@pytest.mark.parametrize(
+    ("kind", "path"), [("whatsapp", "whatsapp"), ("instagram", "instagram"), ("messenger", "facebook")]
+)
+async def test_send_file_with_caption(hub: Hub, kind: str, path: str) -> None:
+    nm, fake, http = hub.adapter, hub.fake, hub.http
     out = Outgoing(
         message_id=8,
         to="c-1",
@@ -327,8 +360,8 @@ async def test_send_file_with_caption(hub: tuple, kind: str, path: str) -> None:
     }
 
 
-async def test_send_several_files_puts_text_first_and_guesses_mime(hub: tuple) -> None:
-    nm, fake, http = hub
+async def test_send_several_files_puts_text_first_and_guesses_mime(hub: Hub) -> None:
+    nm, fake, http = hub.adapter, hub.fake, hub.http
     out = Outgoing(
         message_id=9,
         to="c-1",
@@ -346,8 +379,8 @@ async def test_send_several_files_puts_text_first_and_guesses_mime(hub: tuple) -
     ]
 
 
-async def test_send_500_is_retryable(hub: tuple) -> None:
-    nm, fake, http = hub
+async def test_send_500_is_retryable(hub: Hub) -> None:
+    nm, fake, http = hub.adapter, hub.fake, hub.http
     fake.script(500)
     with pytest.raises(SendError) as caught:
         await nm.send(http, channel(), Outgoing(message_id=1, to="c", text="x"))
@@ -355,8 +388,8 @@ async def test_send_500_is_retryable(hub: tuple) -> None:
     assert "500" in caught.value.reason
 
 
-async def test_send_429_reads_retry_after(hub: tuple) -> None:
-    nm, fake, http = hub
+async def test_send_429_reads_retry_after(hub: Hub) -> None:
+    nm, fake, http = hub.adapter, hub.fake, hub.http
     fake.script(Reply.rate_limited(12))
     with pytest.raises(SendError) as caught:
         await nm.send(http, channel(), Outgoing(message_id=1, to="c", text="x"))
@@ -364,8 +397,8 @@ async def test_send_429_reads_retry_after(hub: tuple) -> None:
     assert caught.value.retry_after == 12.0
 
 
-async def test_send_400_is_permanent_with_readable_reason(hub: tuple) -> None:
-    nm, fake, http = hub
+async def test_send_400_is_permanent_with_readable_reason(hub: Hub) -> None:
+    nm, fake, http = hub.adapter, hub.fake, hub.http
     fake.script(
         zenvia_error(
             f"Validation error for token {TOKEN}",
@@ -376,12 +409,14 @@ async def test_send_400_is_permanent_with_readable_reason(hub: tuple) -> None:
         await nm.send(http, channel(), Outgoing(message_id=1, to="c", text="x"))
     err = caught.value
     assert err.permanent is True
-    assert err.reason == "Notifica.me: Validation error for token ***: to: must be a phone number (VALIDATION_ERROR, HTTP 400)"
+    assert err.reason == (
+        "Notifica.me: Validation error for token ***: to: must be a phone number (VALIDATION_ERROR, HTTP 400)"
+    )
     assert TOKEN not in str(err)
 
 
-async def test_send_wrong_token_is_permanent(hub: tuple) -> None:
-    nm, fake, http = hub
+async def test_send_wrong_token_is_permanent(hub: Hub) -> None:
+    nm, http = hub.adapter, hub.http
     bad = ChannelConfig(1, 1, "whatsapp", "notificame", "x", HUB_CHANNEL, {"notificame_token": "wrong-token"})
     with pytest.raises(SendError) as caught:
         await nm.send(http, bad, Outgoing(message_id=1, to="c", text="x"))
@@ -389,16 +424,16 @@ async def test_send_wrong_token_is_permanent(hub: tuple) -> None:
     assert caught.value.reason == "Notifica.me: Invalid API token (UNAUTHORIZED, HTTP 401)"
 
 
-async def test_send_non_json_error_falls_back_to_status(hub: tuple) -> None:
-    nm, fake, http = hub
+async def test_send_non_json_error_falls_back_to_status(hub: Hub) -> None:
+    nm, fake, http = hub.adapter, hub.fake, hub.http
     fake.script(Reply(status=403, body=b"<html>Forbidden</html>"))
     with pytest.raises(SendError) as caught:
         await nm.send(http, channel(), Outgoing(message_id=1, to="c", text="x"))
     assert (caught.value.permanent, caught.value.reason) == (True, "Notifica.me: HTTP 403")
 
 
-async def test_send_2xx_without_id_is_retryable(hub: tuple) -> None:
-    nm, fake, http = hub
+async def test_send_2xx_without_id_is_retryable(hub: Hub) -> None:
+    nm, fake, http = hub.adapter, hub.fake, hub.http
     fake.script(Reply(status=200, json={"status": "ok"}))
     with pytest.raises(SendError) as caught:
         await nm.send(http, channel(), Outgoing(message_id=1, to="c", text="x"))
