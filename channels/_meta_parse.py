@@ -88,11 +88,11 @@ def describe_graph_error(error: dict[str, Any]) -> str:
     words = join_lines(seen, sep=": ") or "unknown error"
     if outside_window(error):
         words = (
-            "Outside the 24-hour messaging window: the customer has not written in the last 24 hours, "
-            f"so only a message tag or an approved template can reach them ({words})"
+            "Outside the 24-hour messaging window (the customer has not written in the last 24 hours; "
+            f"only a message tag or an approved template can reach them). Meta: {words}"
         )
     elif ident(error.get("code")) == "190":
-        words = f"The access token is invalid or expired ({words})"
+        words = f"The access token is invalid or expired. Meta: {words}"
     return f"{words} ({codes})" if codes else words
 
 
