@@ -205,6 +205,9 @@ conversations = Table(
     Column("bot_turns", Integer, nullable=False, server_default=text("0")),
     Column("unread_count", Integer, nullable=False, server_default=text("0")),
     Column("sla_breached_at", UTCDateTime, nullable=True),
+    # When humans were first asked to answer (the bot's handoff); NULL = from creation. First-response
+    # times count from here, since queued_at restarts whenever the conversation re-enters a queue.
+    Column("handed_off_at", UTCDateTime, nullable=True),
     # One open conversation per contact and channel; ingest relies on it under concurrency.
     Index(
         "uq_conversations_open",

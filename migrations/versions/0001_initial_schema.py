@@ -236,6 +236,7 @@ def upgrade() -> None:
         sa.Column("bot_turns", sa.Integer(), server_default=sa.text("0"), nullable=False),
         sa.Column("unread_count", sa.Integer(), server_default=sa.text("0"), nullable=False),
         sa.Column("sla_breached_at", inbox.models.UTCDateTime(), nullable=True),
+        sa.Column("handed_off_at", inbox.models.UTCDateTime(), nullable=True),
         sa.ForeignKeyConstraint(
             ["assignee_id"],
             ["agents.id"],
