@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import Table, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, NotSupportedError, ProgrammingError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 
@@ -52,15 +52,10 @@ def insert(engine_or_dialect: AsyncEngine | str, table: Table) -> Any:
 
 
 def is_connection_error(exc: BaseException) -> bool:
-    """True for errors that mean storage is down (retry later), not that our statement was wrong."""
+    """True for errors that mean storage is unavailable (answer 503, retry later), as opposed to a
+    statement of ours being wrong (integrity, syntax, data: a bug or a bad input, never retried)."""
     if isinstance(exc, (ConnectionError, OSError, TimeoutError, StorageUnavailable)):
         return True
-    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
-        return True
-    if isinstance(exc, OperationalError):
-        return True
-    text = str(exc).lower()
-    return any(
-        s in text
-        for s in ("connection refused", "connection was closed", "cannot connect", "database is locked")
-    )
+    if isinstance(exc, DBAPIError):
+        return not isinstance(exc, (IntegrityError, ProgrammingError, DataError, NotSupportedError))
+    return False

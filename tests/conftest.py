@@ -84,6 +84,11 @@ def pg_ok() -> bool:
     return _PG_OK
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    # Probed here, before any event loop runs (the probe uses asyncio.run).
+    pg_ok()
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "backend" in metafunc.fixturenames:
         metafunc.parametrize("backend", ["sqlite", "postgresql"], scope="session")

@@ -1,0 +1,66 @@
+"""A storage outage answers 503 (the provider retries) and loses nothing once storage is back."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.engine import make_url
+
+from inbox import models as m
+from inbox.config import Settings
+from tests.conftest import _pg_admin_execute, create_pg_database, drop_pg_database, pg_ok
+from tests.support import notificame_message, running_app
+
+
+async def test_webhook_answers_503_while_postgresql_is_down(tmp_path: object) -> None:
+    if not pg_ok():
+        pytest.skip("PostgreSQL not configured")
+    from inbox.db import create_engine
+    from inbox.migrate import migrate
+
+    url = await create_pg_database()
+    name = make_url(url).database
+    try:
+        engine = create_engine(url)
+        await migrate(engine)
+        await engine.dispose()
+        settings = Settings(database_url=url, data_dir=tmp_path, secret_key="k", workers=False)  # type: ignore[arg-type]
+        async with running_app(settings) as app:
+            tenant = await app.tenant()
+            ch = await tenant.channel()
+            first = notificame_message(ch, text="antes", sender="5511911112222")
+            assert (await app.post_webhook(ch, first)).status_code == 200
+
+            await _pg_admin_execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
+            await _pg_admin_execute(
+                f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"
+            )
+            during = notificame_message(ch, text="durante", sender="5511911112222")
+            r = await app.post_webhook(ch, during)
+            assert r.status_code == 503
+            health = await app.http.get("/healthz")
+            assert health.status_code == 503
+
+            await _pg_admin_execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
+            # The provider retries the same delivery: stored once, nothing lost.
+            assert (await app.post_webhook(ch, during)).status_code == 200
+            assert (await app.post_webhook(ch, during)).status_code == 200
+            async with app.runtime.engine.connect() as conn:
+                texts = (
+                    (
+                        await conn.execute(
+                            select(m.messages.c.text)
+                            .where(m.messages.c.tenant_id == tenant.id)
+                            .order_by(m.messages.c.id)
+                        )
+                    )
+                    .scalars()
+                    .all()
+                )
+                n = (await conn.execute(select(func.count()).select_from(m.conversations))).scalar_one()
+            assert texts == ["antes", "durante"]
+            assert n == 1
+            assert (await app.http.get("/healthz")).status_code == 200
+    finally:
+        await _pg_admin_execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
+        await drop_pg_database(url)
