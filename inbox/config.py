@@ -37,6 +37,12 @@ class Settings:
     # Outbox: attempts before a transient failure becomes `failed`.
     send_max_attempts: int = 8
     send_timeout_seconds: float = 15.0
+    # A sender owns a claimed outbox row this long (renewed while the call runs); a crashed
+    # process's rows are sent again once it lapses.
+    send_lease_seconds: float = 30.0
+    # Retry delays: base * 2**(attempt-1), capped, with jitter; a provider's Retry-After wins.
+    send_backoff_base_seconds: float = 1.0
+    send_backoff_max_seconds: float = 300.0
     # Background workers (outbox, routing, bot) run inside `inbox serve`; tests may turn them off.
     workers: bool = True
 
@@ -69,6 +75,16 @@ class Settings:
             token_ttl_hours=float(_env("INBOX_TOKEN_TTL_HOURS", str(cls.token_ttl_hours), source)),
             event_retention=int(_env("INBOX_EVENT_RETENTION", str(cls.event_retention), source)),
             send_max_attempts=int(_env("INBOX_SEND_MAX_ATTEMPTS", str(cls.send_max_attempts), source)),
+            send_timeout_seconds=float(
+                _env("INBOX_SEND_TIMEOUT_SECONDS", str(cls.send_timeout_seconds), source)
+            ),
+            send_lease_seconds=float(_env("INBOX_SEND_LEASE_SECONDS", str(cls.send_lease_seconds), source)),
+            send_backoff_base_seconds=float(
+                _env("INBOX_SEND_BACKOFF_BASE_SECONDS", str(cls.send_backoff_base_seconds), source)
+            ),
+            send_backoff_max_seconds=float(
+                _env("INBOX_SEND_BACKOFF_MAX_SECONDS", str(cls.send_backoff_max_seconds), source)
+            ),
         )
 
     def but(self, **changes: Any) -> Settings:

@@ -277,6 +277,8 @@ outbox = Table(
     Column("last_error", Text, nullable=True),
     _created(),
     Index("ix_outbox_due", "next_attempt_at"),
+    # Per-conversation order: only a conversation's oldest row may be claimed.
+    Index("ix_outbox_conversation", "conversation_id", "id"),
 )
 
 # Deferred work other than sending: bot turns, snooze wake-ups. One row per (kind, key): a burst of

@@ -386,6 +386,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("message_id", name=op.f("uq_outbox_message_id")),
     )
     with op.batch_alter_table("outbox", schema=None) as batch_op:
+        batch_op.create_index("ix_outbox_conversation", ["conversation_id", "id"], unique=False)
         batch_op.create_index("ix_outbox_due", ["next_attempt_at"], unique=False)
 
 
@@ -395,6 +396,7 @@ def downgrade() -> None:
 
     with op.batch_alter_table("outbox", schema=None) as batch_op:
         batch_op.drop_index("ix_outbox_due")
+        batch_op.drop_index("ix_outbox_conversation")
 
     op.drop_table("outbox")
     with op.batch_alter_table("messages", schema=None) as batch_op:
