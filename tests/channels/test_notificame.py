@@ -316,7 +316,13 @@ async def hub() -> AsyncIterator[Hub]:
 
 
 @pytest.mark.parametrize(
-    ("kind", "path"), [("whatsapp", "whatsapp"), ("instagram", "instagram"), ("messenger", "facebook")]
+    ("kind", "path"),
+    [
+        ("whatsapp", "whatsapp"),
+        ("instagram", "instagram"),
+        ("messenger", "facebook"),
+        ("telegram", "telegram"),
+    ],
 )
 async def test_send_text(hub: Hub, kind: str, path: str) -> None:
     nm, fake, http = hub.adapter, hub.fake, hub.http
@@ -470,3 +476,19 @@ async def test_send_without_token_or_content_is_permanent() -> None:
         with pytest.raises(SendError) as caught:
             await adapter.send(http, channel(), Outgoing(message_id=1, to="c"))
         assert caught.value.permanent is True
+
+
+async def test_fake_follows_its_script_then_succeeds(hub: Hub) -> None:
+    """The fake's scripted queue (used by the outbox worker tests): 500, 500, then the normal 200."""
+    hub.fake.script(500, 500)
+    message = Outgoing(message_id=1, to="c", text="x")
+    for _ in range(2):
+        with pytest.raises(SendError) as caught:
+            await hub.adapter.send(hub.http, channel(), message)
+        assert caught.value.permanent is False
+    result = await hub.adapter.send(hub.http, channel(), message)
+    assert result.provider_message_id == "nm-msg-1" and hub.fake.sent_ids == ["nm-msg-1"]
+    assert hub.fake.pending == 0
+    assert len(await hub.fake.wait_for(3, within=1.0)) == 3
+    with pytest.raises(AssertionError):
+        await hub.fake.wait_for(4, within=0.05)
