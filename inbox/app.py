@@ -16,7 +16,16 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from inbox.api import admin, conversation_actions, queues, reads, replies, sessions, webhooks
+from inbox.api import (
+    admin,
+    bot_settings,
+    conversation_actions,
+    queues,
+    reads,
+    replies,
+    sessions,
+    webhooks,
+)
 from inbox.config import Settings
 from inbox.paths import shipped
 from inbox.realtime import ws
@@ -67,6 +76,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *conversation_actions.routes,
         *queues.routes,
         *admin.routes,
+        *bot_settings.routes,
         *webhooks.routes,
         *ws.routes,
         Mount("/", app=StaticFiles(directory=shipped("static"), html=True), name="static"),

@@ -2,4 +2,5 @@
 
 from __future__ import annotations
 
+import bot.responder  # noqa: F401  (the `bot` job handler)
 import inbox.jobs  # noqa: F401
