@@ -257,7 +257,8 @@ def _attachment_part(att: dict[str, Any]) -> _Part:
     if atype == "fallback":
         # A link shared from outside Messenger: readable as text.
         link = text(att.get("url")) or url
-        return _Part("text", text=join_lines([text(att.get("title")) or text(payload.get("title")), link]))
+        shown = join_lines([text(att.get("title")) or text(payload.get("title")), link])
+        return _Part("text", text=shown) if shown else _Part(None)
     if atype == "template":
         return _Part("text", text=_template_text(payload))
     if atype == "story_mention" and url:

@@ -166,6 +166,11 @@ def check_parse(adapter: Adapter, kind: str, raw: bytes) -> None:
             assert event.direction in ("in", "out")
             assert _aware(event.timestamp)
             assert (event.raw is not None) == (event.kind == "unsupported")
+            # Nothing blank reaches an agent: text kinds carry text, media kinds an attachment.
+            if event.kind in ("text", "location", "contacts"):
+                assert event.text
+            if event.kind in ("image", "audio", "video", "file", "sticker"):
+                assert event.attachments
         elif isinstance(event, StatusUpdate):
             assert event.status in get_args(DeliveryStatus)
             assert event.provider_message_id is not None or event.watermark is not None
