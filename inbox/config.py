@@ -34,6 +34,15 @@ class Settings:
     token_ttl_hours: float = 24 * 7
     # How many events the log keeps per tenant for `since` replay; older ones answer `resync`.
     event_retention: int = 100_000
+    # Realtime (inbox/realtime): the bus channel (processes sharing one Redis share it; tests make
+    # it unique), a socket's idle timeout (no client frame), the per-socket send backlog past which
+    # a slow consumer gets `resync` and is closed, and presence (offline after the last socket
+    # closed for the grace period; live sockets are re-asserted in the database every heartbeat).
+    broadcast_channel: str = "inbox-events"
+    ws_idle_timeout: float = 75.0
+    ws_send_queue: int = 1000
+    presence_grace_seconds: float = 30.0
+    presence_heartbeat_seconds: float = 10.0
     # Outbox: attempts before a transient failure becomes `failed`.
     send_max_attempts: int = 8
     send_timeout_seconds: float = 15.0
@@ -74,6 +83,15 @@ class Settings:
             bot_model=_env("INBOX_BOT_MODEL", cls.bot_model, source),
             token_ttl_hours=float(_env("INBOX_TOKEN_TTL_HOURS", str(cls.token_ttl_hours), source)),
             event_retention=int(_env("INBOX_EVENT_RETENTION", str(cls.event_retention), source)),
+            broadcast_channel=_env("INBOX_BROADCAST_CHANNEL", cls.broadcast_channel, source),
+            ws_idle_timeout=float(_env("INBOX_WS_IDLE_TIMEOUT", str(cls.ws_idle_timeout), source)),
+            ws_send_queue=int(_env("INBOX_WS_SEND_QUEUE", str(cls.ws_send_queue), source)),
+            presence_grace_seconds=float(
+                _env("INBOX_PRESENCE_GRACE_SECONDS", str(cls.presence_grace_seconds), source)
+            ),
+            presence_heartbeat_seconds=float(
+                _env("INBOX_PRESENCE_HEARTBEAT_SECONDS", str(cls.presence_heartbeat_seconds), source)
+            ),
             send_max_attempts=int(_env("INBOX_SEND_MAX_ATTEMPTS", str(cls.send_max_attempts), source)),
             send_timeout_seconds=float(
                 _env("INBOX_SEND_TIMEOUT_SECONDS", str(cls.send_timeout_seconds), source)
