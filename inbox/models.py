@@ -316,6 +316,17 @@ events = Table(
     _created(),
 )
 
+# Which processes hold live websockets of an agent: presence across processes. A process
+# re-asserts its rows every heartbeat; stale rows belong to a dead process (inbox/realtime/presence.py).
+agent_sockets = Table(
+    "agent_sockets",
+    metadata,
+    Column("agent_id", Id, ForeignKey("agents.id", ondelete="CASCADE"), primary_key=True),
+    Column("process_id", String(32), primary_key=True),
+    _tenant(),
+    Column("seen_at", UTCDateTime, nullable=False),
+)
+
 # Bot answers: tokens and latency for the supervisor figures.
 bot_turns = Table(
     "bot_turns",

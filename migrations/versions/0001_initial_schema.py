@@ -72,6 +72,20 @@ def upgrade() -> None:
         batch_op.create_index("ix_contacts_tenant_name", ["tenant_id", "name"], unique=False)
 
     op.create_table(
+        "agent_sockets",
+        sa.Column("agent_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("process_id", sa.String(length=32), nullable=False),
+        sa.Column("tenant_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("seen_at", inbox.models.UTCDateTime(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["agent_id"], ["agents.id"], name=op.f("fk_agent_sockets_agent_id_agents"), ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(
+            ["tenant_id"], ["tenants.id"], name=op.f("fk_agent_sockets_tenant_id_tenants"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("agent_id", "process_id", name=op.f("pk_agent_sockets")),
+    )
+    op.create_table(
         "events",
         sa.Column("tenant_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("seq", sa.BigInteger(), autoincrement=False, nullable=False),
@@ -432,6 +446,7 @@ def downgrade() -> None:
 
     op.drop_table("jobs")
     op.drop_table("events")
+    op.drop_table("agent_sockets")
     with op.batch_alter_table("contacts", schema=None) as batch_op:
         batch_op.drop_index("ix_contacts_tenant_name")
 
