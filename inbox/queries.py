@@ -104,7 +104,22 @@ async def list_conversations(
     if len(rows) > limit:
         rows = rows[:limit]
         next_cursor = _encode_cursor(rows[-1].last_message_at, rows[-1].id)
-    return {"items": [conversation_json(r._mapping) for r in rows], "next_cursor": next_cursor}
+    items = [conversation_json(r._mapping) for r in rows]
+    await _attach_last_messages(conn, items)
+    return {"items": items, "next_cursor": next_cursor}
+
+
+async def _attach_last_messages(conn: AsyncConnection, items: list[dict[str, Any]]) -> None:
+    """Each item's newest message as `last_message` (the list's preview line): one query per page,
+    max(id) per conversation on ix_messages_conversation."""
+    ids = [i["id"] for i in items]
+    if not ids:
+        return
+    newest = select(func.max(msg.id)).where(msg.conversation_id.in_(ids)).group_by(msg.conversation_id)
+    rows = await conn.execute(select(m.messages).where(msg.id.in_(newest)))
+    by_conversation = {r.conversation_id: message_json(r._mapping) for r in rows}
+    for item in items:
+        item["last_message"] = by_conversation.get(item["id"])
 
 
 _messages_of = select(m.messages).where(msg.conversation_id == bindparam("cid")).order_by(msg.id)
