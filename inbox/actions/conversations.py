@@ -1,28 +1,47 @@
-"""Conversation state changes: handoff (bot -> human), system messages.
+"""Conversation state changes: handoff (bot -> human), assign/transfer, resolve, reopen, snooze.
 
-Owns the conversation lifecycle rules. Each change writes a system message and emits
-`conversation.updated` (to the new and the previous assignee).
+Owns the conversation lifecycle rules and who may apply them. Each change writes a system message and
+emits `conversation.updated` (to the new and the previous assignee); changes that free or need
+capacity poke routing after commit. Routing's own writes live in inbox/routing.py.
 """
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import exists, insert, select, update
 from sqlalchemy.engine import Row
+from sqlalchemy.exc import IntegrityError
 
 from inbox import models as m
+from inbox.access import may_see_conversation
 from inbox.actions.ingest import conversation_data, message_event
-from inbox.errors import NotFound
+from inbox.auth import Principal
+from inbox.db import insert as dialect_insert
+from inbox.errors import Conflict, Forbidden, Invalid, NotFound, Unprocessable
 from inbox.events import Event
 from inbox.queries import conversations_select
+from inbox.signals import routing_changed
 from inbox.uow import UnitOfWork
 
-cv, jb = m.conversations.c, m.jobs.c
+cv, jb, ag = m.conversations.c, m.jobs.c, m.agents.c
+
+# Statuses in which a conversation counts against its assignee's capacity.
+OPEN_LOAD = ("assigned", "snoozed")
 
 
 async def load(uow: UnitOfWork, tenant_id: int, conversation_id: int, *, lock: bool = False) -> Row[Any]:
-    """The conversation joined with channel and contact (the serializer's shape); 404 if not the tenant's."""
+    """The conversation joined with channel and contact (the serializer's shape); 404 if not the tenant's.
+
+    `lock`: hold the row until commit. SQLite has no row locks; a no-op write takes its database write
+    lock instead, so the read below and the change after it cannot interleave with another writer."""
+    if lock and uow.dialect == "sqlite":
+        await uow.conn.execute(
+            update(m.conversations)
+            .where(cv.id == conversation_id, cv.tenant_id == tenant_id)
+            .values(tenant_id=cv.tenant_id)
+        )
     q = conversations_select().where(cv.id == conversation_id, cv.tenant_id == tenant_id)
     if lock and uow.dialect == "postgresql":
         q = q.with_for_update(of=m.conversations)
@@ -90,6 +109,11 @@ async def system_message(uow: UnitOfWork, conv: Row[Any], text: str) -> dict[str
     return dict(row._mapping)
 
 
+def _poke_routing(uow: UnitOfWork, tenant_id: int) -> None:
+    rt = uow.runtime
+    uow.after_commit(lambda: routing_changed(rt, tenant_id))
+
+
 async def handoff(
     uow: UnitOfWork,
     tenant_id: int,
@@ -105,17 +129,210 @@ async def handoff(
     if conv.status != "bot":
         return conv
     now = m.utcnow()
-    values: dict[str, Any] = {"handoff_reason": reason}
+    values: dict[str, Any] = {"handoff_reason": reason, "handed_off_at": now}
     if assign_to is not None:
         values.update(
             status="assigned", assignee_id=assign_to, assigned_at=now, queued_at=conv.queued_at or now
         )
+        await _mark_assigned(uow, assign_to, now)
     else:
         values.update(status="queued", queued_at=now)
-        uow.after_commit(lambda: uow.runtime.wake("routing"))
+    _poke_routing(uow, tenant_id)
     return await change(uow, conv, f"Handed to a human: {reason}", **values)
 
 
 async def conversation_ids_for(uow: UnitOfWork, tenant_id: int, status: str) -> list[int]:
     q = select(cv.id).where(cv.tenant_id == tenant_id, cv.status == status)
     return list((await uow.conn.execute(q)).scalars())
+
+
+# --- agent actions (the contract's POST /api/conversations/{id}/...) ----------------------------
+
+
+async def visible(uow: UnitOfWork, actor: Principal, conversation_id: int) -> Row[Any]:
+    """Locked row the actor may act on: 404 for another tenant's, 403 beyond the visibility rule."""
+    conv = await load(uow, actor.tenant_id, conversation_id, lock=True)
+    if not may_see_conversation(actor, conv.assignee_id, conv.queue_id):
+        raise Forbidden("this conversation is assigned to another agent")
+    return conv
+
+
+async def _agent(uow: UnitOfWork, tenant_id: int, agent_id: int) -> Row[Any]:
+    row = (
+        await uow.conn.execute(select(m.agents).where(ag.id == agent_id, ag.tenant_id == tenant_id))
+    ).first()
+    if row is None:
+        raise NotFound("agent not found")
+    if row.disabled_at is not None:
+        raise Unprocessable("that agent is disabled")
+    return row
+
+
+async def _mark_assigned(uow: UnitOfWork, agent_id: int, now: datetime) -> None:
+    """Routing's idle tie-break counts from an agent's last new conversation, however it came."""
+    await uow.conn.execute(update(m.agents).where(ag.id == agent_id).values(last_assigned_at=now))
+
+
+async def assign(uow: UnitOfWork, actor: Principal, conversation_id: int, agent_id: int | None) -> Row[Any]:
+    """Assign or transfer to `agent_id`, or return to the queue (`None`).
+
+    Agents may act on what they may see: take an unassigned conversation of their queues, pass their
+    own (or an unassigned one) to a colleague, or give it back to the queue (as Chatwoot allows).
+    Supervisors and admins may move anything in the tenant. A manual choice ignores queue membership,
+    status and capacity: it is a person's decision. A bot conversation is taken over (handoff)."""
+    conv = await visible(uow, actor, conversation_id)
+    if conv.status == "resolved":
+        raise Conflict("the conversation is resolved; reopen it first")
+    by = actor.name
+    if agent_id is not None:
+        target = await _agent(uow, actor.tenant_id, agent_id)
+        if conv.status == "bot":
+            return await handoff(
+                uow, actor.tenant_id, conv.id, reason=f"taken over by {by}", assign_to=target.id
+            )
+        if conv.assignee_id == target.id:
+            return conv
+        now = m.utcnow()
+        await _mark_assigned(uow, target.id, now)
+        _poke_routing(uow, actor.tenant_id)
+        note = (
+            f"Assigned to {target.name}"
+            if target.id == actor.agent_id
+            else f"Assigned to {target.name} by {by}"
+        )
+        values: dict[str, Any] = {"assignee_id": target.id, "assigned_at": now}
+        if conv.status == "queued":  # a snoozed one stays snoozed, now someone else's
+            values["status"] = "assigned"
+        return await change(uow, conv, note, **values)
+    if conv.status == "bot":
+        return await handoff(uow, actor.tenant_id, conv.id, reason=f"sent to the queue by {by}")
+    if conv.assignee_id is None:
+        return conv
+    _poke_routing(uow, actor.tenant_id)
+    values = {"assignee_id": None, "assigned_at": None}
+    if conv.status == "assigned":
+        values.update(status="queued", queued_at=_requeued_at(conv))
+    return await change(uow, conv, f"Returned to the queue by {by}", **values)
+
+
+def _requeued_at(conv: Row[Any]) -> datetime:
+    """A customer still waiting for a first answer keeps its place in line; otherwise it queues anew."""
+    if conv.first_response_at is None and conv.queued_at is not None:
+        queued_at: datetime = conv.queued_at
+        return queued_at
+    return m.utcnow()
+
+
+async def resolve(uow: UnitOfWork, actor: Principal, conversation_id: int) -> Row[Any]:
+    """Close it (idempotent). The assignee stays recorded (reports credit them) but is freed."""
+    conv = await visible(uow, actor, conversation_id)
+    if conv.status == "resolved":
+        return conv
+    await uow.conn.execute(
+        m.jobs.delete().where(jb.kind.in_(("bot", "snooze")), jb.key == str(conversation_id))
+    )
+    _poke_routing(uow, actor.tenant_id)
+    return await change(
+        uow, conv, f"Resolved by {actor.name}", status="resolved", resolved_at=m.utcnow(), snoozed_until=None
+    )
+
+
+async def reopen(uow: UnitOfWork, actor: Principal, conversation_id: int) -> Row[Any]:
+    """A resolved conversation opens again: back to its assignee if still active, else queued.
+    A snoozed one wakes now. An open one is left as it is. 409 if the contact already has another
+    open conversation on the channel (one open conversation per contact and channel)."""
+    conv = await visible(uow, actor, conversation_id)
+    if conv.status == "snoozed":
+        return await wake(uow, conv, f"Reopened by {actor.name}")
+    if conv.status != "resolved":
+        return conv
+    other = select(cv.id).where(
+        cv.channel_id == conv.channel_id,
+        cv.contact_id == conv.contact_id,
+        cv.status != "resolved",
+        cv.id != conv.id,
+    )
+    other_id = (await uow.conn.execute(other)).scalar()
+    if other_id is not None:
+        raise Conflict(f"this contact already has an open conversation on this channel (id {other_id})")
+    active = (
+        conv.assignee_id is not None
+        and (
+            await uow.conn.execute(
+                select(exists().where(ag.id == conv.assignee_id, ag.disabled_at.is_(None)))
+            )
+        ).scalar()
+    )
+    values: dict[str, Any] = {"resolved_at": None}
+    if active:
+        values["status"] = "assigned"
+    else:
+        values.update(status="queued", assignee_id=None, queued_at=m.utcnow())
+    _poke_routing(uow, actor.tenant_id)
+    try:
+        return await change(uow, conv, f"Reopened by {actor.name}", **values)
+    except IntegrityError as exc:  # a new conversation opened concurrently (uq_conversations_open)
+        raise Conflict("this contact already has an open conversation on this channel") from exc
+
+
+async def snooze(uow: UnitOfWork, actor: Principal, conversation_id: int, until: datetime) -> Row[Any]:
+    """Set aside until `until`, or until the customer writes (ingest wakes it). Still counts against
+    the assignee's capacity: it is theirs to come back to."""
+    if until.tzinfo is None:
+        until = until.replace(tzinfo=UTC)
+    if until <= m.utcnow():
+        raise Invalid("until must be in the future")
+    conv = await visible(uow, actor, conversation_id)
+    if conv.status in ("resolved", "bot"):
+        raise Conflict(f"a {conv.status} conversation cannot be snoozed")
+    job = dialect_insert(uow.dialect, m.jobs)
+    job = job.on_conflict_do_update(
+        index_elements=["kind", "key"],
+        set_={"run_at": job.excluded.run_at, "locked_until": None, "attempts": 0},
+    )
+    await uow.conn.execute(
+        job,
+        {
+            "tenant_id": actor.tenant_id,
+            "kind": "snooze",
+            "key": str(conv.id),
+            "run_at": until,
+            "attempts": 0,
+            "payload": {"conversation_id": conv.id},
+            "created_at": m.utcnow(),
+        },
+    )
+    rt = uow.runtime
+    uow.after_commit(lambda: rt.wake("jobs"))
+    _poke_routing(uow, actor.tenant_id)
+    stamp = until.astimezone(UTC).isoformat(timespec="minutes").replace("+00:00", "Z")
+    return await change(
+        uow, conv, f"Snoozed until {stamp} by {actor.name}", status="snoozed", snoozed_until=until
+    )
+
+
+async def wake(uow: UnitOfWork, conv: Row[Any], note: str) -> Row[Any]:
+    """A snoozed conversation back to its assignee, or to the queue if it has none."""
+    values: dict[str, Any] = {"snoozed_until": None}
+    if conv.assignee_id is not None:
+        values["status"] = "assigned"
+    else:
+        values.update(status="queued", queued_at=m.utcnow())
+    _poke_routing(uow, conv.tenant_id)
+    return await change(uow, conv, note, **values)
+
+
+async def wake_snoozed(uow: UnitOfWork, tenant_id: int, conversation_id: int) -> datetime | None:
+    """The snooze job: wake the conversation if its time came. Returns a later time to try again at
+    when the snooze was moved (or the clock that ran the job is early), else None."""
+    try:
+        conv = await load(uow, tenant_id, conversation_id, lock=True)
+    except NotFound:
+        return None
+    if conv.status != "snoozed" or conv.snoozed_until is None:
+        return None  # woken already (customer message, reopen) or resolved
+    until: datetime = conv.snoozed_until
+    if until > m.utcnow():
+        return until
+    await wake(uow, conv, "Snooze ended")
+    return None

@@ -1,0 +1,375 @@
+"""Auto-assignment, SLA flags and offline requeue: the `routing` worker and one tenant's pass.
+
+Owns the assignment policy: longest-waiting queued conversation first, to an online agent of its
+queue below capacity, least loaded first, ties to the agent idle longest. Safe with several
+processes: a tenant's pass is serialized (PostgreSQL advisory transaction lock; on SQLite the write
+lock, taken by the pass's first statement) and each assignment is a conditional UPDATE, so nothing is
+assigned twice and no pass overfills an agent. Tenant settings: inbox/routing_settings.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+from weakref import WeakKeyDictionary
+
+from sqlalchemy import ColumnElement, and_, exists, func, or_, select, union, update
+from sqlalchemy.engine import Row
+
+from inbox import figures, routing_settings
+from inbox import models as m
+from inbox.actions.conversations import OPEN_LOAD, load, system_message, updated_event, wake_snoozed
+from inbox.events import Event
+from inbox.jobs import job_handler
+from inbox.routing_settings import RoutingSettings
+from inbox.runtime import worker
+from inbox.serialize import iso
+from inbox.signals import drain
+from inbox.uow import UnitOfWork
+
+if TYPE_CHECKING:
+    from inbox.runtime import Runtime
+
+log = logging.getLogger(__name__)
+cv, ag, qm, jb = m.conversations.c, m.agents.c, m.queue_members.c, m.jobs.c
+
+# Other processes' work (and time-based rules: SLA, requeue grace) is found by polling this often.
+POLL_SECONDS = 1.0
+BATCH = 200
+# High half of the advisory lock key: "rout". The low half is the tenant id.
+_LOCK_CLASS = 0x726F7574
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_waited = func.coalesce(cv.queued_at, cv.created_at)
+_sla_clock = func.coalesce(cv.handed_off_at, cv.created_at)
+
+
+@dataclass
+class PassResult:
+    assigned: list[tuple[int, int]] = field(default_factory=list)  # (conversation, agent)
+    requeued: list[int] = field(default_factory=list)
+    breached: list[int] = field(default_factory=list)
+    announced: bool = False
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.assigned or self.requeued or self.breached)
+
+
+@dataclass
+class _Candidate:
+    id: int
+    name: str
+    capacity: int
+    load: int
+    last_assigned_at: datetime | None
+    status_changed_at: datetime | None
+    queues: frozenset[int]
+
+    def serves(self, queue_id: int | None) -> bool:
+        """Queue-less conversations are everyone's; otherwise members only (as in inbox/access.py)."""
+        return queue_id is None or queue_id in self.queues
+
+    def order(self) -> tuple[int, datetime, datetime, int]:
+        # Least loaded; then idle longest (never assigned counts as longest; then online longest).
+        return (self.load, self.last_assigned_at or _EPOCH, self.status_changed_at or _EPOCH, self.id)
+
+
+async def route_tenant(rt: Runtime, tenant_id: int) -> PassResult:
+    """One routing pass for one tenant, in one transaction: requeue what offline agents hold (if the
+    tenant says so), assign what waits, flag SLA breaches, announce changed queue figures."""
+    result = PassResult()
+    async with rt.uow() as uow:
+        await _serialize(uow, tenant_id)
+        now = m.utcnow()
+        settings = await routing_settings.load(uow.conn, tenant_id)
+        result.requeued = await _requeue_offline(uow, tenant_id, now, settings)
+        if settings.auto_assign:
+            result.assigned = await _assign(uow, tenant_id, now, settings)
+        if settings.sla_target:
+            result.breached = await _flag_breaches(uow, tenant_id, now, settings.sla_target)
+        result.announced = await _announce(uow, tenant_id, now, settings, result.changed)
+    return result
+
+
+async def _serialize(uow: UnitOfWork, tenant_id: int) -> None:
+    if uow.dialect == "postgresql":
+        key = (_LOCK_CLASS << 32) | (tenant_id & 0xFFFFFFFF)
+        await uow.conn.execute(select(func.pg_advisory_xact_lock(key)))
+    else:
+        # SQLite begins a transaction at the first write and holds its one write lock until commit.
+        await uow.conn.execute(
+            update(m.tenants).where(m.tenants.c.id == tenant_id).values(last_seq=m.tenants.c.last_seq)
+        )
+
+
+async def _candidates(uow: UnitOfWork, tenant_id: int, settings: RoutingSettings) -> list[_Candidate]:
+    rows = (
+        await uow.conn.execute(
+            select(ag.id, ag.name, ag.capacity, ag.last_assigned_at, ag.status_changed_at).where(
+                ag.tenant_id == tenant_id,
+                ag.status == "online",
+                ag.disabled_at.is_(None),
+                ag.capacity > 0,
+                ag.role.in_(settings.assign_roles),
+            )
+        )
+    ).all()
+    if not rows:
+        return []
+    ids = [r.id for r in rows]
+    loads: dict[Any, int] = dict(
+        (
+            await uow.conn.execute(
+                select(cv.assignee_id, func.count())
+                .where(cv.tenant_id == tenant_id, cv.status.in_(OPEN_LOAD), cv.assignee_id.in_(ids))
+                .group_by(cv.assignee_id)
+            )
+        ).all()
+    )
+    queues: dict[int, set[int]] = {}
+    for agent_id, queue_id in await uow.conn.execute(
+        select(qm.agent_id, qm.queue_id).where(qm.tenant_id == tenant_id, qm.agent_id.in_(ids))
+    ):
+        queues.setdefault(agent_id, set()).add(queue_id)
+    return [
+        _Candidate(
+            r.id,
+            r.name,
+            r.capacity,
+            int(loads.get(r.id, 0)),
+            r.last_assigned_at,
+            r.status_changed_at,
+            frozenset(queues.get(r.id, ())),
+        )
+        for r in rows
+    ]
+
+
+async def _assign(uow: UnitOfWork, tenant_id: int, now: datetime, settings: RoutingSettings) -> list[Any]:
+    free = [c for c in await _candidates(uow, tenant_id, settings) if c.load < c.capacity]
+    done: list[tuple[int, int]] = []
+    after: tuple[datetime, int] | None = None
+    while free:
+        served = sorted(set().union(*(c.queues for c in free)))
+        q = select(cv.id, cv.queue_id, _waited.label("waited")).where(
+            cv.tenant_id == tenant_id,
+            cv.status == "queued",
+            cv.assignee_id.is_(None),
+            or_(cv.queue_id.is_(None), cv.queue_id.in_(served)) if served else cv.queue_id.is_(None),
+        )
+        if after is not None:
+            q = q.where(or_(_waited > after[0], and_(_waited == after[0], cv.id > after[1])))
+        rows = (await uow.conn.execute(q.order_by(_waited, cv.id).limit(BATCH))).all()
+        for row in rows:
+            pick = min((c for c in free if c.serves(row.queue_id)), key=_Candidate.order, default=None)
+            if pick is None or not await _assign_one(uow, tenant_id, row.id, pick, now):
+                continue
+            done.append((row.id, pick.id))
+            pick.load += 1
+            pick.last_assigned_at = now
+            if pick.load >= pick.capacity:
+                free.remove(pick)
+                if not free:
+                    break
+        if len(rows) < BATCH:
+            break
+        after = (rows[-1].waited, rows[-1].id)
+    return done
+
+
+async def _assign_one(
+    uow: UnitOfWork, tenant_id: int, conversation_id: int, a: _Candidate, now: datetime
+) -> bool:
+    still_online = exists().where(ag.id == a.id, ag.status == "online", ag.disabled_at.is_(None))
+    took = (
+        await uow.conn.execute(
+            update(m.conversations)
+            .where(
+                cv.id == conversation_id,
+                cv.tenant_id == tenant_id,
+                cv.status == "queued",
+                cv.assignee_id.is_(None),
+                still_online,
+            )
+            .values(status="assigned", assignee_id=a.id, assigned_at=now)
+            .returning(cv.id)
+        )
+    ).first()
+    if took is None:
+        return False
+    await uow.conn.execute(update(m.agents).where(ag.id == a.id).values(last_assigned_at=now))
+    conv = await load(uow, tenant_id, conversation_id)
+    await system_message(uow, conv, f"Assigned to {a.name} automatically")
+    uow.emit(tenant_id, updated_event(conv))
+    return True
+
+
+async def _requeue_offline(
+    uow: UnitOfWork, tenant_id: int, now: datetime, settings: RoutingSettings
+) -> list[int]:
+    """Assigned conversations of disabled agents always return to the queue; those of away or offline
+    agents only after the tenant's grace period (`requeue_offline_after_seconds`), if it has one."""
+    gone: ColumnElement[bool] = ag.disabled_at.is_not(None)
+    grace = settings.requeue_offline_after_seconds
+    if grace is not None:
+        cutoff = now - timedelta(seconds=grace)
+        gone = or_(
+            gone, and_(ag.status != "online", func.coalesce(ag.status_changed_at, ag.created_at) <= cutoff)
+        )
+    rows = (
+        await uow.conn.execute(
+            select(
+                cv.id, cv.assignee_id, cv.queued_at, cv.first_response_at, ag.name, ag.status, ag.disabled_at
+            )
+            .join(m.agents, ag.id == cv.assignee_id)
+            .where(cv.tenant_id == tenant_id, cv.status == "assigned", gone)
+            .order_by(cv.id)
+            .limit(BATCH)
+        )
+    ).all()
+    done = []
+    for r in rows:
+        # A customer still waiting for a first answer keeps its place in line.
+        queued_at = r.queued_at if r.first_response_at is None and r.queued_at is not None else now
+        took = (
+            await uow.conn.execute(
+                update(m.conversations)
+                .where(cv.id == r.id, cv.status == "assigned", cv.assignee_id == r.assignee_id)
+                .values(status="queued", assignee_id=None, assigned_at=None, queued_at=queued_at)
+                .returning(cv.id)
+            )
+        ).first()
+        if took is None:
+            continue
+        why = "is no longer active" if r.disabled_at is not None else f"is {r.status}"
+        conv = await load(uow, tenant_id, r.id)
+        await system_message(uow, conv, f"Returned to the queue: {r.name} {why}")
+        uow.emit(tenant_id, updated_event(conv, prev_assignee_id=r.assignee_id))
+        done.append(r.id)
+    return done
+
+
+async def _flag_breaches(uow: UnitOfWork, tenant_id: int, now: datetime, target: int) -> list[int]:
+    """Unanswered human conversations past the first-response target: flag once (at the moment the
+    target passed), tell supervisors (`sla.breached`) and refresh the conversation for everyone."""
+    rows = (
+        await uow.conn.execute(
+            select(cv.id, _sla_clock.label("clock"))
+            .where(
+                cv.tenant_id == tenant_id,
+                cv.status.in_(("queued", "assigned")),
+                cv.first_response_at.is_(None),
+                cv.sla_breached_at.is_(None),
+                _sla_clock <= now - timedelta(seconds=target),
+            )
+            .order_by(cv.id)
+            .limit(BATCH)
+        )
+    ).all()
+    done = []
+    for r in rows:
+        at = r.clock + timedelta(seconds=target)
+        await uow.conn.execute(
+            update(m.conversations)
+            .where(cv.id == r.id, cv.sla_breached_at.is_(None))
+            .values(sla_breached_at=at)
+        )
+        conv = await load(uow, tenant_id, r.id)
+        event = updated_event(conv)
+        uow.emit(tenant_id, event)
+        uow.emit(
+            tenant_id,
+            Event(
+                "sla.breached",
+                {"conversation": event.data, "breached_at": iso(at), "target_seconds": target},
+                conversation_id=conv.id,
+                supervisors_only=True,
+            ),
+        )
+        done.append(r.id)
+    return done
+
+
+# What this process last announced per tenant: a pass re-announces only when the picture changed.
+_announced: WeakKeyDictionary[Runtime, dict[int, tuple[Any, ...]]] = WeakKeyDictionary()
+
+
+async def _announce(
+    uow: UnitOfWork, tenant_id: int, now: datetime, settings: RoutingSettings, changed: bool
+) -> bool:
+    """Emit `queue.updated` (supervisors only) with the figures of GET /api/queues when they moved."""
+    live = await figures.live(uow.conn, tenant_id, now)
+    mark = figures.fingerprint(live)
+    seen = _announced.setdefault(uow.runtime, {})
+    if not changed and seen.get(tenant_id) == mark:
+        return False
+    data = {
+        "generated_at": iso(now),
+        "timezone": settings.timezone,
+        "auto_assign": settings.auto_assign,
+        **live,
+        "totals": {**figures.live_totals(live), **await figures.today(uow.conn, tenant_id, now, settings)},
+        "sla": await figures.sla(uow.conn, tenant_id, now, settings),
+    }
+    uow.emit(tenant_id, Event("queue.updated", data, supervisors_only=True))
+    uow.after_commit(lambda: seen.__setitem__(tenant_id, mark))
+    return True
+
+
+async def tenants_with_work(rt: Runtime) -> set[int]:
+    """Tenants a poll must look at: something waits, an SLA clock runs, or an assignee is not online."""
+    absent = or_(ag.status != "online", ag.disabled_at.is_not(None))
+    q = union(
+        select(cv.tenant_id).where(cv.status == "queued"),
+        select(cv.tenant_id).where(
+            cv.status.in_(("queued", "assigned")),
+            cv.first_response_at.is_(None),
+            cv.sla_breached_at.is_(None),
+        ),
+        select(cv.tenant_id).join(m.agents, ag.id == cv.assignee_id).where(cv.status == "assigned", absent),
+    )
+    async with rt.engine.connect() as conn:
+        return set((await conn.execute(q)).scalars())
+
+
+async def routing_pass(rt: Runtime) -> dict[int, PassResult]:
+    """Route every tenant that was poked in this process or has work in the database."""
+    tenants = drain(rt) | await tenants_with_work(rt)
+    results = {}
+    for tenant_id in sorted(tenants):
+        try:
+            results[tenant_id] = await route_tenant(rt, tenant_id)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("routing tenant %s failed; retrying on the next pass", tenant_id)
+    return results
+
+
+@worker("routing")
+async def routing_worker(rt: Runtime) -> None:
+    wake = rt.wakeup("routing")
+    while True:
+        wake.clear()
+        try:
+            await routing_pass(rt)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # storage down: keep polling, it comes back
+            log.exception("routing pass failed")
+        try:
+            await asyncio.wait_for(wake.wait(), timeout=POLL_SECONDS)
+        except TimeoutError:
+            pass
+
+
+@job_handler("snooze")
+async def snooze_job(rt: Runtime, job: Row[Any]) -> None:
+    """Wake a snoozed conversation at its time; a snooze moved later re-arms the same job."""
+    async with rt.uow() as uow:
+        later = await wake_snoozed(uow, job.tenant_id, int(job.payload["conversation_id"]))
+        if later is not None:
+            await uow.conn.execute(update(m.jobs).where(jb.id == job.id).values(run_at=later))
