@@ -1,23 +1,117 @@
 """Messages out: a reply (or private note) and its outbox row, written in one transaction.
 
-Owns what an agent or the bot may send and the idempotency key. The send itself happens later, in
-the outbox worker (inbox/outbox.py), never here.
+Owns what an agent or the bot may send (Meta's customer-service window), the idempotency key, a human
+taking a conversation over by replying, and sending a failed message again. The send itself happens
+later, in the outbox worker (inbox/outbox.py), never here.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.engine import Row
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from inbox import models as m
-from inbox.actions.conversations import load
+from inbox.actions.conversations import change, handoff, load
 from inbox.actions.ingest import message_event
-from inbox.errors import Invalid
-from inbox.serialize import message_json
+from inbox.errors import Conflict, Invalid, NotFound, Unprocessable
+from inbox.serialize import WINDOW, iso, message_json
 from inbox.uow import UnitOfWork
 
-msg, cv = m.messages.c, m.conversations.c
+msg, cv, ch = m.messages.c, m.conversations.c, m.channels.c
+
+# Messenger / Instagram: the HUMAN_AGENT tag stretches the window to 7 days for human replies.
+# https://developers.facebook.com/docs/messenger-platform/send-messages/message-tags
+HUMAN_AGENT_WINDOW = timedelta(days=7)
+HUMAN_AGENT_TAG = "HUMAN_AGENT"
+
+
+@dataclass(frozen=True)
+class WindowRule:
+    """What Meta allows for a free-form message now: `refusal` (why not) or an optional `tag`."""
+
+    tag: str | None = None
+    refusal: str | None = None
+
+
+def window_rule(
+    provider: str,
+    kind: str,
+    channel_settings: Mapping[str, Any] | None,
+    last_inbound_at: datetime | None,
+    now: datetime,
+) -> WindowRule:
+    """Meta's customer-service window for free-form messages (Notifica.me enforces its own rules
+    provider-side, so only `meta` channels are judged here).
+
+    WhatsApp: 24 hours after the customer's last message, then only approved templates.
+    Messenger / Instagram: 24 hours, then up to 7 days with the HUMAN_AGENT tag when the channel
+    enables it (`settings.human_agent_tag`), since that tag needs Meta's approval of the app.
+    """
+    if provider != "meta":
+        return WindowRule()
+    if last_inbound_at is not None and now - last_inbound_at < WINDOW:
+        return WindowRule()
+    since = (
+        f"the customer's last message was at {iso(last_inbound_at)}"
+        if last_inbound_at is not None
+        else "the customer has not written on this conversation"
+    )
+    if kind == "whatsapp":
+        return WindowRule(
+            refusal=(
+                f"WhatsApp's 24-hour customer-service window is closed ({since}). Outside it WhatsApp "
+                "only accepts an approved template message, and this inbox does not support templates "
+                "yet. The window opens again when the customer writes."
+            )
+        )
+    enabled = bool((channel_settings or {}).get("human_agent_tag"))
+    if enabled and last_inbound_at is not None and now - last_inbound_at < HUMAN_AGENT_WINDOW:
+        return WindowRule(tag=HUMAN_AGENT_TAG)
+    network = "Instagram" if kind == "instagram" else "Messenger"
+    if enabled:
+        allowed = "the HUMAN_AGENT tag allows human replies only within 7 days of it"
+    else:
+        allowed = (
+            "within 7 days a human reply may carry the HUMAN_AGENT tag, but this channel does not "
+            'enable it (channel setting "human_agent_tag")'
+        )
+    return WindowRule(refusal=f"{network}'s 24-hour messaging window is closed ({since}); {allowed}.")
+
+
+async def _window(uow: UnitOfWork, conv: Row[Any]) -> WindowRule:
+    if conv.channel_provider != "meta":
+        return WindowRule()
+    settings = (await uow.conn.execute(select(ch.settings).where(ch.id == conv.channel_id))).scalar()
+    return window_rule(conv.channel_provider, conv.channel_kind, settings, conv.last_inbound_at, m.utcnow())
+
+
+async def by_client_id(conn: AsyncConnection, tenant_id: int, client_id: str) -> Any:
+    """The message row an idempotency key made in this tenant, or None."""
+    q = select(m.messages).where(msg.tenant_id == tenant_id, msg.client_id == client_id)
+    return (await conn.execute(q)).first()
+
+
+def replayed(row: Any, conversation_id: int) -> dict[str, Any]:
+    """The message an idempotency key already made; the key may not be reused elsewhere."""
+    if row.conversation_id != conversation_id:
+        raise Conflict("this idempotency key was already used for a message in another conversation")
+    return message_json(row._mapping)
+
+
+async def _take_over(uow: UnitOfWork, conv: Row[Any], agent_id: int) -> Row[Any]:
+    """A human's reply ends the bot's turn (the bot stays silent from now on) and claims a waiting,
+    unassigned conversation for the one who answered it (as Chatwoot does)."""
+    if conv.status == "bot":
+        return await handoff(uow, conv.tenant_id, conv.id, reason="agent replied", assign_to=agent_id)
+    if conv.status == "queued" and conv.assignee_id is None:
+        return await change(uow, conv, None, status="assigned", assignee_id=agent_id, assigned_at=m.utcnow())
+    return conv
 
 
 async def create_reply(
@@ -33,19 +127,25 @@ async def create_reply(
     client_id: str | None = None,
 ) -> tuple[dict[str, Any], bool]:
     """Returns (message, created). With a `client_id` already used in this tenant, the existing message
-    is returned and nothing new is written (a double click or a retried POST)."""
+    is returned and nothing new is written (a double click or a retried POST); a concurrent twin with
+    the same key loses on the unique (tenant_id, client_id) key with an IntegrityError.
+
+    Raises Unprocessable outside Meta's window (private notes are always allowed). A public reply by
+    an agent (`sender_type="agent"`) takes the conversation over (see `_take_over`)."""
     if client_id:
-        existing = (
-            await uow.conn.execute(
-                select(m.messages).where(msg.tenant_id == tenant_id, msg.client_id == client_id)
-            )
-        ).first()
+        existing = await by_client_id(uow.conn, tenant_id, client_id)
         if existing is not None:
-            return message_json(existing._mapping), False
+            return replayed(existing, conversation_id), False
     attachments = attachments or []
     if not (text and text.strip()) and not attachments:
         raise Invalid("a message needs text or attachments")
-    conv = await load(uow, tenant_id, conversation_id)
+    conv: Any = await load(uow, tenant_id, conversation_id, lock=True)
+    if not private:
+        rule = await _window(uow, conv)
+        if rule.refusal:
+            raise Unprocessable(rule.refusal)
+        if sender_type == "agent" and sender_id is not None:
+            conv = await _take_over(uow, conv, sender_id)
     now = m.utcnow()
     row = (
         await uow.conn.execute(
@@ -57,7 +157,8 @@ async def create_reply(
                 direction="out",
                 sender_type=sender_type,
                 sender_id=sender_id,
-                kind=(attachments[0].get("kind") or "file") if attachments and not text else "text",
+                # As for inbound messages, the kind follows the first attachment (a captioned image).
+                kind=(attachments[0].get("kind") or "file") if attachments else "text",
                 text=text,
                 attachments=attachments,
                 status="note" if private else "queued",
@@ -72,17 +173,57 @@ async def create_reply(
     if not private:
         if sender_type == "agent" and conv.first_response_at is None:
             conv_values["first_response_at"] = now
-        await uow.conn.execute(
-            insert(m.outbox).values(
-                tenant_id=tenant_id,
-                message_id=row.id,
-                conversation_id=conversation_id,
-                attempts=0,
-                next_attempt_at=now,
-                created_at=now,
-            )
-        )
-        uow.after_commit(lambda: uow.runtime.wake("outbox"))
+        await _enqueue(uow, tenant_id, row.id, conversation_id, now)
     await uow.conn.execute(update(m.conversations).where(cv.id == conversation_id).values(**conv_values))
     uow.emit(tenant_id, message_event("message.created", row._mapping, conv._mapping))
     return message_json(row._mapping), True
+
+
+async def _enqueue(
+    uow: UnitOfWork, tenant_id: int, message_id: int, conversation_id: int, now: datetime
+) -> None:
+    await uow.conn.execute(
+        insert(m.outbox).values(
+            tenant_id=tenant_id,
+            message_id=message_id,
+            conversation_id=conversation_id,
+            attempts=0,
+            next_attempt_at=now,
+            created_at=now,
+        )
+    )
+    uow.after_commit(lambda: uow.runtime.wake("outbox"))
+
+
+async def retry_message(
+    uow: UnitOfWork, tenant_id: int, conversation_id: int, message_id: int
+) -> dict[str, Any]:
+    """A failed message goes back to `queued` with a fresh outbox row (attempts start over)."""
+    conv: Any = await load(uow, tenant_id, conversation_id, lock=True)
+    q = select(m.messages).where(
+        msg.id == message_id, msg.tenant_id == tenant_id, msg.conversation_id == conversation_id
+    )
+    if uow.dialect == "postgresql":
+        q = q.with_for_update()
+    row = (await uow.conn.execute(q)).first()
+    if row is None:
+        raise NotFound("message not found")
+    if row.status != "failed" or row.direction != "out" or row.sender_type not in ("agent", "bot"):
+        raise Conflict(f"only a failed outgoing message can be sent again (this one is {row.status})")
+    rule = await _window(uow, conv)
+    if rule.refusal:
+        raise Unprocessable(rule.refusal)
+    now = m.utcnow()
+    # The old provider id goes: a late status about the failed attempt must not touch the new one.
+    new = (
+        await uow.conn.execute(
+            update(m.messages)
+            .where(msg.id == message_id)
+            .values(status="queued", error=None, provider_message_id=None)
+            .returning(m.messages)
+        )
+    ).one()
+    await uow.conn.execute(delete(m.outbox).where(m.outbox.c.message_id == message_id))
+    await _enqueue(uow, tenant_id, message_id, conversation_id, now)
+    uow.emit(tenant_id, message_event("message.updated", new._mapping, conv._mapping))
+    return message_json(new._mapping)

@@ -1,0 +1,364 @@
+"""The sender: takes due outbox rows and sends them through the channel's adapter.
+
+Owns claiming (a renewed lease per row; on PostgreSQL `FOR UPDATE SKIP LOCKED`, so several processes
+share the work; SQLite has one writer), per-conversation order (only a conversation's oldest row can
+be claimed), retries with backoff, and recording the answer. Toward the provider it is at-least-once:
+a process killed between the call and the commit leaves a lease that lapses, and the row is sent
+again. On our side a message is one row, always. What may be sent is decided in
+inbox.actions.replies, not here.
+
+Idempotency toward providers: neither Notifica.me (Zenvia v2 `from`/`to`/`contents`) nor the Graph
+Send API accepts an idempotency key, so there is nothing to pass our message id in. WhatsApp Cloud's
+`biz_opaque_callback_data` only travels back in status webhooks and does not deduplicate. A repeated
+send therefore reaches the customer twice; the echo webhook (`_claim_inflight_echo` in ingest)
+often proves that an interrupted attempt got through, and then we do not send it again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import random
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any, cast
+
+from sqlalchemy import and_, bindparam, delete, exists, func, or_, select, type_coerce, update
+from sqlalchemy.engine import Row
+from sqlalchemy.exc import IntegrityError
+
+from channels.base import Attachment, Outgoing, SendError
+from inbox import models as m
+from inbox.actions.ingest import STATUS_RANK, apply_pending_statuses, message_event, set_message_status
+from inbox.actions.replies import window_rule
+from inbox.db import is_connection_error
+from inbox.runtime import worker
+from inbox.uow import UnitOfWork
+
+if TYPE_CHECKING:
+    from inbox.runtime import Runtime
+
+log = logging.getLogger(__name__)
+ob, msg, cv, ch, idt = m.outbox.c, m.messages.c, m.conversations.c, m.channels.c, m.contact_identities.c
+
+POLL_SECONDS = 1.0  # other processes' rows and lapsed leases are found by polling
+CONCURRENCY = 16  # sends in flight per process
+FINISH_TRIES = 5  # recording an answer: tries before leaving the row to its lease
+RETRY_AFTER_CAP = 3600.0  # a provider asking for more than an hour is not taken literally
+_ATTACHMENT_KINDS = {"image", "audio", "video", "file", "sticker"}
+
+_older = m.outbox.alias("older")
+# A conversation's messages leave in order: a row waits while an older one of its conversation exists
+# (retrying or in flight); a failed or sent message has no row any more.
+_first_of_conversation = ~exists().where(_older.c.conversation_id == ob.conversation_id, _older.c.id < ob.id)
+
+
+def _claimable(now: Any) -> Any:
+    return and_(or_(ob.locked_until.is_(None), ob.locked_until < now), _first_of_conversation)
+
+
+async def claim(rt: Runtime, limit: int) -> list[Row[Any]]:
+    """Lease up to `limit` due rows (attempts + 1 each) in one short transaction."""
+    now = m.utcnow()
+    pick = (
+        select(ob.id)
+        .where(ob.next_attempt_at <= now, _claimable(now))
+        .order_by(ob.next_attempt_at, ob.id)
+        .limit(limit)
+    )
+    if rt.engine.dialect.name == "postgresql":
+        pick = pick.with_for_update(of=m.outbox, skip_locked=True)
+    stmt = (
+        update(m.outbox)
+        .where(ob.id.in_(pick.scalar_subquery()), or_(ob.locked_until.is_(None), ob.locked_until < now))
+        .values(locked_until=now + _lease(rt), attempts=ob.attempts + 1)
+        .returning(m.outbox)
+    )
+    async with rt.engine.begin() as conn:
+        return sorted((await conn.execute(stmt)).all(), key=lambda r: r.id)
+
+
+def _lease(rt: Runtime) -> timedelta:
+    return timedelta(seconds=rt.settings.send_lease_seconds)
+
+
+def backoff(rt: Runtime, attempts: int, retry_after: float | None = None) -> float:
+    """Exponential with jitter (half to full of the step), so that retries of many messages spread;
+    the provider's Retry-After is a floor."""
+    s = rt.settings
+    step = min(s.send_backoff_max_seconds, s.send_backoff_base_seconds * 2 ** max(0, attempts - 1))
+    delay = step * random.uniform(0.5, 1.0)
+    if retry_after is not None:
+        delay = max(delay, min(retry_after, RETRY_AFTER_CAP))
+    return delay
+
+
+async def _keep_lease(rt: Runtime, outbox_id: int) -> None:
+    """Renew the lease while the send runs (a slow provider, several Graph calls), so that no other
+    process takes the row; if this process dies the renewals stop and the lease lapses."""
+    period = max(0.05, rt.settings.send_lease_seconds / 3)
+    while True:
+        await asyncio.sleep(period)
+        try:
+            async with rt.engine.begin() as conn:
+                await conn.execute(
+                    update(m.outbox).where(ob.id == outbox_id).values(locked_until=m.utcnow() + _lease(rt))
+                )
+        except Exception as exc:
+            log.warning("outbox: renewing the lease of row %s failed: %s", outbox_id, exc)
+
+
+_context = (
+    select(
+        m.messages,
+        cv.contact_id.label("contact_id"),
+        cv.last_inbound_at.label("last_inbound_at"),
+        ch.disabled_at.label("channel_disabled_at"),
+    )
+    .join(m.conversations, cv.id == msg.conversation_id)
+    .join(m.channels, ch.id == msg.channel_id)
+    .where(msg.id == bindparam("mid"))
+)
+_address = (
+    select(idt.external_id)
+    .where(idt.contact_id == bindparam("cid"), idt.kind == bindparam("kind"))
+    .order_by(idt.id)
+    .limit(1)
+)
+
+
+async def deliver(rt: Runtime, row: Row[Any]) -> None:
+    """Send one claimed row and record the outcome."""
+    lease = asyncio.create_task(_keep_lease(rt, row.id))
+    try:
+        await _deliver(rt, row)
+    except Exception:
+        # Unrecorded: the lease lapses and the row is tried again (attempts still count).
+        log.exception("outbox: delivering row %s failed", row.id)
+    finally:
+        lease.cancel()
+
+
+async def _deliver(rt: Runtime, row: Row[Any]) -> None:
+    async with rt.engine.connect() as conn:
+        ctx = (await conn.execute(_context, {"mid": row.message_id})).first()
+    if ctx is None or ctx.status != "queued":
+        # Gone, or settled meanwhile (a status webhook about a claimed echo): nothing to send.
+        await _drop(rt, row)
+        return
+    if ctx.provider_message_id and row.attempts > 1:
+        # An earlier attempt was cut off, but its echo already gave us the provider's id: it arrived.
+        await _sent(rt, row, ctx.provider_message_id)
+        return
+    if row.attempts > rt.settings.send_max_attempts:
+        await _failed(rt, row, f"gave up after {row.attempts - 1} attempts: {row.last_error or 'no answer'}")
+        return
+    channel = await rt.directory.by_id(ctx.channel_id)
+    adapter = rt.adapters.get(channel.provider) if channel is not None else None
+    if channel is None or adapter is None or ctx.channel_disabled_at is not None:
+        await _failed(rt, row, "the channel is disabled or no longer exists")
+        return
+    async with rt.engine.connect() as conn:
+        to = (await conn.execute(_address, {"cid": ctx.contact_id, "kind": channel.kind})).scalar()
+    if not to:
+        await _failed(rt, row, f"the contact has no {channel.kind} address to send to")
+        return
+    rule = window_rule(channel.provider, channel.kind, channel.settings, ctx.last_inbound_at, m.utcnow())
+    if rule.refusal:  # the window closed while the message waited
+        await _failed(rt, row, rule.refusal)
+        return
+    out = Outgoing(
+        message_id=ctx.id,
+        to=to,
+        text=ctx.text,
+        attachments=tuple(_attachment(a) for a in ctx.attachments or [] if isinstance(a, dict)),
+        tag=rule.tag,
+    )
+    try:
+        result = await adapter.send(rt.http, channel, out)
+    except SendError as exc:
+        if exc.permanent:
+            await _failed(rt, row, exc.reason)
+        else:
+            await _retry(rt, row, exc.reason, exc.retry_after)
+        return
+    except Exception as exc:  # an adapter bug must not lose the message: retried, then failed
+        log.exception("outbox: sending message %s raised", ctx.id)
+        await _retry(rt, row, f"internal error while sending ({type(exc).__name__})", None)
+        return
+    await _sent(rt, row, result.provider_message_id)
+
+
+def _attachment(a: dict[str, Any]) -> Attachment:
+    kind = a.get("kind") if a.get("kind") in _ATTACHMENT_KINDS else "file"
+    return Attachment(
+        kind=cast(Any, kind), url=a.get("url"), mime_type=a.get("mime_type"), name=a.get("name")
+    )
+
+
+async def _write(rt: Runtime, what: str, fn: Any) -> bool:
+    """Run `fn(uow)` in a unit of work, again on a lost race (IntegrityError) or while storage is
+    down. False if it never committed: the row's lease then lapses and the send is repeated."""
+    for attempt in range(FINISH_TRIES):
+        try:
+            async with rt.uow() as uow:
+                await fn(uow)
+            return True
+        except IntegrityError:
+            # A concurrent echo took the provider id first; it is committed now, so merge on retry.
+            continue
+        except Exception as exc:
+            if not is_connection_error(exc):
+                raise
+            log.warning("outbox: %s failed (%s); retrying", what, exc)
+            await asyncio.sleep(0.2 * 2**attempt)
+    log.error("outbox: %s did not commit after %d tries", what, FINISH_TRIES)
+    return False
+
+
+async def _locked_message(uow: UnitOfWork, message_id: int) -> Any:
+    q = select(m.messages).where(msg.id == message_id)
+    if uow.dialect == "postgresql":
+        q = q.with_for_update()
+    return (await uow.conn.execute(q)).first()
+
+
+async def _conversation(uow: UnitOfWork, conversation_id: int) -> Any:
+    return (await uow.conn.execute(select(m.conversations).where(cv.id == conversation_id))).one()
+
+
+async def _sent(rt: Runtime, row: Row[Any], provider_message_id: str) -> None:
+    async def record(uow: UnitOfWork) -> None:
+        # Locks in one order everywhere (message, then its outbox row), as the retry action does.
+        cur = await _locked_message(uow, row.message_id)
+        await _delete_row(uow, row.id)
+        if cur is None:
+            return
+        conv = await _conversation(uow, cur.conversation_id)
+        status = cur.status
+        # The provider's echo of this very message may have been stored first as a row of its own
+        # (ingest could not match it to us): ours is the one that stays, with the better status.
+        echo = (
+            await uow.conn.execute(
+                select(m.messages).where(
+                    msg.channel_id == cur.channel_id,
+                    msg.provider_message_id == provider_message_id,
+                    msg.id != cur.id,
+                )
+            )
+        ).first()
+        if echo is not None:
+            await uow.conn.execute(delete(m.messages).where(msg.id == echo.id))
+            gone = {**echo._mapping, "deleted": True}
+            event = message_event("message.updated", gone, conv._mapping)
+            event.data["merged_into"] = cur.id  # clients drop the duplicate they were shown
+            uow.emit(cur.tenant_id, event)
+            if echo.status != "failed" and STATUS_RANK.get(echo.status, 0) > STATUS_RANK.get(status, 0):
+                status = echo.status
+        if STATUS_RANK.get(status, 0) < STATUS_RANK["sent"]:
+            status = "sent"
+        new = (
+            await uow.conn.execute(
+                update(m.messages)
+                .where(msg.id == cur.id)
+                .values(
+                    provider_message_id=provider_message_id,
+                    status=status,
+                    error=cur.error if status == "failed" else None,
+                )
+                .returning(m.messages)
+            )
+        ).one()
+        uow.emit(cur.tenant_id, message_event("message.updated", new._mapping, conv._mapping))
+        # Statuses that beat the send answer were parked; now they have a message to move.
+        await apply_pending_statuses(uow, cur.channel_id, provider_message_id)
+
+    await _write(rt, f"recording message {row.message_id} as sent", record)
+
+
+async def _failed(rt: Runtime, row: Row[Any], reason: str) -> None:
+    async def record(uow: UnitOfWork) -> None:
+        cur = await _locked_message(uow, row.message_id)
+        await _delete_row(uow, row.id)
+        if cur is not None and cur.status == "queued":
+            await set_message_status(uow, cur._mapping, "failed", reason)
+
+    log.info("outbox: message %s failed: %s", row.message_id, reason)
+    await _write(rt, f"recording message {row.message_id} as failed", record)
+
+
+async def _retry(rt: Runtime, row: Row[Any], reason: str, retry_after: float | None) -> None:
+    if row.attempts >= rt.settings.send_max_attempts:
+        await _failed(rt, row, f"{reason} (gave up after {row.attempts} attempts)")
+        return
+    due = m.utcnow() + timedelta(seconds=backoff(rt, row.attempts, retry_after))
+
+    async def record(uow: UnitOfWork) -> None:
+        await uow.conn.execute(
+            update(m.outbox)
+            .where(ob.id == row.id)
+            .values(locked_until=None, next_attempt_at=due, last_error=reason[:2000])
+        )
+
+    log.info("outbox: message %s attempt %d: %s; next at %s", row.message_id, row.attempts, reason, due)
+    await _write(rt, f"rescheduling message {row.message_id}", record)
+
+
+async def _drop(rt: Runtime, row: Row[Any]) -> None:
+    await _write(rt, f"dropping outbox row {row.id}", lambda uow: _delete_row(uow, row.id))
+
+
+async def _delete_row(uow: UnitOfWork, outbox_id: int) -> None:
+    await uow.conn.execute(delete(m.outbox).where(ob.id == outbox_id))
+
+
+async def _seconds_to_next(rt: Runtime) -> float:
+    """Until the next claimable row is due, within the poll interval."""
+    now = m.utcnow()
+    q = select(type_coerce(func.min(ob.next_attempt_at), m.UTCDateTime())).where(_claimable(now))
+    async with rt.engine.connect() as conn:
+        nxt = (await conn.execute(q)).scalar()
+    if nxt is None:
+        return POLL_SECONDS
+    return max(0.05, min(POLL_SECONDS, (nxt - now).total_seconds()))
+
+
+@worker("outbox")
+async def outbox_worker(rt: Runtime) -> None:
+    wake = rt.wakeup("outbox")
+    running: dict[int, asyncio.Task[None]] = {}
+
+    def done(outbox_id: int, _task: asyncio.Task[None]) -> None:
+        running.pop(outbox_id, None)
+        rt.wake("outbox")  # the conversation's next message may go now
+
+    try:
+        while True:
+            wake.clear()
+            free = CONCURRENCY - len(running)
+            rows: list[Row[Any]] = []
+            timeout = POLL_SECONDS
+            try:
+                if free > 0:
+                    rows = [r for r in await claim(rt, free) if r.id not in running]
+                    if not rows:
+                        timeout = await _seconds_to_next(rt)
+            except Exception as exc:
+                if not is_connection_error(exc):
+                    raise
+                log.warning("outbox: storage unavailable (%s); polling again", exc)
+            for row in rows:
+                task = asyncio.create_task(deliver(rt, row), name=f"outbox:{row.id}")
+                running[row.id] = task
+                task.add_done_callback(functools.partial(done, row.id))
+            if rows:
+                continue
+            try:
+                await asyncio.wait_for(wake.wait(), timeout=timeout)
+            except TimeoutError:
+                pass
+    finally:
+        tasks = list(running.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
