@@ -9,6 +9,7 @@
     fake.script(Completion(status=500))                         # a server error
     fake.script(Completion(delay=2.0))                          # too slow for a short timeout
     fake.script(Completion(text=""), Completion(body=b"<html>"))  # empty content; not JSON at all
+    fake.on("boleto", Completion(handoff="financeiro"))          # for requests whose last message has it
     async with serve(app) as base_url:
         client = AsyncOpenAI(api_key="test", base_url=base_url + "/v1")
         ...
@@ -62,16 +63,24 @@ class FakeOpenAI:
         self.requests: list[RecordedRequest] = []
         self.default = Completion()
         self._script: deque[Completion] = deque()
+        self._keyed: dict[str, deque[Completion]] = {}
         self._arrival = asyncio.Event()
         self._counter = 0
         self.answered = 0  # requests whose answer was fully sent (delays included)
 
     def script(self, *completions: Completion) -> None:
+        """Answers for the next requests, in order (after those, `default`)."""
         self._script.extend(completions)
+
+    def on(self, text: str, *completions: Completion) -> None:
+        """Answers for requests whose last message contains `text`, in order; they take precedence over
+        `script`, so concurrent conversations in one test each get their own answers."""
+        self._keyed.setdefault(text, deque()).extend(completions)
 
     def reset(self) -> None:
         self.requests.clear()
         self._script.clear()
+        self._keyed.clear()
         self.default = Completion()
         self.answered = 0
 
@@ -83,7 +92,7 @@ class FakeOpenAI:
 
     @property
     def pending(self) -> int:
-        return len(self._script)
+        return len(self._script) + sum(len(q) for q in self._keyed.values())
 
     async def wait_for(self, count: int, within: float = 10.0) -> list[RecordedRequest]:
         try:
@@ -97,7 +106,13 @@ class FakeOpenAI:
 
     # ---- answers ----
 
-    def _next(self) -> Completion:
+    def _next(self, recorded: RecordedRequest) -> Completion:
+        req = recorded.json if isinstance(recorded.json, dict) else {}
+        messages = req.get("messages") or [{}]
+        last = str(messages[-1].get("content") or "") if isinstance(messages[-1], dict) else ""
+        for text, queue in self._keyed.items():
+            if text in last and queue:
+                return queue.popleft()
         return self._script.popleft() if self._script else self.default
 
     def _ids(self) -> tuple[str, str]:
@@ -195,7 +210,7 @@ class FakeOpenAI:
         recorded = await _record(request)
         self.requests.append(recorded)
         self._arrival.set()
-        c = self._next()
+        c = self._next(recorded)
         if c.delay:
             await asyncio.sleep(c.delay)
         response = self._respond(recorded, c)
