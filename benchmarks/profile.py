@@ -1,0 +1,67 @@
+"""How big a bench run is: the default run (under 4 minutes), `--quick` (under 40 s), and a tiny
+one for the smoke test (INBOX_BENCH_SCALE=tiny), which checks the plumbing, not the figures."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    connections: int = 32  # closed-loop HTTP connections, as PERFORMANCE.md measured
+    warmup_seconds: float = 1.0
+    http_seconds: float = 6.0
+    ingest_seconds: float = 10.0
+    # Upper bound on timed ingest requests per second of the run (requests are built beforehand).
+    ingest_cap_per_second: int = 8000
+    known_contacts: int = 2000
+    e2e_seconds: float = 6.0
+    e2e_rates: tuple[int, int] = (200, 500)
+    e2e_supervisors: int = 10
+    e2e_agents: int = 90
+    e2e_conversations_per_agent: int = 5
+    sockets: tuple[int, int] = (1000, 5000)
+    socket_processes: int = 2
+    fanout_repeats: int = 3
+    settle_seconds: float = 1.0  # pause before reading memory, and for late deliveries
+    outbound_replies: int = 2000
+
+
+DEFAULT = Profile("default")
+QUICK = Profile(
+    "quick",
+    warmup_seconds=0.5,
+    http_seconds=2.0,
+    ingest_seconds=3.0,
+    known_contacts=300,
+    e2e_seconds=2.0,
+    sockets=(1000, 5000),
+    fanout_repeats=2,
+    outbound_replies=300,
+)
+TINY = Profile(
+    "tiny",
+    connections=8,
+    warmup_seconds=0.2,
+    http_seconds=0.5,
+    ingest_seconds=0.5,
+    ingest_cap_per_second=2000,
+    known_contacts=20,
+    e2e_seconds=0.3,
+    e2e_supervisors=2,
+    e2e_agents=4,
+    e2e_conversations_per_agent=2,
+    sockets=(5, 10),
+    socket_processes=1,
+    fanout_repeats=1,
+    settle_seconds=0.1,
+    outbound_replies=10,
+)
+
+
+def pick(quick: bool) -> Profile:
+    if os.environ.get("INBOX_BENCH_SCALE") == "tiny":
+        return TINY
+    return QUICK if quick else DEFAULT

@@ -1,0 +1,308 @@
+"""`inbox bench`: one run, the product beside bare baselines of the same stack, a table or JSON.
+
+Owns the order of phases and the report. Phases: bare HTTP; ingest per database (a fresh server on
+a fresh database); then, on PostgreSQL when measured (else SQLite), a restarted server for idle
+sockets (beside a bare broadcaster), end-to-end latency and outbound. A phase that cannot run
+(e.g. no PostgreSQL) is reported as not measured, with the reason, and the others still run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import sys
+import time
+import traceback
+from collections.abc import Awaitable, Callable
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from benchmarks import phases_http, phases_ws, procs
+from benchmarks.payloads import Target
+from benchmarks.product import Product, product
+from benchmarks.profile import Profile, pick
+
+TARGETS = {
+    "ingest_ratio_postgresql": ">= 0.15 (goal 0.25)",
+    "ingest_ratio_sqlite": ">= 0.10",
+    "e2e_p99_200": "< 50 ms",
+    "e2e_p99_500": "< 100 ms",
+    "socket_memory": "<= 1.25x bare",
+    "fanout": "<= 1.5x bare",
+}
+
+
+def machine() -> dict[str, Any]:
+    model = "unknown"
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            model = line.split(":", 1)[1].strip()
+            break
+    mem_kib = next(
+        int(line.split()[1])
+        for line in Path("/proc/meminfo").read_text().splitlines()
+        if line.startswith("MemTotal")
+    )
+    versions: dict[str, str | None] = {}
+    for dist in (
+        "uvicorn",
+        "starlette",
+        "sqlalchemy",
+        "asyncpg",
+        "aiosqlite",
+        "uvloop",
+        "httptools",
+        "websockets",
+    ):
+        try:
+            versions[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            versions[dist] = None
+    return {
+        "nproc": os.cpu_count(),
+        "cpu": model,
+        "ram_gib": round(mem_kib / 1024 / 1024, 1),
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+        "versions": versions,
+        "loadavg_start": os.getloadavg(),
+    }
+
+
+class Run:
+    def __init__(self, args: argparse.Namespace, profile: Profile) -> None:
+        self.args = args
+        self.p = profile
+        self.notes: list[str] = []
+        self.r: dict[str, Any] = {
+            "profile": profile.name,
+            "machine": machine(),
+            "bare_http_rps": None,
+            "ingest_rps_sqlite": None,
+            "ingest_rps_postgresql": None,
+            "ingest_ratio_sqlite": None,
+            "ingest_ratio_postgresql": None,
+            "e2e_latency_ms": {str(rate): None for rate in profile.e2e_rates},
+            "sockets": list(profile.sockets),
+            "socket_kib": None,
+            "bare_socket_kib": None,
+            "fanout_ms": None,
+            "bare_fanout_ms": None,
+            "outbound_rps": None,
+            "detail": {},
+            "notes": self.notes,
+        }
+
+    async def phase(self, name: str, fn: Callable[[], Awaitable[Any]]) -> Any:
+        t0 = time.monotonic()
+        self.progress(f"{name} ...")
+        try:
+            out = await fn()
+        except Exception as exc:
+            reason = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
+            self.notes.append(f"{name}: not measured ({type(exc).__name__}: {reason})")
+            if os.environ.get("INBOX_BENCH_DEBUG"):
+                traceback.print_exc(file=sys.stderr)
+            return None
+        self.progress(f"{name} done in {time.monotonic() - t0:.1f}s")
+        return out
+
+    def progress(self, msg: str) -> None:
+        if not self.args.json or os.environ.get("INBOX_BENCH_DEBUG"):
+            sys.stderr.write(f"[bench] {msg}\n")
+            sys.stderr.flush()
+
+    async def go(self) -> dict[str, Any]:
+        t0 = time.monotonic()
+        pg_url = self.args.postgres_url or os.environ.get("INBOX_TEST_DATABASE_URL") or None
+        dbs = ["sqlite", "postgresql"] if self.args.database == "both" else [self.args.database]
+        if "postgresql" in dbs:
+            why = (
+                "no --postgres-url or INBOX_TEST_DATABASE_URL"
+                if not pg_url
+                else await procs.pg_reachable(pg_url)
+            )
+            if why:
+                self.notes.append(f"postgresql: not measured ({why})")
+                dbs.remove("postgresql")
+        fake_port = procs.free_port()
+        fake = procs.Server(
+            procs.python("benchmarks.bare", "notificame", "--port", str(fake_port)), fake_port
+        )
+        async with procs.running(fake):
+            sample = [
+                Target("notificame", "/webhooks/notificame/bench", "nm-bench"),
+                Target("meta", "/webhooks/meta/bench", "100000000000001", "bench-secret"),
+            ]
+            bare = await self.phase("bare HTTP", lambda: phases_http.bare_http(self.p, sample))
+            if bare:
+                self.r["bare_http_rps"] = bare["rps"]
+                self.r["detail"]["bare_http"] = {k: bare[k] for k in ("rps", "latency_ms", "generator_cpu")}
+            for db in dbs:
+                main_db = db == dbs[-1]  # PostgreSQL when measured: the production setup
+                self.progress(f"{db}: fresh database, tenant and channels through the CLI ...")
+                async with product(db, pg_url, f"http://127.0.0.1:{fake_port}") as prod:
+                    await self.database(prod, main_db)
+        self.r["machine"]["loadavg_end"] = os.getloadavg()
+        self.r["seconds"] = round(time.monotonic() - t0, 1)
+        self.r["targets"] = self.verdicts()
+        return self.r
+
+    async def database(self, prod: Product, main_db: bool) -> None:
+        db = prod.database
+        async with prod.serving() as srv:
+            ing = await self.phase(f"ingest {db}", lambda: phases_http.ingest(self.p, prod, srv.port))
+        if ing:
+            self.r["detail"][f"ingest_{db}"] = ing
+            if not ing["verified"]:
+                self.notes.append(
+                    f"ingest {db}: {ing['committed']} committed vs {ing['accepted']} accepted; "
+                    f"non-200 {ing['non_200']}, errors {ing['errors']}"
+                )
+            self.r[f"ingest_rps_{db}"] = ing["rps"]
+            if self.r["bare_http_rps"]:
+                self.r[f"ingest_ratio_{db}"] = round(ing["rps"] / self.r["bare_http_rps"], 3)
+            if ing["exhausted"]:
+                self.notes.append(
+                    f"ingest {db}: the pre-built requests ran out (raise ingest_cap_per_second)"
+                )
+        if not main_db or not ing:
+            return
+        self.r["detail"]["realtime_database"] = db
+        bare = await self.phase("bare sockets", lambda: phases_ws.bare_sockets(self.p))
+        if bare:
+            self.r["detail"]["bare_sockets"] = bare
+            top = bare["levels"][str(max(self.p.sockets))]
+            self.r["bare_socket_kib"], self.r["bare_fanout_ms"] = top["kib_per_socket"], top["fanout_ms"]
+        async with prod.serving() as srv:
+            assert prod.db is not None
+            admin = await prod.db.agents(prod.tenant_id, "supervisor", 1, tag="probe")
+            why = await phases_ws.ws_available(srv.port, admin[0][1])
+            if why is None:
+                await self.sockets_and_e2e(prod, srv)
+            else:
+                self.notes.append(f"sockets, e2e: not measured (/ws: {why})")
+            if phases_http.outbox_available():
+                out = await self.phase(
+                    "outbound", lambda: phases_http.outbound(self.p, prod, srv.port, admin[0][1])
+                )
+                if out:
+                    self.r["detail"]["outbound"] = out
+                    self.r["outbound_rps"] = out["rps"]
+                    if out["rps"] is None:
+                        self.notes.append(
+                            f"outbound: only {out['sent']} of {out['replies']} sent in {out['seconds']}s"
+                        )
+            else:
+                self.notes.append("outbound: not measured (no outbox worker, inbox/outbox.py, yet)")
+
+    async def sockets_and_e2e(self, prod: Product, srv: procs.Server) -> None:
+        socks = await self.phase("sockets", lambda: phases_ws.product_sockets(self.p, prod, srv))
+        if socks:
+            self.r["detail"]["sockets"] = socks
+            top = socks["levels"][str(max(self.p.sockets))]
+            self.r["socket_kib"], self.r["fanout_ms"] = top["kib_per_socket"], top["fanout_ms"]
+        lat = await self.phase("e2e latency", lambda: phases_ws.e2e(self.p, prod, srv))
+        if lat:
+            self.r["detail"]["e2e"] = lat
+            for rate, d in lat.items():
+                self.r["e2e_latency_ms"][rate] = {k: d[k] for k in ("p50", "p99", "max")}
+                if d["missed"] or d["unexpected"] or d["duplicates"] or d["non_200"]:
+                    self.notes.append(
+                        f"e2e {rate}/s: {d['missed']} missed, {d['unexpected']} unexpected, "
+                        f"{d['duplicates']} duplicate deliveries, non-200 {d['non_200']}"
+                    )
+
+    def verdicts(self) -> dict[str, Any]:
+        r = self.r
+
+        def ratio(a: Any, b: Any) -> float | None:
+            return round(a / b, 2) if a is not None and b else None
+
+        def p99(rate: str) -> float | None:
+            d = r["e2e_latency_ms"].get(rate)
+            return None if d is None else d["p99"]
+
+        checks = {
+            "ingest_ratio_postgresql": (r["ingest_ratio_postgresql"], lambda v: v >= 0.15),
+            "ingest_ratio_sqlite": (r["ingest_ratio_sqlite"], lambda v: v >= 0.10),
+            "e2e_p99_200": (p99("200"), lambda v: v < 50),
+            "e2e_p99_500": (p99("500"), lambda v: v < 100),
+            "socket_memory": (ratio(r["socket_kib"], r["bare_socket_kib"]), lambda v: v <= 1.25),
+            "fanout": (ratio(r["fanout_ms"], r["bare_fanout_ms"]), lambda v: v <= 1.5),
+        }
+        return {
+            k: {"value": v, "target": TARGETS[k], "met": None if v is None else bool(ok(v))}
+            for k, (v, ok) in checks.items()
+        }
+
+
+def _fmt(v: Any, unit: str = "") -> str:
+    if v is None:
+        return "not measured"
+    if isinstance(v, float):
+        v = f"{v:,.2f}" if v < 100 else f"{v:,.0f}"
+    elif isinstance(v, int):
+        v = f"{v:,}"
+    return f"{v}{unit}"
+
+
+def table(r: dict[str, Any]) -> str:
+    t, m = r["targets"], r["machine"]
+    n = r["sockets"][-1]
+
+    def met(key: str) -> str:
+        return {True: "yes", False: "**no**", None: "-"}[t[key]["met"]]
+
+    def lat(rate: str) -> str:
+        d = r["e2e_latency_ms"].get(rate)
+        return "not measured" if d is None else f"p50 {d['p50']} / p99 {d['p99']} / max {d['max']} ms"
+
+    bare = _fmt(r["bare_http_rps"], " req/s")
+
+    def ingest(db: str) -> tuple[str, ...]:
+        key = f"ingest_ratio_{db}"
+        return (_fmt(r[f"ingest_rps_{db}"], " webhooks/s"), bare, _fmt(r[key], "x"), TARGETS[key], met(key))
+
+    rows = [
+        ("bare HTTP POST (Starlette, 1 process)", bare, "", "", "", ""),
+        ("ingest, SQLite", *ingest("sqlite")),
+        ("ingest, PostgreSQL", *ingest("postgresql")),
+        ("end-to-end latency, 200 webhooks/s, 100 sockets", lat("200"), "", "", TARGETS["e2e_p99_200"],
+         met("e2e_p99_200")),
+        ("end-to-end latency, 500 webhooks/s, 100 sockets", lat("500"), "", "", TARGETS["e2e_p99_500"],
+         met("e2e_p99_500")),
+        (f"memory per idle socket ({n:,} sockets)", _fmt(r["socket_kib"], " KiB"),
+         _fmt(r["bare_socket_kib"], " KiB"), _fmt(t["socket_memory"]["value"], "x"), TARGETS["socket_memory"],
+         met("socket_memory")),
+        (f"one event to {n:,} sockets", _fmt(r["fanout_ms"], " ms"), _fmt(r["bare_fanout_ms"], " ms"),
+         _fmt(t["fanout"]["value"], "x"), TARGETS["fanout"], met("fanout")),
+        ("outbound replies drained by the outbox", _fmt(r["outbound_rps"], " replies/s"), "", "", "", ""),
+    ]  # fmt: skip
+    head = ["what", "product", "bare baseline", "ratio", "target", "met"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "|".join(" --- " for _ in head) + "|"]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    lines.append("")
+    lines.append(
+        f"Machine: {m['nproc']} CPU ({m['cpu']}), {m['ram_gib']} GiB RAM, Linux {m['kernel']}, "
+        f"Python {m['python']}; "
+        f"load average at start {' '.join(f'{x:.2f}' for x in m['loadavg_start'])}. "
+        f"Profile: {r['profile']}, {r['seconds']} s. "
+        f"Realtime and outbound on {r['detail'].get('realtime_database', '-')}."
+    )
+    lines += [f"- {note}" for note in r["notes"]]
+    return "\n".join(lines)
+
+
+def main(args: argparse.Namespace) -> None:
+    profile = pick(bool(getattr(args, "quick", False)))
+    run = Run(args, profile)
+    result = asyncio.run(run.go())
+    if args.json:
+        sys.stdout.write(json.dumps(result) + "\n")
+    else:
+        sys.stdout.write(table(result) + "\n")

@@ -1,0 +1,179 @@
+"""Direct database setup and checks for the bench: agents with tokens, assignments, counts, replies.
+
+Agents are inserted in bulk with one precomputed password hash and ready-made bearer tokens: 5,000
+agents through the CLI would spend minutes in argon2, which is not what is being measured. Rows
+follow the product's schema exactly (inbox.models), so the server sees them as its own.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import bindparam, func, insert, select, update
+
+from inbox import models as m
+from inbox.auth import hash_password, token_hash
+from inbox.db import create_engine
+
+_PASSWORD_HASH = ""
+
+
+def _password_hash() -> str:
+    global _PASSWORD_HASH
+    if not _PASSWORD_HASH:
+        _PASSWORD_HASH = hash_password(secrets.token_urlsafe(12))
+    return _PASSWORD_HASH
+
+
+class Db:
+    def __init__(self, url: str) -> None:
+        self.engine = create_engine(url)
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+    async def agents(
+        self, tenant_id: int, role: str, count: int, queue_id: int | None = None, tag: str = ""
+    ) -> list[tuple[int, str]]:
+        """`count` agents with a bearer token each: [(agent id, token)], in creation order."""
+        now = m.utcnow()
+        tag = tag or secrets.token_hex(3)
+        rows = [
+            {
+                "tenant_id": tenant_id,
+                "email": f"{role}-{tag}-{i}@bench.example",
+                "name": f"{role.title()} {tag} {i}",
+                "password_hash": _password_hash(),
+                "role": role,
+                "capacity": 5,
+                "status": "offline",
+                "created_at": now,
+            }
+            for i in range(count)
+        ]
+        out: list[tuple[int, str]] = []
+        async with self.engine.begin() as conn:
+            ids = [
+                r.id
+                for r in await conn.execute(
+                    insert(m.agents).returning(m.agents.c.id, sort_by_parameter_order=True), rows
+                )
+            ]
+            tokens = [secrets.token_urlsafe(24) for _ in ids]
+            await conn.execute(
+                insert(m.auth_tokens),
+                [
+                    {
+                        "tenant_id": tenant_id,
+                        "agent_id": aid,
+                        "token_hash": token_hash(tok),
+                        "created_at": now,
+                        "expires_at": now + timedelta(days=1),
+                    }
+                    for aid, tok in zip(ids, tokens, strict=True)
+                ],
+            )
+            if queue_id is not None:
+                await conn.execute(
+                    insert(m.queue_members),
+                    [{"queue_id": queue_id, "agent_id": aid, "tenant_id": tenant_id} for aid in ids],
+                )
+            out = list(zip(ids, tokens, strict=True))
+        return out
+
+    async def conversations_of(self, tenant_id: int, channel_id: int, senders: list[str]) -> dict[str, int]:
+        """The open conversation id of each sender (phone number) on a channel."""
+        idt, cv = m.contact_identities.c, m.conversations.c
+        q = (
+            select(idt.external_id, cv.id)
+            .join(m.conversations, cv.contact_id == idt.contact_id)
+            .where(
+                idt.tenant_id == tenant_id,
+                cv.channel_id == channel_id,
+                cv.status != "resolved",
+                idt.external_id.in_(bindparam("xs", expanding=True)),
+            )
+        )
+        out: dict[str, int] = {}
+        async with self.engine.connect() as conn:
+            for i in range(0, len(senders), 500):
+                for xid, cid in await conn.execute(q, {"xs": senders[i : i + 500]}):
+                    out[xid] = cid
+        return out
+
+    async def assign(self, assignments: dict[int, int]) -> None:
+        """conversation id -> agent id, as if an agent had taken each one."""
+        now = m.utcnow()
+        cv = m.conversations.c
+        stmt = (
+            update(m.conversations)
+            .where(cv.id == bindparam("cid"))
+            .values(assignee_id=bindparam("aid"), status="assigned", assigned_at=now)
+        )
+        async with self.engine.begin() as conn:
+            await conn.execute(stmt, [{"cid": c, "aid": a} for c, a in assignments.items()])
+
+    async def count_inbound(self, tenant_id: int) -> int:
+        msg = m.messages.c
+        async with self.engine.connect() as conn:
+            q = (
+                select(func.count())
+                .select_from(m.messages)
+                .where(msg.tenant_id == tenant_id, msg.direction == "in")
+            )
+            return int((await conn.execute(q)).scalar_one())
+
+    async def count_status(self, tenant_id: int, status: str) -> int:
+        msg = m.messages.c
+        async with self.engine.connect() as conn:
+            q = (
+                select(func.count())
+                .select_from(m.messages)
+                .where(msg.tenant_id == tenant_id, msg.status == status)
+            )
+            return int((await conn.execute(q)).scalar_one())
+
+    async def queue_replies(self, tenant_id: int, conv_channel: list[tuple[int, int]], count: int) -> None:
+        """`count` queued replies with their outbox rows (what `create_reply` writes), round-robin over
+        the given (conversation id, channel id) pairs, in one transaction."""
+        now = m.utcnow()
+        rows: list[dict[str, Any]] = []
+        for i in range(count):
+            conv_id, channel_id = conv_channel[i % len(conv_channel)]
+            rows.append(
+                {
+                    "tenant_id": tenant_id,
+                    "conversation_id": conv_id,
+                    "channel_id": channel_id,
+                    "direction": "out",
+                    "sender_type": "agent",
+                    "sender_id": None,
+                    "kind": "text",
+                    "text": f"Seu pedido {i} saiu para entrega.",
+                    "attachments": [],
+                    "status": "queued",
+                    "deleted": False,
+                    "created_at": now,
+                }
+            )
+        async with self.engine.begin() as conn:
+            result = await conn.execute(
+                insert(m.messages).returning(
+                    m.messages.c.id, m.messages.c.conversation_id, sort_by_parameter_order=True
+                ),
+                rows,
+            )
+            outbox = [
+                {
+                    "tenant_id": tenant_id,
+                    "message_id": r.id,
+                    "conversation_id": r.conversation_id,
+                    "attempts": 0,
+                    "next_attempt_at": now,
+                    "created_at": now,
+                }
+                for r in result
+            ]
+            await conn.execute(insert(m.outbox), outbox)
