@@ -143,9 +143,11 @@ async def report(
     ).all()
     frt_by: dict[Any, list[float]] = defaultdict(list)
     res_by: dict[Any, list[float]] = defaultdict(list)
+    frt_hours: dict[datetime, list[float]] = defaultdict(list)  # by the hour of the first response
     for a, b, who in responded:
         for s in seconds([(aware(a), aware(b))]):
             frt_by[who].append(s)
+            frt_hours[aware(b).replace(minute=0, second=0, microsecond=0)].append(s)
     for a, b, who in resolved:
         for s in seconds([(aware(a), aware(b))]):
             res_by[who].append(s)
@@ -217,6 +219,11 @@ async def report(
             "sla_breached": int(breached),
         },
         "volume_by_hour": _series(hours, start, end),
+        # Hours with first responses only (the inbox's supervisor chart draws it over the volume).
+        "first_response_by_hour": [
+            {"hour": iso(at), "count": len(v), "median_seconds": median(v)}
+            for at, v in sorted(frt_hours.items())
+        ],
         "by_channel": list(channels.values()),
         "first_response": {"count": len(frt), "median_seconds": median(frt), "p90_seconds": p90(frt)},
         "resolution": {"count": len(res), "median_seconds": median(res), "p90_seconds": p90(res)},
