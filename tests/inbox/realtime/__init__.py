@@ -1,0 +1,1 @@
+"""Helpers for the realtime tests (tests/inbox/test_realtime*.py)."""
