@@ -1,0 +1,89 @@
+// The HTTP API client: bearer token kept in localStorage, JSON in and out, errors as ApiError.
+// A 401 on any call but login means the session ended: listeners of "unauthorized" go to the login.
+
+const TOKEN_KEY = "inbox.token";
+
+export class ApiError extends Error {
+  constructor(status, message) {
+    super(message || `HTTP ${status}`);
+    this.status = status;
+  }
+}
+
+export const events = new EventTarget();
+
+export function token() {
+  try {
+    return localStorage.getItem(TOKEN_KEY);
+  } catch {
+    return null;
+  }
+}
+
+export function setToken(value) {
+  try {
+    if (value) localStorage.setItem(TOKEN_KEY, value);
+    else localStorage.removeItem(TOKEN_KEY);
+  } catch {
+    /* storage disabled: the session lasts as long as the page */
+  }
+}
+
+async function request(method, path, body, { auth = true } = {}) {
+  const headers = { Accept: "application/json" };
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  const tok = token();
+  if (auth && tok) headers.Authorization = `Bearer ${tok}`;
+  let response;
+  try {
+    response = await fetch(path, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  } catch (err) {
+    throw new ApiError(0, "network"); // offline, server down: status 0 means "try again"
+  }
+  if (response.status === 204) return null;
+  let data = null;
+  const text = await response.text();
+  if (text) {
+    try {
+      data = JSON.parse(text);
+    } catch {
+      data = { error: text };
+    }
+  }
+  if (!response.ok) {
+    if (response.status === 401 && auth) events.dispatchEvent(new Event("unauthorized"));
+    throw new ApiError(response.status, data && data.error);
+  }
+  return data;
+}
+
+export const get = (path) => request("GET", path);
+export const post = (path, body = {}) => request("POST", path, body);
+export const put = (path, body = {}) => request("PUT", path, body);
+
+export async function login(email, password) {
+  const data = await request("POST", "/api/auth/login", { email, password }, { auth: false });
+  setToken(data.token);
+  return data.agent;
+}
+
+export async function logout() {
+  try {
+    await request("POST", "/api/auth/logout", {});
+  } catch {
+    /* the token is dropped either way */
+  }
+  setToken(null);
+}
+
+/** Build a query string from the defined values of `params`. */
+export function qs(params) {
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== null && v !== "") q.set(k, v);
+  const text = q.toString();
+  return text ? `?${text}` : "";
+}

@@ -1,0 +1,163 @@
+// The signed-in app: starts the realtime link, turns its events into store updates, routes between
+// the inbox (#/ and #/c/ID) and the supervisor view (#/supervisor), and reloads on `resync`.
+
+import * as api from "./api.js";
+import * as i18n from "./i18n.js";
+import { store } from "./store.js";
+import { Realtime } from "./ws.js";
+import { Shell } from "./views/shell.js";
+import { InboxView } from "./views/inbox.js";
+import { SupervisorView } from "./views/supervisor.js";
+
+let session = null;
+
+function parseRoute() {
+  const hash = location.hash.replace(/^#\/?/, "");
+  const parts = hash.split("/").filter(Boolean);
+  if (parts[0] === "supervisor") return { name: "supervisor" };
+  if (parts[0] === "c" && parts[1]) return { name: "inbox", conversationId: Number(parts[1]) || parts[1] };
+  return { name: "inbox", conversationId: null };
+}
+
+class Session {
+  constructor(root, me, onLogout) {
+    this.root = root;
+    this.onLogout = onLogout;
+    this.rt = new Realtime();
+    this.view = null;
+    this.viewName = null;
+    this.fetching = new Set();
+    store.reset();
+    store.setMe(me);
+    this.shell = new Shell(root, {
+      rt: this.rt,
+      logout: () => this.logout(),
+    });
+    this.onHash = () => this.route();
+    this.onLang = () => this.rerender();
+    this.rt.addEventListener("event", (e) => this.apply(e.detail));
+    this.rt.addEventListener("resync", () => this.reload());
+  }
+
+  async start() {
+    window.addEventListener("hashchange", this.onHash);
+    i18n.events.addEventListener("change", this.onLang);
+    this.rt.start();
+    this.loadAgents();
+    this.route();
+    // A handle for the browser tests (and for curious support engineers): read-only state.
+    window.__inbox = { realtime: this.rt, store };
+  }
+
+  stop() {
+    window.removeEventListener("hashchange", this.onHash);
+    i18n.events.removeEventListener("change", this.onLang);
+    this.rt.stop();
+    if (this.view) this.view.unmount();
+    this.view = null;
+    this.shell.destroy();
+    delete window.__inbox;
+  }
+
+  async logout() {
+    await api.logout();
+    this.onLogout();
+  }
+
+  async loadAgents() {
+    try {
+      const data = await api.get("/api/agents");
+      for (const a of data.items || data) store.upsertAgent(a);
+    } catch {
+      /* the picker just shows fewer names */
+    }
+    if (store.me && !store.me.status) {
+      const mine = store.agents.get(store.me.id);
+      if (mine) store.setMe({ status: mine.status });
+    }
+  }
+
+  route() {
+    const r = parseRoute();
+    const name = r.name === "supervisor" && store.sees_all ? "supervisor" : "inbox";
+    if (r.name === "supervisor" && name !== "supervisor") location.hash = "#/";
+    if (this.viewName !== name) {
+      if (this.view) this.view.unmount();
+      this.view = name === "supervisor" ? new SupervisorView(this) : new InboxView(this);
+      this.viewName = name;
+      this.view.mount(this.shell.main);
+    }
+    this.shell.setActive(name);
+    if (name === "inbox") this.view.open(r.conversationId);
+  }
+
+  rerender() {
+    this.shell.render();
+    if (this.view) {
+      this.view.unmount();
+      this.view.mount(this.shell.main);
+      const r = parseRoute();
+      if (this.viewName === "inbox") this.view.open(r.conversationId);
+    }
+  }
+
+  /** After a `resync`: what the server could not replay is reloaded from the API. */
+  reload() {
+    this.loadAgents();
+    if (this.view) this.view.reload();
+  }
+
+  apply(frame) {
+    const data = frame.data || {};
+    switch (frame.type) {
+      case "message.created":
+        store.applyMessage(data, { created: true });
+        this.ensureConversation(data.conversation_id);
+        break;
+      case "message.updated":
+        store.applyMessage(data);
+        break;
+      case "conversation.created":
+      case "conversation.updated":
+        store.upsertConversation(data);
+        break;
+      case "agent.updated":
+        store.upsertAgent(data);
+        break;
+      case "typing": {
+        const t = frame.data || frame;
+        const who = t.agent_id ?? t.agent?.id;
+        if (store.me && who === store.me.id) break;
+        store.setTyping(t.conversation_id, t.name || t.agent?.name || store.agentName(who) || "");
+        break;
+      }
+      default:
+        break;
+    }
+    if (this.view && this.view.onEvent) this.view.onEvent(frame);
+  }
+
+  /** A message for a conversation this page has not loaded yet (e.g. just assigned to me). */
+  async ensureConversation(id) {
+    if (id === undefined || id === null || store.conversations.has(id) || this.fetching.has(id)) return;
+    this.fetching.add(id);
+    try {
+      store.upsertConversation(await api.get(`/api/conversations/${id}`));
+    } catch {
+      /* not visible to me after all */
+    } finally {
+      this.fetching.delete(id);
+    }
+  }
+}
+
+export async function startApp(root, me, { onLogout }) {
+  stopApp();
+  session = new Session(root, me, onLogout);
+  await session.start();
+}
+
+export function stopApp() {
+  if (session) session.stop();
+  session = null;
+}

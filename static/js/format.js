@@ -1,0 +1,93 @@
+// Dates, durations and small labels, in the chosen language. Server times are ISO 8601 UTC;
+// they are shown in the browser's time zone.
+
+import { locale, t } from "./i18n.js";
+
+export function parse(iso) {
+  return iso ? new Date(iso) : null;
+}
+
+/** "4s", "12m", "3h 5m", "2d 4h" */
+export function duration(seconds) {
+  if (seconds === null || seconds === undefined || Number.isNaN(seconds)) return "—";
+  const s = Math.max(0, Math.round(seconds));
+  if (s < 60) return `${s}s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m}m`;
+  const h = Math.floor(m / 60);
+  if (h < 24) return m % 60 ? `${h}h ${m % 60}m` : `${h}h`;
+  const d = Math.floor(h / 24);
+  return h % 24 ? `${d}d ${h % 24}h` : `${d}d`;
+}
+
+export function since(iso, now = Date.now()) {
+  const d = parse(iso);
+  return d ? (now - d.getTime()) / 1000 : null;
+}
+
+export function time(iso) {
+  const d = parse(iso);
+  return d ? d.toLocaleTimeString(locale(), { hour: "2-digit", minute: "2-digit" }) : "";
+}
+
+function sameDay(a, b) {
+  return a.getFullYear() === b.getFullYear() && a.getMonth() === b.getMonth() && a.getDate() === b.getDate();
+}
+
+export function day(iso) {
+  const d = parse(iso);
+  if (!d) return "";
+  const today = new Date();
+  const yesterday = new Date(today.getTime() - 86_400_000);
+  if (sameDay(d, today)) return t("day.today");
+  if (sameDay(d, yesterday)) return t("day.yesterday");
+  return d.toLocaleDateString(locale(), { day: "numeric", month: "short", year: "numeric" });
+}
+
+export function dayKey(iso) {
+  const d = parse(iso);
+  return d ? `${d.getFullYear()}-${d.getMonth()}-${d.getDate()}` : "";
+}
+
+/** A compact "when" for lists: time today, else a short date. */
+export function when(iso) {
+  const d = parse(iso);
+  if (!d) return "";
+  if (sameDay(d, new Date())) return time(iso);
+  return d.toLocaleDateString(locale(), { day: "numeric", month: "short" });
+}
+
+export function dateTime(iso) {
+  const d = parse(iso);
+  return d ? d.toLocaleString(locale(), { dateStyle: "medium", timeStyle: "short" }) : "";
+}
+
+/** "in 5 minutes" / "5 minutes ago" */
+export function relative(iso) {
+  const d = parse(iso);
+  if (!d) return "";
+  const secs = (d.getTime() - Date.now()) / 1000;
+  const rtf = new Intl.RelativeTimeFormat(locale(), { numeric: "auto" });
+  const abs = Math.abs(secs);
+  if (abs < 60) return rtf.format(Math.round(secs), "second");
+  if (abs < 3600) return rtf.format(Math.round(secs / 60), "minute");
+  if (abs < 86400) return rtf.format(Math.round(secs / 3600), "hour");
+  return rtf.format(Math.round(secs / 86400), "day");
+}
+
+export function number(n) {
+  return n === null || n === undefined ? "—" : new Intl.NumberFormat(locale()).format(n);
+}
+
+export function initials(name) {
+  const parts = String(name || "?").trim().split(/\s+/).filter(Boolean);
+  const letters = parts.length > 1 ? parts[0][0] + parts[parts.length - 1][0] : (parts[0] || "?").slice(0, 2);
+  return letters.toUpperCase();
+}
+
+/** A stable hue for a name, for avatars. */
+export function hue(text) {
+  let x = 0;
+  for (const ch of String(text || "")) x = (x * 31 + ch.codePointAt(0)) % 360;
+  return x;
+}

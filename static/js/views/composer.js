@@ -1,0 +1,115 @@
+// The reply box: Enter sends, Shift+Enter is a new line, a private-note toggle. Each message gets a
+// client_id when first sent and keeps it until the server has it, so a double click or a retried
+// POST creates one message. Typing is announced to other agents at most every 3 s. Drafts survive
+// switching conversations.
+
+import * as api from "../api.js";
+import { h, uuid } from "../dom.js";
+import { t } from "../i18n.js";
+import { icon } from "../icons.js";
+import { store } from "../store.js";
+
+const TYPING_EVERY = 3000;
+const drafts = new Map(); // conversation id -> {text, note, clientId}
+
+export class Composer {
+  constructor({ session, id }) {
+    this.session = session;
+    this.id = id;
+    this.sending = false;
+    this.lastTyping = 0;
+    const draft = drafts.get(id) || { text: "", note: false, clientId: null };
+    this.draft = draft;
+    drafts.set(id, draft);
+
+    this.textarea = h("textarea", {
+      id: `reply-${id}`,
+      class: "reply-input",
+      rows: 2,
+      onkeydown: (e) => this.keydown(e),
+      oninput: () => this.input(),
+    });
+    this.textarea.value = draft.text;
+    this.noteToggle = h(
+      "button",
+      { type: "button", class: "btn btn-sm btn-toggle", "aria-pressed": String(draft.note), dataset: { action: "note" }, onclick: () => this.setNote(!this.draft.note) },
+      icon("lock", { size: 14 }),
+      t("reply.note"),
+    );
+    this.sendButton = h("button", { type: "submit", class: "btn btn-primary btn-send" }, icon("send", { size: 16 }), h("span", { class: "send-label" }));
+    this.error = h("p", { class: "form-error reply-error", role: "alert", hidden: true });
+    this.el = h(
+      "form",
+      { class: "composer", onsubmit: (e) => { e.preventDefault(); this.send(); } },
+      h("label", { for: `reply-${id}`, class: "sr-only" }, t("reply.label")),
+      this.textarea,
+      this.error,
+      h("div", { class: "composer-bar" }, this.noteToggle, h("div", { class: "composer-spacer" }), this.sendButton),
+    );
+    this.setNote(draft.note);
+    this.autosize();
+  }
+
+  destroy() {}
+
+  setConversation() {}
+
+  setNote(on) {
+    this.draft.note = on;
+    this.noteToggle.setAttribute("aria-pressed", String(on));
+    this.el.classList.toggle("is-note", on);
+    this.textarea.placeholder = on ? t("reply.note_placeholder") : t("reply.placeholder");
+    this.sendButton.querySelector(".send-label").textContent = on ? t("reply.add_note") : t("reply.send");
+  }
+
+  keydown(e) {
+    if (e.key === "Enter" && !e.shiftKey && !e.isComposing && !e.altKey && !e.ctrlKey && !e.metaKey) {
+      e.preventDefault();
+      this.send();
+    }
+  }
+
+  input() {
+    this.draft.text = this.textarea.value;
+    this.autosize();
+    const now = Date.now();
+    if (!this.draft.note && this.textarea.value && now - this.lastTyping > TYPING_EVERY) {
+      this.lastTyping = now;
+      this.session.rt.send({ type: "typing", conversation_id: this.id });
+    }
+  }
+
+  autosize() {
+    this.textarea.style.height = "auto";
+    this.textarea.style.height = `${Math.min(this.textarea.scrollHeight, 200)}px`;
+  }
+
+  async send() {
+    const text = this.textarea.value.trim();
+    if (!text || this.sending) return;
+    this.sending = true;
+    this.sendButton.disabled = true;
+    this.error.hidden = true;
+    // Kept until the server has the message: a retry after a lost answer is the same message.
+    this.draft.clientId ||= uuid();
+    const body = { text, client_id: this.draft.clientId };
+    if (this.draft.note) body.private = true;
+    try {
+      const msg = await api.post(`/api/conversations/${this.id}/messages`, body);
+      if (msg && msg.id) store.applyMessage(msg, { created: true });
+      this.textarea.value = "";
+      this.draft.text = "";
+      this.draft.clientId = null;
+      this.autosize();
+    } catch (err) {
+      // A refusal (4xx) means nothing was stored: the next try is a new message.
+      if (err.status >= 400 && err.status < 500) this.draft.clientId = null;
+      this.error.textContent = t("reply.failed", { e: err.status === 0 ? t("error.network") : err.message });
+      this.error.hidden = false;
+    } finally {
+      this.sending = false;
+      this.sendButton.disabled = false;
+      this.textarea.focus();
+    }
+  }
+}
