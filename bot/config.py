@@ -89,7 +89,8 @@ class BotSettings(BaseModel):
     system_prompt: str | None = Field(default=None, max_length=20_000)
     knowledge: str | None = Field(default=None, max_length=100_000)
     max_turns: int | None = Field(default=None, ge=1, le=100)
-    reply_timeout_seconds: float | None = Field(default=None, gt=0, le=120)
+    # Below the jobs lease (60 s), so a slow model never lets a second worker take the same turn.
+    reply_timeout_seconds: float | None = Field(default=None, gt=0, le=50)
     business_hours: BusinessHours | None = None
     handoff_keywords: list[str] | None = None
     holding_message: str | None = Field(default=None, min_length=1, max_length=1000)

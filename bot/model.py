@@ -28,6 +28,8 @@ log = logging.getLogger(__name__)
 
 # WhatsApp refuses text over 4096 characters; a longer answer is cut rather than lost.
 MAX_REPLY_CHARS = 4000
+# The reason is shown to agents in a system line; the model does not get to write an essay there.
+MAX_REASON_CHARS = 500
 
 _clients: WeakKeyDictionary[Runtime, AsyncOpenAI] = WeakKeyDictionary()
 
@@ -66,7 +68,9 @@ def _handoff_reason(arguments: str | None) -> str:
         reason = json.loads(arguments or "{}").get("reason")
     except (ValueError, AttributeError):
         reason = None
-    return reason.strip() if isinstance(reason, str) and reason.strip() else "the model asked for a human"
+    if not (isinstance(reason, str) and reason.strip()):
+        return "the model asked for a human"
+    return reason.strip()[:MAX_REASON_CHARS]
 
 
 def _read(completion: Any) -> Answer:

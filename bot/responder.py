@@ -46,10 +46,12 @@ _conversation = (
     .join(m.tenants, m.tenants.c.id == cv.tenant_id)
 )
 # What the model may see: the customer, the bot, and humans' sent replies (never notes or system lines).
+# A reaction (a thumbs-up to an answer) asks for nothing: it neither triggers nor interrupts an answer.
 _visible = (
     msg.sender_type.in_(("contact", "bot", "agent")),
     msg.status != "note",
     msg.deleted.is_(False),
+    msg.kind != "reaction",
 )
 
 

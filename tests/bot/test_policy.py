@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -201,6 +202,8 @@ def test_reading_the_models_answer() -> None:
     assert (handoff.kind, handoff.reason, handoff.text) == ("handoff", "quer cancelar", None)
     broken = _read(_completion({"content": None, "tool_calls": [_tool("{not json")]}))
     assert (broken.kind, broken.reason) == ("handoff", "the model asked for a human")
+    essay = _read(_completion({"content": None, "tool_calls": [_tool(json.dumps({"reason": "x" * 900}))]}))
+    assert essay.reason == "x" * 500
     other_tool = _read(_completion({"content": None, "tool_calls": [_tool("{}", name="lookup")]}))
     assert (other_tool.kind, other_tool.reason) == ("error", "bot error: empty answer")
     filtered = _read(_completion({"content": "x"}, finish="content_filter"))

@@ -15,7 +15,7 @@ from inbox.actions.replies import create_reply
 from inbox.runtime import WORKERS
 from tests.bot.conftest import BotEnv, eventually, sender
 from tests.fakes.openai_server import Completion
-from tests.support import App, notificame_message, notificame_status
+from tests.support import App, notificame_message, notificame_status, whatsapp_cloud_message
 
 HOLDING = "Um momento, vou chamar um atendente."
 
@@ -347,3 +347,26 @@ async def test_without_an_api_key_every_message_hands_off(app: App) -> None:
     assert "OPENAI_API_KEY" in conv.handoff_reason
     assert bot_texts == [HOLDING]
     assert await respond(app.runtime, tenant.id, cid) == "idle"  # silent from now on
+
+
+async def test_a_reaction_alone_asks_nothing(env: BotEnv) -> None:
+    tenant = await env.app.tenant()
+    ch = await tenant.channel(provider="meta", bot=True)
+    payload = whatsapp_cloud_message(ch)
+    value = payload["entry"][0]["changes"][0]["value"]
+    value["messages"][0] = {
+        **{k: value["messages"][0][k] for k in ("from", "id", "timestamp")},
+        "type": "reaction",
+        "reaction": {"message_id": "wamid.earlier", "emoji": "👍"},
+    }
+    assert (await env.app.post_webhook(ch, payload)).status_code == 200
+    [msg] = await env.rows(m.messages, m.messages.c.channel_id == ch.id)
+    assert msg.kind == "reaction"
+
+    async def job_done() -> bool:
+        return not await env.pending_job(msg.conversation_id)
+
+    await eventually(job_done, what="the bot job to finish")
+    assert env.model.requests == []
+    assert await env.turns(msg.conversation_id) == []
+    assert (await env.conversation(msg.conversation_id)).status == "bot"
