@@ -15,12 +15,18 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from argon2 import PasswordHasher
 from sqlalchemy.engine import make_url
 
+import inbox.auth
 from inbox.config import Settings
 from inbox.db import create_engine
 from inbox.migrate import migrate
 from tests.support import App, running_app
+
+# Real argon2, at its cheapest: production costs take ~0.3-0.5 s per hash or login on a busy 2-vCPU
+# box, and every test creates and logs in several agents.
+inbox.auth._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 
 PG_URL = os.environ.get("INBOX_TEST_DATABASE_URL", "")
 REDIS_URL = os.environ.get("INBOX_TEST_REDIS_URL", "")

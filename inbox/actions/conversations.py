@@ -75,8 +75,11 @@ class _ChannelView:
 
 
 async def change(uow: UnitOfWork, row: Row[Any], note: str | None, **values: Any) -> Row[Any]:
-    """Update a conversation, write an optional system message, emit conversation.updated."""
+    """Update a conversation, write an optional system message, emit conversation.updated. A change of
+    status or hands moves waiting and load: routing (and the supervisor's figures) hear of it."""
     await uow.conn.execute(update(m.conversations).where(cv.id == row.id).values(**values))
+    if "status" in values or "assignee_id" in values:
+        _poke_routing(uow, row.tenant_id)
     new = await load(uow, row.tenant_id, row.id)
     if note:
         await system_message(uow, new, note)
@@ -137,7 +140,6 @@ async def handoff(
         await _mark_assigned(uow, assign_to, now)
     else:
         values.update(status="queued", queued_at=now)
-    _poke_routing(uow, tenant_id)
     return await change(uow, conv, f"Handed to a human: {reason}", **values)
 
 
@@ -194,7 +196,6 @@ async def assign(uow: UnitOfWork, actor: Principal, conversation_id: int, agent_
             return conv
         now = m.utcnow()
         await _mark_assigned(uow, target.id, now)
-        _poke_routing(uow, actor.tenant_id)
         note = (
             f"Assigned to {target.name}"
             if target.id == actor.agent_id
@@ -208,7 +209,6 @@ async def assign(uow: UnitOfWork, actor: Principal, conversation_id: int, agent_
         return await handoff(uow, actor.tenant_id, conv.id, reason=f"sent to the queue by {by}")
     if conv.assignee_id is None:
         return conv
-    _poke_routing(uow, actor.tenant_id)
     values = {"assignee_id": None, "assigned_at": None}
     if conv.status == "assigned":
         values.update(status="queued", queued_at=_requeued_at(conv))
@@ -231,7 +231,6 @@ async def resolve(uow: UnitOfWork, actor: Principal, conversation_id: int) -> Ro
     await uow.conn.execute(
         m.jobs.delete().where(jb.kind.in_(("bot", "snooze")), jb.key == str(conversation_id))
     )
-    _poke_routing(uow, actor.tenant_id)
     return await change(
         uow, conv, f"Resolved by {actor.name}", status="resolved", resolved_at=m.utcnow(), snoozed_until=None
     )
@@ -268,7 +267,6 @@ async def reopen(uow: UnitOfWork, actor: Principal, conversation_id: int) -> Row
         values["status"] = "assigned"
     else:
         values.update(status="queued", assignee_id=None, queued_at=m.utcnow())
-    _poke_routing(uow, actor.tenant_id)
     try:
         return await change(uow, conv, f"Reopened by {actor.name}", **values)
     except IntegrityError as exc:  # a new conversation opened concurrently (uq_conversations_open)
@@ -304,7 +302,6 @@ async def snooze(uow: UnitOfWork, actor: Principal, conversation_id: int, until:
     )
     rt = uow.runtime
     uow.after_commit(lambda: rt.wake("jobs"))
-    _poke_routing(uow, actor.tenant_id)
     stamp = until.astimezone(UTC).isoformat(timespec="minutes").replace("+00:00", "Z")
     return await change(
         uow, conv, f"Snoozed until {stamp} by {actor.name}", status="snoozed", snoozed_until=until
@@ -318,7 +315,6 @@ async def wake(uow: UnitOfWork, conv: Row[Any], note: str) -> Row[Any]:
         values["status"] = "assigned"
     else:
         values.update(status="queued", queued_at=m.utcnow())
-    _poke_routing(uow, conv.tenant_id)
     return await change(uow, conv, note, **values)
 
 
