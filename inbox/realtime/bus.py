@@ -184,6 +184,7 @@ class Bus:
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._memory_up = False
+        self._stopping = False
 
     @property
     def up(self) -> bool:
@@ -191,7 +192,7 @@ class Bus:
 
     async def start(self) -> None:
         if self._remote:
-            self._backend = LinkedRedisBackend(self.url, self._on_link)
+            self._backend = LinkedRedisBackend(self.url, self._link_changed)
             self._broadcast = Broadcast(backend=self._backend)
         else:
             self._broadcast = Broadcast(self.url)
@@ -205,7 +206,12 @@ class Bus:
         elif not self._backend.up:
             log.warning("event bus %s unreachable at start; retrying in the background", self.channel)
 
+    def _link_changed(self, up: bool) -> None:
+        if not self._stopping:
+            self._on_link(up)
+
     async def stop(self) -> None:
+        self._stopping = True
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:

@@ -9,6 +9,8 @@ from sqlalchemy import update
 
 from inbox import models as m
 from inbox.actions import conversations
+from inbox.actions.presence import set_status
+from inbox.events import EventRecord
 from tests.inbox.realtime.client import WsClient, expected_events, last_seq, wait_until
 from tests.support import App, notificame_message
 
@@ -72,10 +74,10 @@ async def test_an_agent_does_not_receive_another_agents_conversation(app: App) -
     await app.post_webhook(ch, notificame_message(ch, sender="5511911110000", text="first"))
     async with app.runtime.engine.connect() as conn:
         conv_id = (
-            await conn.execute(
-                m.conversations.select().where(m.conversations.c.tenant_id == tenant.id)
-            )
-        ).first().id  # type: ignore[union-attr]
+            (await conn.execute(m.conversations.select().where(m.conversations.c.tenant_id == tenant.id)))
+            .first()
+            .id
+        )  # type: ignore[union-attr]
     async with app.runtime.uow() as uow:  # assign to B (an action, as an admin would)
         row = await conversations.load(uow, tenant.id, conv_id, lock=True)
         await conversations.change(uow, row, None, assignee_id=b.id, status="assigned")
@@ -86,8 +88,6 @@ async def test_an_agent_does_not_receive_another_agents_conversation(app: App) -
     # A sees nothing new past the assignment; make sure A's socket is caught up to *something*
     # later (an agent-wide event) before comparing, so "did not receive" is not "not yet".
     async with app.runtime.uow() as uow:
-        from inbox.actions.presence import set_status
-
         await set_status(uow, tenant.id, tenant.admin.id, "away")
     final = await last_seq(app, tenant.id)
     for c in (ca, cb, sup):
@@ -120,8 +120,10 @@ async def test_a_direct_reassignment_tells_the_previous_assignee(app: App) -> No
     async with app.runtime.uow() as uow:
         async with app.runtime.engine.connect() as conn:
             conv_id = (
-                await conn.execute(m.conversations.select().where(m.conversations.c.tenant_id == tenant.id))
-            ).first().id  # type: ignore[union-attr]
+                (await conn.execute(m.conversations.select().where(m.conversations.c.tenant_id == tenant.id)))
+                .first()
+                .id
+            )  # type: ignore[union-attr]
         row = await conversations.load(uow, tenant.id, conv_id)
         await conversations.change(uow, row, None, assignee_id=b.id)
     await ca.wait_seq(await last_seq(app, tenant.id))
@@ -152,8 +154,10 @@ async def test_ping_pong_and_typing_relay(app: App) -> None:
     await app.post_webhook(ch, notificame_message(ch, sender="5511933330000"))
     async with app.runtime.engine.connect() as conn:
         conv_id = (
-            await conn.execute(m.conversations.select().where(m.conversations.c.tenant_id == tenant.id))
-        ).first().id  # type: ignore[union-attr]
+            (await conn.execute(m.conversations.select().where(m.conversations.c.tenant_id == tenant.id)))
+            .first()
+            .id
+        )  # type: ignore[union-attr]
     ca, cb, sup = WsClient(app, a.token), WsClient(app, b.token), WsClient(app, tenant.admin.token)
     for c in (ca, cb, sup):
         await c.connect()
@@ -174,7 +178,9 @@ async def test_ping_pong_and_typing_relay(app: App) -> None:
 
     # Assigned to B: A may no longer see it, so A's typing is not relayed and B's does not reach A.
     async with app.runtime.engine.begin() as conn:
-        await conn.execute(update(m.conversations).where(m.conversations.c.id == conv_id).values(assignee_id=b.id))
+        await conn.execute(
+            update(m.conversations).where(m.conversations.c.id == conv_id).values(assignee_id=b.id)
+        )
     await cb.send({"type": "typing", "conversation_id": conv_id})
     await ca.send({"type": "typing", "conversation_id": conv_id})
     await wait_until(lambda: len(sup.of_type("typing")) == 2, what="B's typing at the supervisor")
@@ -183,3 +189,37 @@ async def test_ping_pong_and_typing_relay(app: App) -> None:
     assert ca.of_type("typing") == [] and cb.of_type("typing") == sup.of_type("typing")[:1]
     for c in (ca, cb, sup):
         await c.close()
+
+
+async def test_out_of_order_and_repeated_publishes_reach_sockets_once_in_order(app: App) -> None:
+    """What concurrent commits and other processes do to the hub: records arrive late, early and
+    twice. The feed fills gaps from the log and drops what it already delivered."""
+    tenant = await app.tenant()
+    client = WsClient(app, tenant.admin.token)
+    await client.connect()
+    start = await client.ready()
+    hub = app.runtime.hub
+    held: list[EventRecord] = []
+
+    async def hold(records: list[EventRecord]) -> None:
+        held.extend(records)
+
+    hub.publish = hold  # type: ignore[method-assign]
+    try:
+        for status in ("online", "away", "online", "away"):
+            async with app.runtime.uow() as uow:
+                await set_status(uow, tenant.id, tenant.admin.id, status)
+    finally:
+        del hub.publish
+    assert [r.seq for r in held] == [start + 1, start + 2, start + 3, start + 4]
+    # As if from another process: the third first, then the first twice, then the second.
+    hub._on_bus_message("\n".join(r.to_wire() for r in (held[2], held[0], held[2], held[1], held[0])))
+    await client.wait_seq(start + 3)
+    await hub.publish([held[3]])
+    await hub.publish([held[1], held[3]])
+    await client.wait_seq(start + 4)
+    await client.send({"type": "ping"})  # everything sent before the pong has arrived
+    await wait_until(lambda: client.of_type("pong"), what="pong")
+    assert [f["seq"] for f in client.events] == [start + 1, start + 2, start + 3, start + 4]
+    assert client.events == await expected_events(app, tenant.id, tenant.admin.token, start)
+    await client.close()

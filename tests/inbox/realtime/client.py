@@ -71,12 +71,13 @@ class WsClient:
 
     @property
     def last_seq(self) -> int | None:
-        """The highest sequence seen: the last event's, else the last `ready`'s."""
-        seq = None
-        for f in self.frames:
-            if "seq" in f:
-                seq = f["seq"] if seq is None else max(seq, f["seq"])
-        return seq
+        """Where to resume (`since`): the last event received, else the first `ready` seq. (A later
+        `ready` is not a cursor: the replay before it may have been cut short by a disconnect.)"""
+        events = self.events
+        if events:
+            return int(events[-1]["seq"])
+        ready = self.of_type("ready")
+        return int(ready[0]["seq"]) if ready else None
 
     def of_type(self, kind: str) -> list[dict[str, Any]]:
         return [f for f in self.frames if f.get("type") == kind]
@@ -123,7 +124,12 @@ class WsClient:
         return self.close_code
 
     async def wait_seq(self, seq: int, within: float = 10.0) -> None:
-        await wait_until(lambda: (self.last_seq or 0) >= seq, within, what=f"seq {seq}")
+        """Wait until this client saw an event or a `ready` at or past `seq`."""
+
+        def seen() -> bool:
+            return any(f.get("seq", -1) >= seq for f in reversed(self.frames))
+
+        await wait_until(seen, within, what=f"seq {seq}")
 
 
 async def last_seq(app: App, tenant_id: int) -> int:
