@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 from inbox import models as m
 from inbox.routing import route_tenant
+from tests.inbox.realtime.client import WsClient, wait_until
 from tests.inbox.routing_support import (
     add_message,
     ago,
@@ -227,3 +228,38 @@ async def test_every_figure_on_a_scripted_day(app: App) -> None:
     assert live[sales]["assigned"] == 2
     assert update["data"]["totals"]["first_response_median_seconds"] == 75.0
     assert {a["id"]: a["open_conversations"] for a in update["data"]["agents"]}[a1.id] == 3
+
+
+async def test_live_figures_reach_supervisors_only_over_the_websocket(app: App) -> None:
+    t = await app.tenant()
+    await set_settings(app, t, sla_first_response_seconds=60)
+    sup = await t.agent(role="supervisor")
+    a = await t.agent()
+    ch = await t.channel()
+    late = await conversation(app, ch)
+    await set_conversation(app, late, created_at=ago(120))
+    await status(a, "online")
+    sup_ws, agent_ws = WsClient(app, sup.token), WsClient(app, a.token)
+    for ws in (sup_ws, agent_ws):
+        await ws.connect()
+        await ws.ready()
+    try:
+        result = await route_tenant(app.runtime, t.id)
+        assert result.assigned == [(late, a.id)] and result.breached == [late]
+        end = await last_seq(app, t)
+        await sup_ws.wait_seq(end)
+        await wait_until(
+            lambda: any(f["data"].get("sla_breached") for f in agent_ws.of_type("conversation.updated")),
+            what="the agent's breach update",
+        )
+        got = [f["type"] for f in sup_ws.events]
+        assert "queue.updated" in got and "sla.breached" in got
+        figures = sup_ws.of_type("queue.updated")[-1]["data"]
+        assert figures["totals"]["waiting"] == 0 and figures["totals"]["assigned"] == 1
+        assert {x["id"]: x["open_conversations"] for x in figures["agents"]}[a.id] == 1
+        seen = {f["type"] for f in agent_ws.events}
+        assert "conversation.updated" in seen
+        assert not seen & {"queue.updated", "sla.breached"}
+    finally:
+        await sup_ws.close()
+        await agent_ws.close()
