@@ -1,5 +1,6 @@
 // The signed-in app: starts the realtime link, turns its events into store updates, routes between
-// the inbox (#/ and #/c/ID) and the supervisor view (#/supervisor), and reloads on `resync`.
+// the inbox (#/ and #/c/ID) and the supervisor view (#/supervisor), and (re)loads on a fresh link
+// (the first one, and after `resync`).
 
 import * as api from "./api.js";
 import * as i18n from "./i18n.js";
@@ -36,20 +37,37 @@ class Session {
     this.onHash = () => this.route();
     this.onLang = () => this.rerender();
     this.rt.addEventListener("event", (e) => this.apply(e.detail));
-    this.rt.addEventListener("resync", () => this.reload());
+    this.rt.addEventListener("ready", (e) => this.ready(e.detail.fresh));
   }
 
   async start() {
     window.addEventListener("hashchange", this.onHash);
     i18n.events.addEventListener("change", this.onLang);
     this.rt.start();
-    this.loadAgents();
-    this.route();
+    // The views load once the link is up (so no event falls between their load and the live feed),
+    // or after a moment without it (offline: show what the API has; the first `ready` reloads).
+    this.startTimer = setTimeout(() => {
+      this.loadAgents();
+      this.route();
+    }, 1500);
     // A handle for the browser tests (and for curious support engineers): read-only state.
     window.__inbox = { realtime: this.rt, store };
   }
 
+  /** A fresh link (first connect, or after `resync`): load, or reload, what the page shows. */
+  ready(fresh) {
+    if (!fresh) return; // a reconnect with `since`: the missed events were replayed
+    if (this.viewName === null) {
+      clearTimeout(this.startTimer);
+      this.loadAgents();
+      this.route();
+    } else {
+      this.reload();
+    }
+  }
+
   stop() {
+    clearTimeout(this.startTimer);
     window.removeEventListener("hashchange", this.onHash);
     i18n.events.removeEventListener("change", this.onLang);
     this.rt.stop();
@@ -78,6 +96,7 @@ class Session {
   }
 
   route() {
+    clearTimeout(this.startTimer);
     const r = parseRoute();
     const name = r.name === "supervisor" && store.sees_all ? "supervisor" : "inbox";
     if (r.name === "supervisor" && name !== "supervisor") location.hash = "#/";
@@ -101,8 +120,9 @@ class Session {
     }
   }
 
-  /** After a `resync`: what the server could not replay is reloaded from the API. */
+  /** After a `resync` (or a first connect after the views loaded): reload from the API. */
   reload() {
+    store.clearConversations();
     this.loadAgents();
     if (this.view) this.view.reload();
   }

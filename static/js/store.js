@@ -81,6 +81,15 @@ class Store extends EventTarget {
     return merged;
   }
 
+  /** Forget every conversation (before a reload after `resync`: one resolved or transferred while
+   * the page was away must not linger). Messages of the open one stay until its reload lands. */
+  clearConversations() {
+    this.conversations.clear();
+    this.previews.clear();
+    for (const id of [...this.messages.keys()]) if (id !== this.openId) this.messages.delete(id);
+    this.emit("conversations");
+  }
+
   /** Conversations passing `filter(conv)`, newest activity first. */
   list(filter) {
     return [...this.conversations.values()].filter(filter).sort((a, b) => {

@@ -21,7 +21,6 @@ export class Realtime extends EventTarget {
     this.pingTimer = null;
     this.deadTimer = null;
     this.stopped = true;
-    this.resyncPending = false;
     this.onOnline = () => this.reconnectNow();
     this.onVisible = () => {
       if (document.visibilityState === "visible" && this.state === "offline") this.reconnectNow();
@@ -124,22 +123,20 @@ export class Realtime extends EventTarget {
   handle(frame) {
     if (frame.type === "ready") {
       this.attempt = 0;
-      if (this.lastSeq === null) this.lastSeq = frame.seq ?? 0;
+      // Fresh (no `since`): nothing before this point will be replayed, so whatever the page shows
+      // must be (re)loaded now; every event from here on is applied on top of that load.
+      const fresh = this.lastSeq === null;
+      if (fresh) this.lastSeq = frame.seq ?? 0;
       this.setState("online");
       this.startPing();
-      this.dispatchEvent(new CustomEvent("ready", { detail: frame }));
-      if (this.resyncPending) {
-        // Reload only now: every event from this `ready` on is applied on top of the reload.
-        this.resyncPending = false;
-        this.dispatchEvent(new Event("resync"));
-      }
+      this.dispatchEvent(new CustomEvent("ready", { detail: { frame, fresh } }));
       return;
     }
     if (frame.type === "pong") return;
     if (frame.type === "resync") {
       // What was missed is gone from the server's log: start over from "now" and reload the views.
-      this.lastSeq = null;
-      this.resyncPending = true;
+      this.lastSeq = null; // the next `ready` is fresh: the app reloads then
+      this.resyncs = (this.resyncs || 0) + 1;
       this.drop(this.socket, { now: true });
       return;
     }

@@ -120,10 +120,16 @@ class E2E:
 
 
 @pytest.fixture(scope="module")
-async def e2e_env(settings: Settings, browser: Any) -> AsyncIterator[E2E]:
+async def e2e_env(request: pytest.FixtureRequest, settings: Settings, browser: Any) -> AsyncIterator[E2E]:
+    """Per module: a test module may set `APP_SETTINGS = {...}` for its app."""
     fake_asgi, fake = notificame_app()
     async with serve(fake_asgi) as fake_url:
-        app_settings = settings.but(workers=True, notificame_api_url=fake_url, send_backoff_base_seconds=0.2)
+        app_settings = settings.but(
+            workers=True,
+            notificame_api_url=fake_url,
+            send_backoff_base_seconds=0.2,
+            **getattr(request.module, "APP_SETTINGS", {}),
+        )
         async with running_app(app_settings) as app:
             host, port = app.base_url.removeprefix("http://").split(":")
             proxy = CuttableProxy(host, int(port))

@@ -174,6 +174,34 @@ async def test_private_note_is_styled_apart_and_never_sent(e2e: E2E) -> None:
     assert [r.json["contents"][0]["text"] for r in e2e.fake.requests] == ["Posso te oferecer um desconto?"]
 
 
+async def test_network_cut_and_restored_shows_missed_messages(e2e: E2E) -> None:
+    tenant = await e2e.app.tenant()
+    ch = await tenant.channel()
+    await customer_writes(e2e, ch, "Oi, tudo bem?", sender="5511966660006", name="Elisa Prado")
+    page = await open_conversation(e2e, tenant, "Elisa Prado")
+    await page.wait_for_function("window.__inbox && window.__inbox.realtime.state === 'online'")
+    await page.evaluate("window.__sameDocument = true")
+    banner = page.locator(".banner")
+    await expect(banner).to_be_hidden()
+
+    await e2e.proxy.cut()  # every connection reset, new ones refused: the network is gone
+    await expect(banner).to_contain_text("Offline: reconnecting")
+    await customer_writes(
+        e2e, ch, "Escrevi enquanto você estava sem rede", sender="5511966660006", name="Elisa Prado"
+    )
+    await customer_writes(e2e, ch, "Alguém aí?", sender="5511977770007", name="Fábio Lima")
+    await e2e.proxy.restore()
+
+    # Reconnected by itself with `since`: the missed events are replayed, no reload.
+    await expect(banner).to_be_hidden()
+    await expect(page.locator(".msg-in .msg-text")).to_have_text(
+        ["Oi, tudo bem?", "Escrevi enquanto você estava sem rede"]
+    )
+    await expect(page.locator(".conv-item", has_text="Fábio Lima")).to_be_visible()
+    assert await page.evaluate("window.__inbox.realtime.resyncs") is None  # replayed, not reloaded
+    assert await page.evaluate("window.__sameDocument") is True
+
+
 async def test_hostile_message_is_shown_as_text(e2e: E2E) -> None:
     tenant = await e2e.app.tenant()
     ch = await tenant.channel()
