@@ -93,12 +93,18 @@ def backoff(rt: Runtime, attempts: int, retry_after: float | None = None) -> flo
     return delay
 
 
-async def _keep_lease(rt: Runtime, outbox_id: int) -> None:
+async def _keep_lease(rt: Runtime, outbox_id: int, done: asyncio.Event) -> None:
     """Renew the lease while the send runs (a slow provider, several Graph calls), so that no other
-    process takes the row; if this process dies the renewals stop and the lease lapses."""
+    process takes the row; if this process dies the renewals stop and the lease lapses. Stopped by
+    `done` between renewals, never cancelled in the middle of one (a database call cut off by a
+    cancellation can leave its connection, and SQLite's write lock, behind)."""
     period = max(0.05, rt.settings.send_lease_seconds / 3)
     while True:
-        await asyncio.sleep(period)
+        try:
+            await asyncio.wait_for(done.wait(), timeout=period)
+            return
+        except TimeoutError:
+            pass
         try:
             async with rt.engine.begin() as conn:
                 await conn.execute(
@@ -127,19 +133,22 @@ _address = (
 )
 
 
-async def deliver(rt: Runtime, row: Row[Any]) -> None:
-    """Send one claimed row and record the outcome."""
-    lease = asyncio.create_task(_keep_lease(rt, row.id))
+async def deliver(rt: Runtime, row: Row[Any], stopping: asyncio.Event) -> None:
+    """Send one claimed row and record the outcome. `stopping` (shutdown) interrupts the provider call
+    only: database work always runs to its end."""
+    done = asyncio.Event()
+    lease = asyncio.create_task(_keep_lease(rt, row.id, done))
     try:
-        await _deliver(rt, row)
+        await _deliver(rt, row, stopping)
     except Exception:
         # Unrecorded: the lease lapses and the row is tried again (attempts still count).
         log.exception("outbox: delivering row %s failed", row.id)
     finally:
-        lease.cancel()
+        done.set()
+        await lease
 
 
-async def _deliver(rt: Runtime, row: Row[Any]) -> None:
+async def _deliver(rt: Runtime, row: Row[Any], stopping: asyncio.Event) -> None:
     async with rt.engine.connect() as conn:
         ctx = (await conn.execute(_context, {"mid": row.message_id})).first()
     if ctx is None or ctx.status != "queued":
@@ -174,8 +183,21 @@ async def _deliver(rt: Runtime, row: Row[Any]) -> None:
         attachments=tuple(_attachment(a) for a in ctx.attachments or [] if isinstance(a, dict)),
         tag=rule.tag,
     )
+    send = asyncio.ensure_future(adapter.send(rt.http, channel, out))
+    stop = asyncio.ensure_future(stopping.wait())
     try:
-        result = await adapter.send(rt.http, channel, out)
+        await asyncio.wait({send, stop}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stop.cancel()
+    if not send.done():
+        # Shutting down mid-call: whether it reached the provider is unknown, as after a crash, but
+        # the row is handed back now rather than when its lease lapses.
+        send.cancel()
+        await asyncio.gather(send, return_exceptions=True)
+        await _write(rt, f"handing row {row.id} back", lambda uow: _unlock(uow, row.id))
+        return
+    try:
+        result = send.result()
     except SendError as exc:
         if exc.permanent:
             await _failed(rt, row, exc.reason)
@@ -308,6 +330,13 @@ async def _drop(rt: Runtime, row: Row[Any]) -> None:
     await _write(rt, f"dropping outbox row {row.id}", lambda uow: _delete_row(uow, row.id))
 
 
+async def _unlock(uow: UnitOfWork, row_id: int, *, tried: bool = True) -> None:
+    values: dict[str, Any] = {"locked_until": None}
+    if not tried:
+        values["attempts"] = ob.attempts - 1
+    await uow.conn.execute(update(m.outbox).where(ob.id == row_id).values(**values))
+
+
 async def _delete_row(uow: UnitOfWork, outbox_id: int) -> None:
     await uow.conn.execute(delete(m.outbox).where(ob.id == outbox_id))
 
@@ -323,10 +352,18 @@ async def _seconds_to_next(rt: Runtime) -> float:
     return max(0.05, min(POLL_SECONDS, (nxt - now).total_seconds()))
 
 
+async def _poll(rt: Runtime, free: int) -> tuple[list[Row[Any]], float]:
+    """Claim what is due; with nothing due, how long until something may be."""
+    rows = await claim(rt, free) if free > 0 else []
+    return rows, (POLL_SECONDS if rows or free <= 0 else await _seconds_to_next(rt))
+
+
 @worker("outbox")
 async def outbox_worker(rt: Runtime) -> None:
     wake = rt.wakeup("outbox")
+    stopping = asyncio.Event()
     running: dict[int, asyncio.Task[None]] = {}
+    polling: asyncio.Task[tuple[list[Row[Any]], float]] | None = None
 
     def done(outbox_id: int, _task: asyncio.Task[None]) -> None:
         running.pop(outbox_id, None)
@@ -335,20 +372,19 @@ async def outbox_worker(rt: Runtime) -> None:
     try:
         while True:
             wake.clear()
-            free = CONCURRENCY - len(running)
             rows: list[Row[Any]] = []
             timeout = POLL_SECONDS
+            # Shielded: a shutdown never cuts a database call in half (see `_keep_lease`).
+            polling = asyncio.create_task(_poll(rt, CONCURRENCY - len(running)))
             try:
-                if free > 0:
-                    rows = [r for r in await claim(rt, free) if r.id not in running]
-                    if not rows:
-                        timeout = await _seconds_to_next(rt)
+                rows, timeout = await asyncio.shield(polling)
             except Exception as exc:
                 if not is_connection_error(exc):
                     raise
                 log.warning("outbox: storage unavailable (%s); polling again", exc)
+            polling = None
             for row in rows:
-                task = asyncio.create_task(deliver(rt, row), name=f"outbox:{row.id}")
+                task = asyncio.create_task(deliver(rt, row, stopping), name=f"outbox:{row.id}")
                 running[row.id] = task
                 task.add_done_callback(functools.partial(done, row.id))
             if rows:
@@ -358,7 +394,15 @@ async def outbox_worker(rt: Runtime) -> None:
             except TimeoutError:
                 pass
     finally:
-        tasks = list(running.values())
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        # Deliveries stop their provider calls and finish their database work; none is cancelled.
+        stopping.set()
+        if polling is not None:
+            try:
+                claimed, _ = await polling
+            except Exception:
+                claimed = []
+            for row in claimed:  # claimed as we were told to stop: never tried, so not an attempt
+                await _write(
+                    rt, f"handing row {row.id} back", functools.partial(_unlock, row_id=row.id, tried=False)
+                )
+        await asyncio.gather(*running.values(), return_exceptions=True)

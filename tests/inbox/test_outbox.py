@@ -75,9 +75,10 @@ class World:
 
 @contextlib.asynccontextmanager
 async def world(
-    settings: Settings, db_url: str, *, workers: bool = True, **changes: Any
+    settings: Settings, db_url: str, *, workers: bool = True, clear: bool = True, **changes: Any
 ) -> AsyncIterator[World]:
-    """Fake providers and an app (workers on) pointed at them, on the module's database."""
+    """Fake providers and an app (workers on) pointed at them, on the module's database; on the way out
+    the outbox is emptied, unless `clear` is False (a test that goes on in another world)."""
     nm_asgi, nm = notificame_app()
     graph_asgi, graph = graph_app()
     async with serve(nm_asgi) as nm_url, serve(graph_asgi) as graph_url:
@@ -92,7 +93,8 @@ async def world(
             async with running_app(s) as app:
                 yield World(app, nm, graph, s, nm_url, graph_url)
         finally:
-            await clear_outbox(db_url)
+            if clear:
+                await clear_outbox(db_url)
 
 
 async def clear_outbox(db_url: str) -> None:
