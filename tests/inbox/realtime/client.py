@@ -55,10 +55,11 @@ async def wait_until(cond: Callable[[], Any], within: float = 10.0, what: str = 
 
 
 class WsClient:
-    """Connects to /ws, records frames; `events` are the frames with a `seq`, across reconnects."""
+    """Connects to /ws (of an App, or a ws://host:port), records frames; `events` are the frames
+    with a `seq`, across reconnects."""
 
-    def __init__(self, app: App, token: str) -> None:
-        self.app = app
+    def __init__(self, app: App | str, token: str) -> None:
+        self.ws_url = app if isinstance(app, str) else app.ws_url  # ws://host:port
         self.token = token
         self.frames: list[dict[str, Any]] = []
         self.conn: ClientConnection | None = None
@@ -83,7 +84,7 @@ class WsClient:
         return [f for f in self.frames if f.get("type") == kind]
 
     async def connect(self, since: int | None = None, *, token: str | None = None, **kw: Any) -> None:
-        url = f"{self.app.ws_url}/ws?token={token if token is not None else self.token}"
+        url = f"{self.ws_url}/ws?token={token if token is not None else self.token}"
         if since is not None:
             url += f"&since={since}"
         self.close_code = None
@@ -122,6 +123,13 @@ class WsClient:
     async def wait_closed(self, within: float = 10.0) -> int | None:
         await wait_until(lambda: self.closed, within, what="server close")
         return self.close_code
+
+    async def sync(self) -> None:
+        """Ping and wait for the pong: everything the server sent before (ready, the replay, live
+        events it had already delivered) has arrived."""
+        n = len(self.of_type("pong"))
+        await self.send({"type": "ping"})
+        await wait_until(lambda: len(self.of_type("pong")) > n or self.closed, what="pong")
 
     async def wait_seq(self, seq: int, within: float = 10.0) -> None:
         """Wait until this client saw an event or a `ready` at or past `seq`."""
