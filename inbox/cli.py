@@ -313,14 +313,14 @@ def main(argv: list[str] | None = None) -> None:
         msg = exc.message if isinstance(exc, ActionError) else str(exc)
         sys.stderr.write(f"inbox: {msg}\n")
         raise SystemExit(1) from None
-    except (OSError, ValueError) as exc:
-        sys.stderr.write(f"inbox: {type(exc).__name__}: {exc}\n")
-        raise SystemExit(1) from None
     except Exception as exc:
         from inbox.db import is_connection_error
 
         if is_connection_error(exc):
             sys.stderr.write(f"inbox: cannot reach the database: {str(exc).splitlines()[0]}\n")
+            raise SystemExit(1) from None
+        if isinstance(exc, (OSError, ValueError)):
+            sys.stderr.write(f"inbox: {type(exc).__name__}: {exc}\n")
             raise SystemExit(1) from None
         raise
 

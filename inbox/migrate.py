@@ -6,6 +6,7 @@ to the database file. The first-run bootstrap (first tenant and admin) runs unde
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import fcntl
 from collections.abc import AsyncIterator
@@ -55,9 +56,11 @@ async def migration_lock(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
             return
         lock_path = Path(database + ".lock")
         lock_path.parent.mkdir(parents=True, exist_ok=True)
-        # Blocking is fine here: startup only, before serving anything.
+        # Startup only, before serving anything: a blocking open is fine here.
         with open(lock_path, "a") as fh:  # noqa: ASYNC230
-            fcntl.flock(fh, fcntl.LOCK_EX)
+            # flock blocks; in a thread, so that another migrator in this same process (tests, or
+            # the CLI's helpers) can still run on the event loop and release it.
+            await asyncio.to_thread(fcntl.flock, fh, fcntl.LOCK_EX)
             try:
                 yield conn
             finally:

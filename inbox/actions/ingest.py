@@ -12,7 +12,7 @@ from dataclasses import asdict
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, delete, insert, select, update
+from sqlalchemy import and_, bindparam, delete, insert, select, text, update
 from sqlalchemy.engine import Row
 
 from channels.base import (
@@ -62,7 +62,11 @@ class _Statements:
         self.insert_conversation = (
             dialect_insert(dialect, m.conversations)
             .on_conflict_do_nothing(
-                index_elements=["channel_id", "contact_id"], index_where=cv.status != "resolved"
+                index_elements=["channel_id", "contact_id"],
+                # A literal, not a bound parameter: PostgreSQL must prove this implies the partial
+                # index's predicate, which it cannot do for a generic plan's parameter (asyncpg
+                # switches to generic plans after five executions).
+                index_where=text("status <> 'resolved'"),
             )
             .returning(m.conversations)
         )
