@@ -19,7 +19,7 @@ import secrets
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import and_, bindparam, delete, select
+from sqlalchemy import and_, bindparam, delete, select, update
 
 from inbox import db
 from inbox import models as m
@@ -111,12 +111,29 @@ class Presence:
                 await asyncio.wait_for(self._wake.wait(), max(wake_at - loop.time(), 0.0))
 
     async def _beat(self) -> None:
-        rows = [self._row(a, t) for a, t in self.tenant_of.items()]
-        if rows:
+        if self.tenant_of:
+            # One UPDATE refreshes every row of ours; only rows that went missing (swept while this
+            # process stalled) are written again. Thousands of sockets cost one statement.
             async with self.rt.engine.begin() as conn:
-                await conn.execute(self._upsert, rows)
-        # Rows of processes that stopped heartbeating.
+                present = set(
+                    (
+                        await conn.execute(
+                            update(m.agent_sockets)
+                            .where(so.process_id == self.process_id)
+                            .values(seen_at=m.utcnow())
+                            .returning(so.agent_id)
+                        )
+                    ).scalars()
+                )
+                missing = [self._row(a, t) for a, t in self.tenant_of.items() if a not in present]
+                if missing:
+                    await conn.execute(self._upsert, missing)
+        # Rows of processes that stopped heartbeating (read first: usually there are none, and a
+        # DELETE would take SQLite's write lock for nothing).
         stale_before = m.utcnow() - timedelta(seconds=3 * self.heartbeat)
+        async with self.rt.engine.connect() as conn:
+            if (await conn.execute(_stale, {"before": stale_before})).first() is None:
+                return
         async with self.rt.engine.begin() as conn:
             stale = (
                 await conn.execute(
@@ -155,6 +172,7 @@ _present = (
     .where(and_(so.agent_id == bindparam("aid"), so.seen_at > bindparam("fresh")))
     .limit(1)
 )
+_stale = select(so.agent_id).where(so.seen_at < bindparam("before")).limit(1)
 _status = select(m.agents.c.status).where(
     m.agents.c.id == bindparam("aid"), m.agents.c.tenant_id == bindparam("tid")
 )

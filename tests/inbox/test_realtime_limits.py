@@ -181,3 +181,27 @@ async def test_presence_rows_of_a_dead_process_are_swept(settings: Settings) -> 
                 )
             )
         await wait_until(lambda: _status_is(app, agent.id, "offline"), what="swept to offline")
+
+
+async def test_the_heartbeat_restores_a_live_sockets_presence_row(settings: Settings) -> None:
+    async with running_app(settings.but(presence_heartbeat_seconds=0.1)) as app:
+        tenant = await app.tenant()
+        agent = await tenant.agent()
+        client = WsClient(app, agent.token)
+        await client.connect()
+        await client.ready()
+        where = m.agent_sockets.c.agent_id == agent.id
+
+        async def rows() -> int:
+            async with app.runtime.engine.connect() as conn:
+                return len((await conn.execute(select(m.agent_sockets).where(where))).all())
+
+        assert await rows() == 1
+        async with app.runtime.engine.begin() as conn:  # as if swept while this process stalled
+            await conn.execute(m.agent_sockets.delete().where(where))
+
+        async def restored() -> bool:
+            return await rows() == 1
+
+        await wait_until(restored, what="row restored")
+        await client.close()
