@@ -16,6 +16,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from inbox import logs
 from inbox.api import (
     admin,
     bot_settings,
@@ -58,6 +59,7 @@ async def readyz(request: Request) -> Response:
 
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings.from_env()
+    logs.install()
     runtime = Runtime(settings)
 
     @contextlib.asynccontextmanager
