@@ -167,7 +167,8 @@ async def today(
     """Totals since midnight (tenant time zone): conversations created, messages in and out (notes
     and system messages excluded), first response and resolution times, bot-only vs handed off."""
     start = day_start(now, settings)
-    created = and_(cv.tenant_id == tenant_id, cv.created_at >= start)
+    # last_message_at starts at creation, so the bound lets the list index narrow the scan.
+    created = and_(cv.tenant_id == tenant_id, cv.last_message_at >= start, cv.created_at >= start)
     by_bot = exists().where(msg.conversation_id == cv.id, msg.sender_type == "bot")
     bot_only = and_(cv.handed_off_at.is_(None), or_(cv.status == "bot", by_bot))
     conv_counts = (

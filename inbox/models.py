@@ -220,6 +220,9 @@ conversations = Table(
     Index("ix_conversations_list", "tenant_id", "last_message_at", "id"),
     Index("ix_conversations_status", "tenant_id", "status", "queued_at"),
     Index("ix_conversations_assignee", "assignee_id", "status"),
+    # The routing worker's poll (which tenants have open work) and "resolved today/in a period".
+    Index("ix_conversations_waiting", "status", "tenant_id"),
+    Index("ix_conversations_resolved", "tenant_id", "resolved_at"),
 )
 
 messages = Table(

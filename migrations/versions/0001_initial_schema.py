@@ -280,7 +280,9 @@ def upgrade() -> None:
     with op.batch_alter_table("conversations", schema=None) as batch_op:
         batch_op.create_index("ix_conversations_assignee", ["assignee_id", "status"], unique=False)
         batch_op.create_index("ix_conversations_list", ["tenant_id", "last_message_at", "id"], unique=False)
+        batch_op.create_index("ix_conversations_resolved", ["tenant_id", "resolved_at"], unique=False)
         batch_op.create_index("ix_conversations_status", ["tenant_id", "status", "queued_at"], unique=False)
+        batch_op.create_index("ix_conversations_waiting", ["status", "tenant_id"], unique=False)
         batch_op.create_index(
             "uq_conversations_open",
             ["channel_id", "contact_id"],
@@ -428,7 +430,9 @@ def downgrade() -> None:
             sqlite_where=sa.text("status <> 'resolved'"),
             postgresql_where=sa.text("status <> 'resolved'"),
         )
+        batch_op.drop_index("ix_conversations_waiting")
         batch_op.drop_index("ix_conversations_status")
+        batch_op.drop_index("ix_conversations_resolved")
         batch_op.drop_index("ix_conversations_list")
         batch_op.drop_index("ix_conversations_assignee")
 
