@@ -82,7 +82,10 @@ async def report(
     conn: AsyncConnection, tenant_id: int, start: datetime, end: datetime, settings: RoutingSettings
 ) -> dict[str, Any]:
     dialect = conn.dialect.name
-    created = and_(cv.tenant_id == tenant_id, cv.created_at >= start, cv.created_at < end)
+    # last_message_at starts at creation: the bound lets the list index narrow the scan.
+    created = and_(
+        cv.tenant_id == tenant_id, cv.last_message_at >= start, cv.created_at >= start, cv.created_at < end
+    )
     # Messages are reached through conversations active in the period (the conversation index).
     active = select(cv.id).where(cv.tenant_id == tenant_id, cv.last_message_at >= start)
     counted = and_(msg.conversation_id.in_(active), msg.created_at >= start, msg.created_at < end)
