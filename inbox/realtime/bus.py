@@ -224,6 +224,8 @@ class Bus:
         self._memory_up = False
 
     def publish(self, lines: list[str]) -> None:
+        if not self._tasks:
+            return  # not started (a CLI command): the hubs' tail poll finds these in the log
         self._outbox.extend(lines)
         while len(self._outbox) > MAX_QUEUED_LINES:
             self._outbox.popleft()

@@ -37,10 +37,16 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+# Safety net for what the bus never carried (a process that died between commit and publish, a
+# CLI command, lines dropped while Redis was away): each feed compares with the log this often.
+TAIL_POLL_SECONDS = 5.0
 FILL_CHUNK = 500
 REPLAY_CHUNK = 500
 MAX_PENDING = 10_000  # beyond this, out-of-order records are re-read from the database instead
 
+_tails = select(m.tenants.c.id, m.tenants.c.last_seq).where(
+    m.tenants.c.id.in_(bindparam("ids", expanding=True))
+)
 _conversation = select(m.conversations.c.assignee_id, m.conversations.c.queue_id).where(
     m.conversations.c.id == bindparam("cid"), m.conversations.c.tenant_id == bindparam("tid")
 )
@@ -76,6 +82,7 @@ class Hub:
         await self.bus.start()
         self.presence.start()
         self._tasks.append(asyncio.create_task(self._sweep_idle(), name="ws-idle"))
+        self._tasks.append(asyncio.create_task(self._poll_tails(), name="ws-tails"))
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -223,6 +230,21 @@ class Hub:
         for feed in self.feeds.values():
             if feed.last is not None:
                 self._fill(feed)
+
+    async def _poll_tails(self) -> None:
+        while True:
+            await asyncio.sleep(TAIL_POLL_SECONDS)
+            ids = [f.tenant_id for f in self.feeds.values() if f.last is not None and f.filler is None]
+            try:
+                for i in range(0, len(ids), 1000):
+                    async with self.runtime.engine.connect() as conn:
+                        rows = (await conn.execute(_tails, {"ids": ids[i : i + 1000]})).all()
+                    for tenant_id, last_seq in rows:
+                        feed = self.feeds.get(tenant_id)
+                        if feed is not None and feed.last is not None and last_seq > feed.last:
+                            self._fill(feed)
+            except Exception as exc:
+                log.warning("polling the event log failed (%s)", exc)
 
     # --- sockets ---------------------------------------------------------------------------------
 

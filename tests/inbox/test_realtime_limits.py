@@ -7,13 +7,15 @@ from __future__ import annotations
 import asyncio
 import socket
 
+import pytest
 from sqlalchemy import select
 
 from inbox import models as m
 from inbox.actions.presence import set_status
 from inbox.config import Settings
-from inbox.events import Event
+from inbox.events import Event, EventRecord
 from inbox.realtime import eventlog
+from inbox.realtime import hub as hub_module
 from inbox.realtime.sockets import CLOSE_IDLE, CLOSE_SLOW
 from tests.inbox.realtime.client import WsClient, expected_events, last_seq, wait_until
 from tests.support import App, notificame_message, running_app
@@ -204,4 +206,30 @@ async def test_the_heartbeat_restores_a_live_sockets_presence_row(settings: Sett
             return await rows() == 1
 
         await wait_until(restored, what="row restored")
+        await client.close()
+
+
+async def test_an_event_never_published_is_found_in_the_log(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A process that died between commit and publish, or a CLI command: the tail poll delivers."""
+    monkeypatch.setattr(hub_module, "TAIL_POLL_SECONDS", 0.1)
+    async with running_app(settings) as app:
+        tenant = await app.tenant()
+        client = WsClient(app, tenant.admin.token)
+        await client.connect()
+        start = await client.ready()
+        hub = app.runtime.hub
+
+        async def lost(records: list[EventRecord]) -> None:
+            pass
+
+        hub.publish = lost  # type: ignore[method-assign]
+        try:
+            async with app.runtime.uow() as uow:
+                await set_status(uow, tenant.id, tenant.admin.id, "away")
+        finally:
+            del hub.publish
+        await client.wait_seq(start + 1)
+        assert client.events == await expected_events(app, tenant.id, tenant.admin.token, start)
         await client.close()
