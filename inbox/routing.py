@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from weakref import WeakKeyDictionary
 
-from sqlalchemy import ColumnElement, and_, exists, func, or_, select, union, update
+from sqlalchemy import ColumnElement, and_, exists, func, or_, select, update
 from sqlalchemy.engine import Row
 
 from inbox import figures, routing_settings
@@ -320,19 +320,52 @@ async def _announce(
 
 
 async def tenants_with_work(rt: Runtime) -> set[int]:
-    """Tenants a poll must look at: something waits, an SLA clock runs, or an assignee is not online."""
+    """Tenants a poll must visit: someone waits, an SLA target has passed, or an assignee is gone for
+    longer than the tenant's requeue grace (or disabled). Each tenant's own settings decide the last
+    two, so a tenant whose agents went home with open conversations is not visited every second."""
+    now = m.utcnow()
     absent = or_(ag.status != "online", ag.disabled_at.is_not(None))
-    q = union(
-        select(cv.tenant_id).where(cv.status == "queued"),
-        select(cv.tenant_id).where(
-            cv.status.in_(("queued", "assigned")),
-            cv.first_response_at.is_(None),
-            cv.sla_breached_at.is_(None),
-        ),
-        select(cv.tenant_id).join(m.agents, ag.id == cv.assignee_id).where(cv.status == "assigned", absent),
-    )
     async with rt.engine.connect() as conn:
-        return set((await conn.execute(q)).scalars())
+        due = set(
+            (await conn.execute(select(cv.tenant_id).where(cv.status == "queued").distinct())).scalars()
+        )
+        clocks = (
+            await conn.execute(
+                select(cv.tenant_id, func.min(_sla_clock))
+                .where(
+                    cv.status.in_(("queued", "assigned")),
+                    cv.first_response_at.is_(None),
+                    cv.sla_breached_at.is_(None),
+                )
+                .group_by(cv.tenant_id)
+            )
+        ).all()
+        gone = (
+            await conn.execute(
+                select(
+                    cv.tenant_id,
+                    func.min(func.coalesce(ag.status_changed_at, ag.created_at)),
+                    func.count(ag.disabled_at),
+                )
+                .join(m.agents, ag.id == cv.assignee_id)
+                .where(cv.status == "assigned", absent)
+                .group_by(cv.tenant_id)
+            )
+        ).all()
+        ids = sorted({t for t, _ in clocks} | {t for t, _, _ in gone})
+        stored = await conn.execute(
+            select(m.tenants.c.id, m.tenants.c.settings).where(m.tenants.c.id.in_(ids))
+        )
+        settings = {t: routing_settings.parse((raw or {}).get("routing"), where=str(t)) for t, raw in stored}
+    for t, clock in clocks:
+        target = settings[t].sla_target if t in settings else None
+        if target and figures.aware(clock) + timedelta(seconds=target) <= now:
+            due.add(t)
+    for t, since, disabled in gone:
+        grace = settings[t].requeue_offline_after_seconds if t in settings else None
+        if disabled or (grace is not None and figures.aware(since) + timedelta(seconds=grace) <= now):
+            due.add(t)
+    return due
 
 
 async def routing_pass(rt: Runtime) -> dict[int, PassResult]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
-from inbox.routing import route_tenant
+from inbox.routing import route_tenant, tenants_with_work
 from tests.inbox.routing_support import (
     ago,
     conv,
@@ -254,3 +254,22 @@ async def test_concurrent_passes_never_double_assign(app: App) -> None:
     for i in ids:
         autos = [x for x in await messages_of(app, i) if x.sender_type == "system"]
         assert len(autos) <= 1
+
+
+async def test_the_poll_visits_only_tenants_with_due_work(app: App) -> None:
+    t = await app.tenant()
+    ch = await t.channel()
+    a = await t.agent()
+    cid = await conversation(app, ch)
+    assert t.id in await tenants_with_work(app.runtime)  # someone waits
+    await set_conversation(app, cid, status="assigned", assignee_id=a.id, created_at=ago(60))
+    await status(a, "offline")
+    await set_agent(app, a.id, status_changed_at=ago(600))
+    # Unanswered for 60 s of a 900 s target, assignee offline but no requeue rule: nothing is due.
+    assert t.id not in await tenants_with_work(app.runtime)
+    await set_settings(app, t, sla_first_response_seconds=30)
+    assert t.id in await tenants_with_work(app.runtime)
+    await set_settings(app, t, sla_first_response_seconds=None, requeue_offline_after_seconds=900)
+    assert t.id not in await tenants_with_work(app.runtime)
+    await set_settings(app, t, sla_first_response_seconds=None, requeue_offline_after_seconds=300)
+    assert t.id in await tenants_with_work(app.runtime)
