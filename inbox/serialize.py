@@ -5,9 +5,11 @@ Owns the public field names. Must never emit secrets or password hashes.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
+
+# Rows come in as SQLAlchemy `RowMapping`s, whose keys are typed `str | Column`: hence Mapping[Any, Any].
 
 # Meta's customer-service window: free-form replies only within 24 hours of the customer's last message.
 WINDOW = timedelta(hours=24)
@@ -20,7 +22,7 @@ def iso(value: datetime | None) -> str | None:
     return text.replace("+00:00", "Z")
 
 
-def message_json(row: Mapping[str, Any]) -> dict[str, Any]:
+def message_json(row: Mapping[Any, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {
         "id": row["id"],
         "conversation_id": row["conversation_id"],
@@ -42,7 +44,7 @@ def message_json(row: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def conversation_json(row: Mapping[str, Any]) -> dict[str, Any]:
+def conversation_json(row: Mapping[Any, Any]) -> dict[str, Any]:
     """`row` joins the conversation with its channel (channel_kind, channel_name, channel_provider)
     and contact (contact_name)."""
     window_closes = None
@@ -68,7 +70,7 @@ def conversation_json(row: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def contact_json(row: Mapping[str, Any], identities: list[Mapping[str, Any]]) -> dict[str, Any]:
+def contact_json(row: Mapping[Any, Any], identities: Sequence[Mapping[Any, Any]]) -> dict[str, Any]:
     return {
         "id": row["id"],
         "name": row["name"],
@@ -78,7 +80,7 @@ def contact_json(row: Mapping[str, Any], identities: list[Mapping[str, Any]]) ->
     }
 
 
-def agent_json(row: Mapping[str, Any], open_conversations: int | None = None) -> dict[str, Any]:
+def agent_json(row: Mapping[Any, Any], open_conversations: int | None = None) -> dict[str, Any]:
     out = {
         "id": row["id"],
         "tenant_id": row["tenant_id"],
@@ -95,7 +97,7 @@ def agent_json(row: Mapping[str, Any], open_conversations: int | None = None) ->
     return out
 
 
-def channel_json(row: Mapping[str, Any]) -> dict[str, Any]:
+def channel_json(row: Mapping[Any, Any]) -> dict[str, Any]:
     """Never includes `secrets`; only which secret names are set."""
     provider = row["provider"]
     return {

@@ -92,7 +92,7 @@ def _stmts(uow: UnitOfWork) -> _Statements:
 
 
 def conversation_data(
-    row: Mapping[str, Any], channel: ChannelConfig, contact_name: str | None
+    row: Mapping[Any, Any], channel: ChannelConfig, contact_name: str | None
 ) -> dict[str, Any]:
     data = dict(row)
     data.update(
@@ -105,7 +105,7 @@ def conversation_data(
 
 
 def conversation_event(
-    type_: str, row: Mapping[str, Any], channel: ChannelConfig, contact_name: str | None, prev: Any = None
+    type_: str, row: Mapping[Any, Any], channel: ChannelConfig, contact_name: str | None, prev: Any = None
 ) -> Event:
     return Event(
         type_,  # type: ignore[arg-type]
@@ -117,7 +117,7 @@ def conversation_event(
     )
 
 
-def message_event(type_: str, row: Mapping[str, Any], conv: Mapping[str, Any]) -> Event:
+def message_event(type_: str, row: Mapping[Any, Any], conv: Mapping[Any, Any]) -> Event:
     return Event(
         type_,  # type: ignore[arg-type]
         message_json(row),
@@ -335,7 +335,7 @@ async def _conversation_of(uow: UnitOfWork, conversation_id: int) -> Row[Any]:
 
 
 async def set_message_status(
-    uow: UnitOfWork, row: Mapping[str, Any], status: str, error: str | None, *, force: bool = False
+    uow: UnitOfWork, row: Mapping[Any, Any], status: str, error: str | None, *, force: bool = False
 ) -> bool:
     """Move a message's status forward (never back). Emits message.updated when it moved."""
     current = row["status"]
