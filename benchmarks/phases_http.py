@@ -48,16 +48,20 @@ async def bare_http(p: Profile, sample: list[Target]) -> dict[str, Any]:
             cycle=True,
             mix={"known": [], "count": 5000, "new_ratio": NEW_RATIO, "seed": 7, "first_new": 0},
         )
+        cpu0 = server.cpu_seconds()
         r = await procs.loadgen(spec, p.http_seconds + p.warmup_seconds + 60)
+        cpu = server.cpu_seconds() - cpu0
     if r["errors"] or r["ok"] != r["sent"]:
         raise procs.BenchError(f"bare HTTP baseline had failures: {r['statuses']} errors={r['errors']}")
+    r["server_cpu_us_per_request"] = round(cpu / max(r["sent"], 1) * 1e6)
     return r
 
 
-async def ingest(p: Profile, prod: Product, port: int) -> dict[str, Any]:
+async def ingest(p: Profile, prod: Product, server: procs.Server) -> dict[str, Any]:
     """Known customers first (untimed: they make the 'known' part of the mix and warm the server),
     then the timed mix of known and new customers. Committed rows must equal the 200s."""
     assert prod.db is not None
+    port = server.port
     known = [(i % 2, sender(i % 2, i)) for i in range(p.known_contacts)]
     warm = await procs.loadgen(
         _closed(
@@ -71,7 +75,9 @@ async def ingest(p: Profile, prod: Product, port: int) -> dict[str, Any]:
         600,
     )
     prod.known = known
+    await prod.db.analyze()
     cap = int((p.ingest_seconds + p.warmup_seconds) * p.ingest_cap_per_second)
+    cpu0, (busy0, all0) = server.cpu_seconds(), procs.machine_busy()
     timed = await procs.loadgen(
         _closed(
             port,
@@ -84,12 +90,17 @@ async def ingest(p: Profile, prod: Product, port: int) -> dict[str, Any]:
         ),
         p.ingest_seconds + p.warmup_seconds + 120,
     )
+    cpu, (busy, all_) = server.cpu_seconds() - cpu0, procs.machine_busy()
     accepted = warm["ok"] + timed["ok"]
     committed = await prod.db.count_inbound(prod.tenant_id)
     return {
         "rps": timed["rps"],
         "latency_ms": timed["latency_ms"],
         "generator_cpu": timed["generator_cpu"],
+        # Server CPU per webhook (its one process; the database's own processes not included), and
+        # how busy the whole machine was: near 1.0 means every core was taken, by us or others.
+        "server_cpu_us_per_webhook": round(cpu / max(timed["sent"], 1) * 1e6),
+        "machine_busy": round((busy - busy0) / max(all_ - all0, 1e-9), 2),
         "accepted": accepted,
         "committed": committed,
         "non_200": {k: v for k, v in {**warm["statuses"], **timed["statuses"]}.items() if k != "200"},

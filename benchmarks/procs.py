@@ -46,6 +46,20 @@ def rss_kib(pid: int) -> int:
     raise BenchError(f"no VmRSS for pid {pid}")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def machine_busy() -> tuple[float, float]:
+    """(busy, total) CPU seconds of the whole machine so far, from /proc/stat."""
+    ticks = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = ticks[3] + ticks[4]
+    hz = os.sysconf("SC_CLK_TCK")
+    return (sum(ticks) - idle) / hz, sum(ticks) / hz
+
+
 async def _http_get_status(port: int, path: str) -> int | None:
     try:
         reader, writer = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port), 1)
@@ -90,6 +104,9 @@ class Server:
 
     def rss_kib(self) -> int:
         return rss_kib(self.pid)
+
+    def cpu_seconds(self) -> float:
+        return cpu_seconds(self.pid)
 
     async def start(self, health_path: str | None = None, within: float = 60) -> Server:
         self.proc = await asyncio.create_subprocess_exec(
@@ -136,6 +153,10 @@ class Server:
                 p.kill()
             await p.wait()
         self.proc = None
+        if os.environ.get("INBOX_BENCH_DEBUG") and self.log.strip():
+            sys.stderr.write(
+                f"--- {' '.join(self.argv[2:4])} said:\n{self.log.decode(errors='replace')[-5000:]}\n"
+            )
 
 
 @contextlib.asynccontextmanager

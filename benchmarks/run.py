@@ -141,7 +141,9 @@ class Run:
             bare = await self.phase("bare HTTP", lambda: phases_http.bare_http(self.p, sample))
             if bare:
                 self.r["bare_http_rps"] = bare["rps"]
-                self.r["detail"]["bare_http"] = {k: bare[k] for k in ("rps", "latency_ms", "generator_cpu")}
+                self.r["detail"]["bare_http"] = {
+                    k: bare[k] for k in ("rps", "latency_ms", "generator_cpu", "server_cpu_us_per_request")
+                }
             for db in dbs:
                 main_db = db == dbs[-1]  # PostgreSQL when measured: the production setup
                 self.progress(f"{db}: fresh database, tenant and channels through the CLI ...")
@@ -155,7 +157,7 @@ class Run:
     async def database(self, prod: Product, main_db: bool) -> None:
         db = prod.database
         async with prod.serving() as srv:
-            ing = await self.phase(f"ingest {db}", lambda: phases_http.ingest(self.p, prod, srv.port))
+            ing = await self.phase(f"ingest {db}", lambda: phases_http.ingest(self.p, prod, srv))
         if ing:
             self.r["detail"][f"ingest_{db}"] = ing
             if not ing["verified"]:

@@ -4,6 +4,9 @@ Owns the write side of the webhook hot path. Requests hand their parsed events t
 a writer takes everything waiting (up to a bound) and ingests it in one unit of work: one commit,
 one sequence allocation, one fsync for the whole burst. If a batch fails for a reason other than
 storage being down, its items are retried one by one so a single bad delivery cannot fail others.
+Items are written in one global order (tenant, customer, channel), so parallel writers take row
+locks in the same order and cannot deadlock each other; a deadlock or serialization failure with
+some other writer runs the batch again rather than answering 503.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from channels.base import ChannelConfig, InboundEvent
-from inbox.actions.ingest import ingest
+from inbox.actions.ingest_batch import ingest_batch
 from inbox.db import StorageUnavailable, is_connection_error
 
 if TYPE_CHECKING:
@@ -24,6 +27,21 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 Item = tuple[ChannelConfig, Sequence[InboundEvent], "asyncio.Future[None]"]
+
+# PostgreSQL's deadlock_detected and serialization_failure: nothing was written, run it again.
+_CONFLICTS = ("40P01", "40001")
+CONFLICT_RETRIES = 3
+
+
+def _is_conflict(exc: BaseException) -> bool:
+    return getattr(getattr(exc, "orig", None), "sqlstate", None) in _CONFLICTS
+
+
+def _lock_order(item: Item) -> tuple[int, str, int]:
+    """Contacts, identities and conversations are locked in this order by every batch."""
+    channel, events, _ = item
+    who = next((c.external_id for c in (getattr(ev, "contact", None) for ev in events) if c is not None), "")
+    return channel.tenant_id, who, channel.id
 
 
 class IngestBatcher:
@@ -63,20 +81,22 @@ class IngestBatcher:
                 batch.append(self._queue.get_nowait())
             await self._commit(batch)
 
-    async def _commit(self, batch: list[Item]) -> None:
-        live = [item for item in batch if not item[2].done()]  # a client that hung up
+    async def _commit(self, batch: list[Item], attempt: int = 0) -> None:
+        live = sorted((item for item in batch if not item[2].done()), key=_lock_order)  # done: hung up
         if not live:
             return
         try:
             async with self._runtime.uow() as uow:
-                for channel, events, _ in live:
-                    await ingest(uow, channel, events)
+                await ingest_batch(uow, [(channel, events) for channel, events, _ in live])
         except asyncio.CancelledError:
             for *_, fut in live:
                 if not fut.done():
                     fut.set_exception(StorageUnavailable("shutting down"))
             raise
         except Exception as exc:
+            if _is_conflict(exc) and attempt < CONFLICT_RETRIES:
+                await self._commit(live, attempt + 1)
+                return
             if is_connection_error(exc) or len(live) == 1:
                 if not is_connection_error(exc):
                     log.exception("ingest failed")

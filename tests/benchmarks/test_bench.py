@@ -1,0 +1,70 @@
+"""`inbox bench` end to end at a tiny scale (INBOX_BENCH_SCALE=tiny): every phase runs against real
+servers, sockets and databases, and the JSON has the promised keys. Figures are not judged here: a
+tiny run measures nothing, and tests never assert timings."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+from tests.conftest import PG_URL, pg_ok
+
+KEYS = (
+    "bare_http_rps",
+    "ingest_rps_sqlite",
+    "ingest_rps_postgresql",
+    "ingest_ratio_sqlite",
+    "ingest_ratio_postgresql",
+    "e2e_latency_ms",
+    "socket_kib",
+    "bare_socket_kib",
+    "fanout_ms",
+    "bare_fanout_ms",
+    "outbound_rps",
+)
+
+
+def _bench(*args: str) -> dict:
+    env = {**os.environ, "INBOX_BENCH_SCALE": "tiny"}
+    env.pop("INBOX_TEST_DATABASE_URL", None)  # only what the arguments say
+    done = subprocess.run(
+        [sys.executable, "-m", "inbox.cli", "bench", "--json", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=110,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout)
+
+
+def test_bench_json_has_every_figure() -> None:
+    args = ["--database", "both", "--postgres-url", PG_URL] if pg_ok() else ["--database", "sqlite"]
+    r = _bench(*args)
+    assert set(KEYS) <= set(r), set(KEYS) - set(r)
+    assert r["notes"] == [] or all("postgresql" in n for n in r["notes"]), r["notes"]
+    measured = ["bare_http_rps", "ingest_rps_sqlite", "ingest_ratio_sqlite", "socket_kib", "bare_socket_kib",
+                "fanout_ms", "bare_fanout_ms", "outbound_rps"]  # fmt: skip
+    if pg_ok():
+        measured += ["ingest_rps_postgresql", "ingest_ratio_postgresql"]
+    else:
+        assert r["ingest_rps_postgresql"] is None and r["ingest_ratio_postgresql"] is None
+    for key in measured:
+        assert isinstance(r[key], (int, float)) and r[key] > 0, (key, r[key])
+    assert set(r["e2e_latency_ms"]) == {"200", "500"}
+    for rate, figures in r["e2e_latency_ms"].items():
+        assert figures is not None, rate
+        assert 0 < figures["p50"] <= figures["p99"] <= figures["max"], (rate, figures)
+    for db in ("sqlite", "postgresql") if pg_ok() else ("sqlite",):
+        ingest = r["detail"][f"ingest_{db}"]
+        assert ingest["verified"] and ingest["committed"] == ingest["accepted"] > 0, ingest
+    assert r["detail"]["outbound"]["sent"] == r["detail"]["outbound"]["replies"]
+
+
+def test_bench_without_postgres_says_not_measured() -> None:
+    r = _bench("--database", "postgresql")
+    assert r["ingest_rps_postgresql"] is None and r["ingest_ratio_postgresql"] is None
+    assert any("postgresql: not measured" in n for n in r["notes"]), r["notes"]
+    assert isinstance(r["bare_http_rps"], float) and r["bare_http_rps"] > 0
