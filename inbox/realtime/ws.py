@@ -9,6 +9,7 @@ database session is held while the socket lives. Per-message deflate stays off (
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from typing import TYPE_CHECKING, Any
@@ -19,7 +20,7 @@ from starlette.websockets import WebSocket
 
 from inbox.auth import Principal, principal_for
 from inbox.errors import Unauthenticated
-from inbox.realtime.sockets import PONG
+from inbox.realtime.sockets import PONG, close
 
 if TYPE_CHECKING:
     from inbox.realtime.hub import Hub
@@ -80,6 +81,10 @@ class RealtimeEndpoint:
             await self._serve(hub, sock, receive)
         except OSError:
             pass  # the client went away mid-send
+        except Exception:  # storage down while connecting: the client retries with since
+            log.exception("websocket of agent %s failed", principal.agent_id)
+            with contextlib.suppress(Exception):
+                await send(close(CLOSE_UNAVAILABLE, "unavailable"))
         finally:
             hub.detach(sock)
             hub.presence.closed(principal.agent_id)

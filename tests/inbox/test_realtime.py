@@ -19,8 +19,11 @@ async def test_live_delivery_of_a_webhook_message(app: App) -> None:
     tenant = await app.tenant()
     ch = await tenant.channel()
     client = WsClient(app, tenant.admin.token)
+    other = WsClient(app, (await app.tenant()).admin.token)  # another tenant sees none of it
     await client.connect()
+    await other.connect()
     ready = await client.ready()
+    await other.ready()
     assert client.frames[0] == {"type": "ready", "seq": ready}
 
     r = await app.post_webhook(ch, notificame_message(ch, text="Olá, preciso de ajuda"))
@@ -32,7 +35,10 @@ async def test_live_delivery_of_a_webhook_message(app: App) -> None:
     assert client.of_type("message.created")[0]["data"]["text"] == "Olá, preciso de ajuda"
     assert [f["seq"] for f in client.events] == list(range(ready + 1, ready + 1 + len(client.events)))
     assert client.events == await expected_events(app, tenant.id, tenant.admin.token, ready)
+    await other.sync()
+    assert other.events == []
     await client.close()
+    await other.close()
 
 
 async def test_reconnect_with_since_replays_exactly_the_missed_events(app: App) -> None:

@@ -97,7 +97,7 @@ async def test_since_older_than_retention_gets_resync_then_live(settings: Settin
 
 
 async def test_an_idle_socket_is_closed_and_a_pinging_one_is_not(settings: Settings) -> None:
-    async with running_app(settings.but(ws_idle_timeout=0.5)) as app:
+    async with running_app(settings.but(ws_idle_timeout=1.5)) as app:
         tenant = await app.tenant()
         idle, chatty = WsClient(app, tenant.admin.token), WsClient(app, tenant.admin.token)
         for c in (idle, chatty):
@@ -125,7 +125,7 @@ async def _status(app: App, agent_id: int) -> str:
 async def test_an_agent_goes_offline_after_its_last_socket_closed_for_the_grace_period(
     settings: Settings,
 ) -> None:
-    async with running_app(settings.but(presence_grace_seconds=0.3)) as app:
+    async with running_app(settings.but(presence_grace_seconds=2.0)) as app:
         tenant = await app.tenant()
         agent = await tenant.agent()
         presence = app.runtime.hub.presence
