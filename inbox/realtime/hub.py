@@ -302,7 +302,8 @@ class Hub:
                 await sock.send(RESYNC)
         elif since is not None and since > position:
             # The client saw more than this feed delivered yet (it was on a process further
-            # ahead): skip what it has. Past the database's end, it is from another life: resync.
+            # ahead): skip what it has, now and as the feed catches up (`sock.floor`). Past the
+            # database's end, it is from another life: resync.
             async with self.runtime.engine.connect() as conn:
                 last = await eventlog.current_seq(conn, sock.tenant_id)
             if since > last:
@@ -311,6 +312,7 @@ class Hub:
                 floor = since
         # The seam: from here to `buffer = None` nothing awaits, so no record slips between.
         buffer, sock.buffer = sock.buffer, None
+        sock.floor = floor
         sock.last_seen = asyncio.get_running_loop().time()
         if sock.overflow or sock.closed:
             sock.end(RESYNC, close(CLOSE_SLOW, "too slow: reconnect with since"))

@@ -90,6 +90,7 @@ class Socket:
         "closed",
         "drainer",
         "feed",
+        "floor",
         "last_seen",
         "limit",
         "overflow",
@@ -110,6 +111,7 @@ class Socket:
         self.feed: Any = None  # the hub's per-tenant Feed
         # While connecting (ready + replay), live records wait here; None once live.
         self.buffer: list[EventRecord] | None = []
+        self.floor = 0  # records at or below it were already seen by the client (since > feed)
         self.overflow = False
         self.backlog: deque[Message] | None = None  # only while a send is blocked
         self.drainer: asyncio.Task[None] | None = None
@@ -119,7 +121,8 @@ class Socket:
         """A record this socket may see, in sequence order."""
         buffer = self.buffer
         if buffer is None:
-            self.push(msg)
+            if rec.seq > self.floor:
+                self.push(msg)
         elif len(buffer) < self.limit:
             buffer.append(rec)
         else:

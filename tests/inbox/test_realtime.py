@@ -229,3 +229,37 @@ async def test_out_of_order_and_repeated_publishes_reach_sockets_once_in_order(a
     assert [f["seq"] for f in client.events] == [start + 1, start + 2, start + 3, start + 4]
     assert client.events == await expected_events(app, tenant.id, tenant.admin.token, start)
     await client.close()
+
+
+async def test_since_ahead_of_a_lagging_feed_gets_only_what_follows(app: App) -> None:
+    """A client coming from a process further ahead reconnects here with a `since` this feed has
+    not reached yet: it gets neither a resync nor what it already has, as the feed catches up."""
+    tenant = await app.tenant()
+    first = WsClient(app, tenant.admin.token)
+    await first.connect()
+    start = await first.ready()
+    hub = app.runtime.hub
+    held: list[EventRecord] = []
+
+    async def hold(records: list[EventRecord]) -> None:
+        held.extend(records)
+
+    hub.publish = hold  # type: ignore[method-assign]
+    try:
+        for status in ("online", "away", "online"):
+            async with app.runtime.uow() as uow:
+                await set_status(uow, tenant.id, tenant.admin.id, status)
+    finally:
+        del hub.publish
+    ahead = WsClient(app, tenant.admin.token)
+    await ahead.connect(since=start + 2)
+    assert await ahead.ready() == start  # the feed's position here
+    await hub.publish(held)
+    for c in (first, ahead):
+        await c.wait_seq(start + 3)
+        await c.sync()
+    assert [f["seq"] for f in first.events] == [start + 1, start + 2, start + 3]
+    assert [f["seq"] for f in ahead.events] == [start + 3]
+    assert ahead.of_type("resync") == []
+    for c in (first, ahead):
+        await c.close()
