@@ -12,6 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import websockets
 
 from inbox.actions import admin
 from inbox.config import Settings
@@ -97,7 +98,12 @@ async def test_two_serve_processes_share_events_through_redis(pg_url: str, tmp_p
 
         r = await b.post("/api/auth/login", json={"email": email, "password": PASSWORD})
         assert r.status_code == 200, r.text
-        on_b = WsClient(f"ws://127.0.0.1:{ports[1]}", r.json()["token"])
+        token = r.json()["token"]
+        # Browsers offer per-message deflate; `inbox serve` declines it (PERFORMANCE.md).
+        async with websockets.connect(f"ws://127.0.0.1:{ports[0]}/ws?token={token}") as offered:
+            assert offered.response is not None
+            assert "Sec-WebSocket-Extensions" not in offered.response.headers
+        on_b = WsClient(f"ws://127.0.0.1:{ports[1]}", token)
         await on_b.connect()
         await on_b.ready()
 
