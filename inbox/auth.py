@@ -5,6 +5,7 @@ Owns who a request is. Must not decide what it may see: that is `inbox.access`.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
 from dataclasses import dataclass, field
@@ -18,8 +19,14 @@ from inbox import models as m
 from inbox.errors import Unauthenticated
 
 _hasher = PasswordHasher()
-# Verified against when the email is unknown, so both failures take the same time.
-_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Verified against when the email is unknown, so both failures take the same time. Made on
+    first use: hashing costs a few hundred milliseconds, which every CLI call would pay at import."""
+    return _hasher.hash(secrets.token_urlsafe(16))
+
 
 ROLES = ("agent", "supervisor", "admin")
 
@@ -30,7 +37,7 @@ def hash_password(password: str) -> str:
 
 def verify_password(password_hash: str | None, password: str) -> bool:
     try:
-        return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+        return _hasher.verify(password_hash or _dummy_hash(), password) and password_hash is not None
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
 
