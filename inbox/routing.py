@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from weakref import WeakKeyDictionary
 
-from sqlalchemy import ColumnElement, and_, exists, func, or_, select, update
+from sqlalchemy import ColumnElement, Select, and_, exists, func, or_, select, update
 from sqlalchemy.engine import Row
 
 from inbox import figures, routing_settings
@@ -148,6 +148,16 @@ async def _candidates(uow: UnitOfWork, tenant_id: int, settings: RoutingSettings
     ]
 
 
+def _claim(uow: UnitOfWork, q: Select[Any]) -> Select[Any]:
+    """On PostgreSQL, lock the conversations a pass will change, skipping any another transaction
+    holds (a webhook batch, an agent's action): the pass never waits on a row lock, so it can never
+    be half of a deadlock; what it skipped is there for the next pass. (NO KEY UPDATE: message
+    inserts referencing these rows are not blocked.)"""
+    if uow.dialect == "postgresql":
+        return q.with_for_update(of=m.conversations, skip_locked=True, key_share=True)
+    return q
+
+
 async def _assign(uow: UnitOfWork, tenant_id: int, now: datetime, settings: RoutingSettings) -> list[Any]:
     free = [c for c in await _candidates(uow, tenant_id, settings) if c.load < c.capacity]
     done: list[tuple[int, int]] = []
@@ -162,7 +172,7 @@ async def _assign(uow: UnitOfWork, tenant_id: int, now: datetime, settings: Rout
         )
         if after is not None:
             q = q.where(or_(_waited > after[0], and_(_waited == after[0], cv.id > after[1])))
-        rows = (await uow.conn.execute(q.order_by(_waited, cv.id).limit(BATCH))).all()
+        rows = (await uow.conn.execute(_claim(uow, q.order_by(_waited, cv.id).limit(BATCH)))).all()
         for row in rows:
             pick = min((c for c in free if c.serves(row.queue_id)), key=_Candidate.order, default=None)
             if pick is None or not await _assign_one(uow, tenant_id, row.id, pick, now):
@@ -177,6 +187,10 @@ async def _assign(uow: UnitOfWork, tenant_id: int, now: datetime, settings: Rout
         if len(rows) < BATCH:
             break
         after = (rows[-1].waited, rows[-1].id)
+    # Agent rows last, in id order, once: agents are the rows other transactions lock after a
+    # conversation, so taking them last keeps lock order consistent.
+    for agent_id in sorted({a for _, a in done}):
+        await uow.conn.execute(update(m.agents).where(ag.id == agent_id).values(last_assigned_at=now))
     return done
 
 
@@ -200,7 +214,6 @@ async def _assign_one(
     ).first()
     if took is None:
         return False
-    await uow.conn.execute(update(m.agents).where(ag.id == a.id).values(last_assigned_at=now))
     conv = await load(uow, tenant_id, conversation_id)
     await system_message(uow, conv, f"Assigned to {a.name} automatically")
     uow.emit(tenant_id, updated_event(conv))
@@ -219,17 +232,14 @@ async def _requeue_offline(
         gone = or_(
             gone, and_(ag.status != "online", func.coalesce(ag.status_changed_at, ag.created_at) <= cutoff)
         )
-    rows = (
-        await uow.conn.execute(
-            select(
-                cv.id, cv.assignee_id, cv.queued_at, cv.first_response_at, ag.name, ag.status, ag.disabled_at
-            )
-            .join(m.agents, ag.id == cv.assignee_id)
-            .where(cv.tenant_id == tenant_id, cv.status == "assigned", gone)
-            .order_by(cv.id)
-            .limit(BATCH)
-        )
-    ).all()
+    q = (
+        select(cv.id, cv.assignee_id, cv.queued_at, cv.first_response_at, ag.name, ag.status, ag.disabled_at)
+        .join(m.agents, ag.id == cv.assignee_id)
+        .where(cv.tenant_id == tenant_id, cv.status == "assigned", gone)
+        .order_by(cv.id)
+        .limit(BATCH)
+    )
+    rows = (await uow.conn.execute(_claim(uow, q))).all()
     done = []
     for r in rows:
         # A customer still waiting for a first answer keeps its place in line.
@@ -255,20 +265,19 @@ async def _requeue_offline(
 async def _flag_breaches(uow: UnitOfWork, tenant_id: int, now: datetime, target: int) -> list[int]:
     """Unanswered human conversations past the first-response target: flag once (at the moment the
     target passed), tell supervisors (`sla.breached`) and refresh the conversation for everyone."""
-    rows = (
-        await uow.conn.execute(
-            select(cv.id, _sla_clock.label("clock"))
-            .where(
-                cv.tenant_id == tenant_id,
-                cv.status.in_(("queued", "assigned")),
-                cv.first_response_at.is_(None),
-                cv.sla_breached_at.is_(None),
-                _sla_clock <= now - timedelta(seconds=target),
-            )
-            .order_by(cv.id)
-            .limit(BATCH)
+    q = (
+        select(cv.id, _sla_clock.label("clock"))
+        .where(
+            cv.tenant_id == tenant_id,
+            cv.status.in_(("queued", "assigned")),
+            cv.first_response_at.is_(None),
+            cv.sla_breached_at.is_(None),
+            _sla_clock <= now - timedelta(seconds=target),
         )
-    ).all()
+        .order_by(cv.id)
+        .limit(BATCH)
+    )
+    rows = (await uow.conn.execute(_claim(uow, q))).all()
     done = []
     for r in rows:
         at = r.clock + timedelta(seconds=target)

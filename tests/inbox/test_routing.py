@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
+from typing import Any
 
 from inbox.routing import route_tenant, tenants_with_work
 from tests.inbox.routing_support import (
@@ -20,7 +21,7 @@ from tests.inbox.routing_support import (
     set_settings,
     status,
 )
-from tests.support import App
+from tests.support import App, notificame_message
 
 
 async def test_capacity_is_never_exceeded(app: App) -> None:
@@ -273,3 +274,35 @@ async def test_the_poll_visits_only_tenants_with_due_work(app: App) -> None:
     assert t.id not in await tenants_with_work(app.runtime)
     await set_settings(app, t, sla_first_response_seconds=None, requeue_offline_after_seconds=300)
     assert t.id in await tenants_with_work(app.runtime)
+
+
+async def test_passes_alongside_webhooks_and_actions_on_the_same_rows(app: App) -> None:
+    """Routing never waits on rows others hold (it skips them), so a burst of customer messages, agents'
+    actions and passes on the same conversations all complete, and capacity still holds."""
+    t = await app.tenant()
+    ch = await t.channel()
+    agents = [await t.agent(capacity=2) for _ in range(2)]
+    for a in agents:
+        await status(a, "online")
+    senders = [f"55118{i:08d}" for i in range(8)]
+    ids = [await conversation(app, ch, sender=s) for s in senders]
+    await set_settings(app, t, sla_first_response_seconds=1)
+    for i in ids:
+        await set_conversation(app, i, created_at=ago(30))
+
+    async def burst(sender: str) -> int:
+        r = await app.post_webhook(ch, notificame_message(ch, text="alô?", sender=sender))
+        return r.status_code
+
+    jobs: list[Any] = [burst(s) for s in senders * 2]
+    jobs += [route_tenant(app.runtime, t.id) for _ in range(4)]
+    jobs += [t.admin.http.post(f"/api/conversations/{i}/resolve") for i in ids[6:]]
+    results = await asyncio.gather(*jobs)
+    assert all(r == 200 for r in results[:16])
+    assert all(r.status_code == 200 for r in results[20:])
+    await route_tenant(app.runtime, t.id)
+    rows = [await conv(app, i) for i in ids]
+    assert {
+        a.id: sum(1 for r in rows if r.assignee_id == a.id and r.status == "assigned") for a in agents
+    } == {a.id: 2 for a in agents}
+    assert all(r.sla_breached_at is not None for r in rows[:6])
