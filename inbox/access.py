@@ -21,7 +21,7 @@ def conversation_filter(p: Principal) -> ColumnElement[bool]:
     """SQL condition (beyond the tenant) for conversations `p` may see."""
     if p.sees_all:
         return true()
-    in_queue = c.queue_id.is_(None)
+    in_queue: ColumnElement[bool] = c.queue_id.is_(None)
     if p.queue_ids:
         in_queue = or_(in_queue, c.queue_id.in_(sorted(p.queue_ids)))
     return or_(c.assignee_id == p.agent_id, and_(c.assignee_id.is_(None), in_queue))

@@ -117,7 +117,8 @@ async def jobs_worker(rt: Runtime) -> None:
             await slots.acquire()
             task = asyncio.create_task(run_job(rt, job))
             running.add(task)
-            task.add_done_callback(lambda t: (running.discard(t), slots.release()))
+            task.add_done_callback(running.discard)
+            task.add_done_callback(lambda _t: slots.release())
         if jobs:
             continue
         try:

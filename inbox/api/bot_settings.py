@@ -20,7 +20,8 @@ from inbox.errors import Invalid
 
 
 class ChannelBot(BaseModel):
-    """`enabled` turns the channel's bot on or off; `settings` replaces its override layer (null clears it)."""
+    """`enabled` turns the channel's bot on or off; `settings` replaces its override layer
+    (null clears it)."""
 
     model_config = ConfigDict(extra="forbid")
     enabled: bool | None = None
