@@ -51,12 +51,17 @@ class Channel:
 class App:
     """A running `inbox` app: its base URL, its runtime (for direct reads in assertions)."""
 
-    def __init__(self, base_url: str, runtime: Runtime) -> None:
+    def __init__(self, base_url: str, runtime: Runtime, routes: list[Any] | None = None) -> None:
+        self._routes = routes or []
         self.base_url = base_url
         self.ws_url = "ws" + base_url[4:]
         self.runtime = runtime
         self.http = httpx.AsyncClient(base_url=base_url, timeout=30)
         self._clients: list[httpx.AsyncClient] = [self.http]
+
+    def runtime_routes(self) -> list[Any]:
+        """The app's route table (the test app is the ASGI app served on `base_url`)."""
+        return list(self._routes)
 
     def client(self, token: str | None = None) -> httpx.AsyncClient:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
@@ -158,7 +163,7 @@ async def running_app(settings: Settings) -> AsyncIterator[App]:
     """Start an app (lifespan included) on a free loopback port."""
     asgi = create_app(settings)
     async with serve(asgi) as base_url:
-        app = App(base_url, asgi.state.runtime)
+        app = App(base_url, asgi.state.runtime, asgi.routes)
         try:
             yield app
         finally:
