@@ -27,7 +27,7 @@ EventType = Literal[
 class Event:
     type: EventType
     data: dict[str, Any]
-    # Visibility (see inbox/realtime/visibility.py). No conversation: tenant-wide.
+    # Visibility (see inbox/access.py). No conversation: tenant-wide.
     conversation_id: int | None = None
     assignee_id: int | None = None
     prev_assignee_id: int | None = None

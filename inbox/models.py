@@ -309,7 +309,7 @@ events = Table(
     Column("tenant_id", Id, ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True),
     Column("seq", BigInteger, primary_key=True, autoincrement=False),
     Column("type", String(40), nullable=False),
-    # Who may see it (see inbox/realtime/visibility.py): the conversation's assignee, the previous
+    # Who may see it (see inbox/access.py): the conversation's assignee, the previous
     # assignee on a transfer, the conversation's queue. NULL conversation = tenant-wide.
     Column("conversation_id", Id, nullable=True),
     Column("assignee_id", Id, nullable=True),
