@@ -161,8 +161,9 @@ class Session {
   async ensureConversation(id) {
     if (id === undefined || id === null || store.conversations.has(id) || this.fetching.has(id)) return;
     this.fetching.add(id);
+    const mark = store.tick;
     try {
-      store.upsertConversation(await api.get(`/api/conversations/${id}`));
+      store.upsertConversation(await api.get(`/api/conversations/${id}`), { fromApi: true, mark });
     } catch {
       /* not visible to me after all */
     } finally {

@@ -2,6 +2,7 @@
 
 import * as api from "./api.js";
 import { startApp, stopApp } from "./app.js";
+import * as i18n from "./i18n.js";
 import { t, translateStatic } from "./i18n.js";
 import { prefsControls } from "./views/prefs.js";
 import { replace } from "./dom.js";
@@ -43,6 +44,10 @@ form.addEventListener("submit", async (event) => {
   } finally {
     button.disabled = false;
   }
+});
+
+i18n.events.addEventListener("change", () => {
+  if (!loginView.hidden) replace(document.getElementById("login-prefs"), prefsControls({ compact: true }));
 });
 
 api.events.addEventListener("unauthorized", () => {

@@ -1,6 +1,7 @@
 // What the browser knows: conversations, the last message of each, the open conversation's messages,
 // agents, typing. REST loads and realtime events both go through `upsert*`/`applyMessage`, which are
-// idempotent (keyed by id), so a replayed or doubled event changes nothing. Views listen for
+// idempotent (keyed by id), so a replayed or doubled event changes nothing, and a slow API answer
+// never overwrites what a later event said (see `tick`). Views listen for
 // "conversations", "messages", "agents", "typing" and "me" (batched to one per animation frame).
 
 const OPEN_STATUSES = ["bot", "queued", "assigned"];
@@ -26,6 +27,7 @@ class Store extends EventTarget {
     this.messages = new Map(); // conversation id -> Map(message id -> message), for loaded ones
     this.typing = new Map(); // conversation id -> {name, until}
     this.openId = null;
+    this.tick = 0; // counts changes; API answers older than a change never overwrite it
     this.pending = new Set();
     this.frame = null;
   }
@@ -64,16 +66,25 @@ class Store extends EventTarget {
   }
 
   // ---- conversations
-  upsertConversation(conv) {
+  /**
+   * A conversation row, from the API (`fromApi`, with the store's `tick` when the request left) or
+   * from an event / action answer. An API answer never overwrites what an event changed after its
+   * request left (it may be older). Unread: an API row is the truth as of its newest message (list
+   * rows carry `last_message`); an event row's non-zero count is kept local, because the
+   * message.created events that follow count their own messages (a row written in the same
+   * transaction as a message already counts it, and would count it twice).
+   */
+  upsertConversation(conv, { fromApi = false, mark = this.tick } = {}) {
     const old = this.conversations.get(conv.id);
-    const merged = { ...(old || {}), ...conv };
-    // The list row may know a newer last message than the conversation payload (events race).
-    if (old && ts(old.last_message_at) > ts(conv.last_message_at)) {
-      merged.last_message_at = old.last_message_at;
-    }
-    if (conv.last_message) {
-      const known = this.previews.get(conv.id);
-      if (!known || known.id <= conv.last_message.id) this.previews.set(conv.id, conv.last_message);
+    if (conv.last_message) this.setPreview(conv.last_message);
+    if (fromApi && old && old.touched > mark) return old;
+    const merged = { ...(old || {}), ...conv, touched: fromApi ? mark : ++this.tick };
+    if (old && ts(old.last_message_at) > ts(conv.last_message_at)) merged.last_message_at = old.last_message_at;
+    if (fromApi) {
+      const newest = conv.last_message ? conv.last_message.id : this.previews.get(conv.id)?.id ?? 0;
+      merged.counted = Math.max(old?.counted ?? 0, newest);
+    } else if (old && conv.unread_count) {
+      merged.unread_count = old.unread_count;
     }
     if (this.openId === conv.id) merged.unread_count = 0;
     this.conversations.set(conv.id, merged);
@@ -100,9 +111,17 @@ class Store extends EventTarget {
   }
 
   // ---- messages
-  setMessages(conversationId, items) {
+  /** Before loading a conversation's messages: from now on its events are kept, even mid-load. */
+  beginMessages(conversationId) {
+    if (!this.messages.has(conversationId)) this.messages.set(conversationId, new Map());
+  }
+
+  /** The API's messages (requested at `mark`), with whatever events brought since `mark` on top. */
+  setMessages(conversationId, items, mark) {
+    const old = this.messages.get(conversationId) || new Map();
     const map = new Map();
-    for (const m of items) map.set(m.id, m);
+    for (const m of items) map.set(m.id, { ...m, touched: mark });
+    for (const [id, m] of old) if (m.touched > mark) map.set(id, m);
     this.messages.set(conversationId, map);
     const last = items[items.length - 1];
     if (last) this.setPreview(last);
@@ -111,29 +130,36 @@ class Store extends EventTarget {
 
   setPreview(msg) {
     const old = this.previews.get(msg.conversation_id);
-    if (!old || old.id <= msg.id) {
+    if (!old || old.id < msg.id || (old.id === msg.id && old !== msg)) {
       this.previews.set(msg.conversation_id, msg);
       this.emit("conversations");
     }
   }
 
-  /** A message from the API or an event; `created` counts it as new activity (unread, ordering). */
-  applyMessage(msg, { created = false } = {}) {
+  /**
+   * A message from an event, or from an API answer (`fromApi`, with the `tick` when the request left:
+   * the answer to a POST may arrive after the events that followed it, and must not undo them).
+   * `created` counts it as new activity (unread, ordering).
+   */
+  applyMessage(msg, { created = false, fromApi = false, mark = this.tick } = {}) {
     const map = this.messages.get(msg.conversation_id);
     const known = map && map.has(msg.id);
+    if (fromApi && known && map.get(msg.id).touched > mark) return;
     if (map) {
-      map.set(msg.id, { ...(map.get(msg.id) || {}), ...msg });
+      map.set(msg.id, { ...(map.get(msg.id) || {}), ...msg, touched: fromApi ? mark : ++this.tick });
       this.emit("messages");
     }
     this.setPreview(msg);
     const conv = this.conversations.get(msg.conversation_id);
-    if (conv && created && !known) {
-      const at = msg.created_at;
-      if (ts(at) > ts(conv.last_message_at)) conv.last_message_at = at;
+    if (conv && created && !known && msg.id > (conv.counted ?? 0)) {
+      // News, not a message the row's unread count already includes.
+      conv.counted = msg.id;
+      if (ts(msg.created_at) > ts(conv.last_message_at)) conv.last_message_at = msg.created_at;
       if (msg.direction === "in" && this.openId !== conv.id) conv.unread_count = (conv.unread_count || 0) + 1;
-      if (msg.direction === "in") this.typing.delete(conv.id);
       this.emit("conversations");
     }
+    // The one typing has sent: stop showing "typing…" at once.
+    if (created && msg.sender?.type === "agent" && this.typing.delete(msg.conversation_id)) this.emit("typing");
   }
 
   messagesOf(conversationId) {

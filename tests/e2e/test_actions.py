@@ -11,7 +11,7 @@ from sqlalchemy import update
 from inbox import models as m
 from tests.e2e.conftest import E2E
 from tests.e2e.scene import conversation_of, say, set_routing
-from tests.support import whatsapp_cloud_message
+from tests.support import notificame_message, whatsapp_cloud_message
 
 expect.set_options(timeout=10_000)
 
@@ -109,3 +109,50 @@ async def test_24_hour_window_warning_and_refusal(e2e: E2E) -> None:
     await page.press(".reply-input", "Enter")
     await expect(page.locator(".reply-error")).to_contain_text("24-hour customer-service window is closed")
     await expect(page.locator(".reply-input")).to_have_value("Ainda precisa de ajuda?")  # kept for later
+
+
+async def test_attachments_locations_and_deleted_messages(e2e: E2E) -> None:
+    tenant = await e2e.app.tenant()
+    ch = await tenant.channel()
+    base = "http://127.0.0.1:9/media"  # never fetched successfully: the elements are what count
+    contents = [
+        {
+            "type": "file",
+            "fileUrl": f"{base}/foto.jpg",
+            "fileMimeType": "image/jpeg",
+            "fileCaption": "A foto",
+        },
+        {"type": "file", "fileUrl": f"{base}/audio.ogg", "fileMimeType": "audio/ogg"},
+        {"type": "file", "fileUrl": f"{base}/video.mp4", "fileMimeType": "video/mp4"},
+        {
+            "type": "file",
+            "fileUrl": f"{base}/nota.pdf",
+            "fileMimeType": "application/pdf",
+            "fileName": "nota.pdf",
+        },
+        {"type": "location", "latitude": -23.5505, "longitude": -46.6333, "name": "Loja Centro"},
+    ]
+    for i, content in enumerate(contents):
+        payload = notificame_message(ch, sender="5511910000009", name="Vera Lúcia", contents=[content])
+        payload["message"]["id"] = f"media-{i}"
+        r = await e2e.app.post_webhook(ch, payload)
+        assert r.status_code == 200, r.text
+    await say(e2e, ch, "5511910000009", "Vera Lúcia", "esta vai ser apagada")
+    conv_id = await conversation_of(tenant.admin, "Vera Lúcia")
+    async with e2e.app.runtime.uow() as uow:
+        msg = m.messages.c
+        await uow.conn.execute(
+            update(m.messages)
+            .where(msg.conversation_id == conv_id, msg.text == "esta vai ser apagada")
+            .values(text=None, deleted=True)
+        )
+    page = await e2e.open(tenant.admin, f"/#/c/{conv_id}")
+    await expect(page.locator(".att-image img")).to_have_attribute("src", f"{base}/foto.jpg")
+    await expect(page.locator(".msg-in", has=page.locator(".att-image"))).to_contain_text("A foto")
+    await expect(page.locator("audio.att-audio")).to_have_attribute("src", f"{base}/audio.ogg")
+    await expect(page.locator("video.att-video")).to_have_attribute("src", f"{base}/video.mp4")
+    await expect(page.locator("a.att-file")).to_have_text("nota.pdf")
+    await expect(page.locator("a.att-location")).to_have_attribute(
+        "href", "https://maps.google.com/?q=-23.5505,-46.6333"
+    )
+    await expect(page.locator(".msg-deleted")).to_have_text("message deleted")

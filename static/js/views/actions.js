@@ -29,10 +29,10 @@ export class ConversationHeader {
   async act(path, body, button) {
     this.error.hidden = true;
     if (button) button.disabled = true;
+    const mark = store.tick;
     try {
       const result = await api.post(`/api/conversations/${this.id}/${path}`, body);
-      if (result && result.id === this.id && result.status) store.upsertConversation(result);
-      else if (result && result.conversation) store.upsertConversation(result.conversation);
+      if (result && result.id === this.id) store.upsertConversation(result, { fromApi: true, mark });
     } catch (err) {
       this.error.textContent = t("conv.action_failed", { e: err.status === 0 ? t("error.network") : err.message });
       this.error.hidden = false;

@@ -94,9 +94,10 @@ export class Composer {
     this.draft.clientId ||= uuid();
     const body = { text, client_id: this.draft.clientId };
     if (this.draft.note) body.private = true;
+    const mark = store.tick;
     try {
       const msg = await api.post(`/api/conversations/${this.id}/messages`, body);
-      if (msg && msg.id) store.applyMessage(msg, { created: true });
+      if (msg && msg.id) store.applyMessage(msg, { created: true, fromApi: true, mark });
       this.textarea.value = "";
       this.draft.text = "";
       this.draft.clientId = null;

@@ -55,7 +55,8 @@ export class ConversationPane {
     if (id === null) return this.renderEmpty();
     this.header = new ConversationHeader({ session: this.session, id });
     this.banners = h("div", { class: "conv-banners" });
-    this.list = h("ol", { class: "messages", "aria-live": "polite", "aria-relevant": "additions", tabindex: "0", "aria-label": t("tabs.label") });
+    // Live announcements start after the first render (not the whole history at once).
+    this.list = h("ol", { class: "messages", "aria-live": "off", "aria-relevant": "additions", tabindex: "0", "aria-label": t("conv.messages") });
     this.scroller = h("div", { class: "messages-scroll" }, this.list);
     this.typing = h("div", { class: "typing", "aria-live": "polite" });
     this.composer = new Composer({ session: this.session, id });
@@ -68,14 +69,19 @@ export class ConversationPane {
 
   async load() {
     const id = this.id;
+    const mark = store.tick;
+    store.beginMessages(id); // events arriving while the answer travels are kept
+    this.loading = true;
     try {
       const [conv, page] = await Promise.all([api.get(`/api/conversations/${id}`), api.get(`/api/conversations/${id}/messages`)]);
       if (id !== this.id) return;
-      store.upsertConversation({ ...conv, unread_count: 0 });
-      store.setMessages(id, page.items);
+      store.upsertConversation({ ...conv, unread_count: 0 }, { fromApi: true, mark });
+      this.loading = false;
+      store.setMessages(id, page.items, mark);
       this.markRead(conv);
     } catch (err) {
       if (id !== this.id) return;
+      this.loading = false;
       replace(this.list, h("li", { class: "messages-loading" }, err.status === 0 ? t("error.network") : err.message));
     }
   }
@@ -97,8 +103,9 @@ export class ConversationPane {
   /** The agent has seen it: the unread count goes to zero for the whole team (conversation.updated). */
   async markRead(conv) {
     if (!conv.unread_count) return;
+    const mark = store.tick;
     try {
-      store.upsertConversation(await api.post(`/api/conversations/${conv.id}/read`, {}));
+      store.upsertConversation(await api.post(`/api/conversations/${conv.id}/read`, {}), { fromApi: true, mark });
     } catch {
       /* the badge comes back on reload; nothing is lost */
     }
@@ -136,7 +143,7 @@ export class ConversationPane {
   renderMessages() {
     if (this.id === null || !this.list) return;
     const messages = store.messagesOf(this.id);
-    if (!messages) return;
+    if (!messages || (this.loading && !messages.length)) return;
     const conv = store.conversations.get(this.id);
     const nearBottom = this.scroller.scrollHeight - this.scroller.scrollTop - this.scroller.clientHeight < 120;
     const wanted = [];
@@ -164,6 +171,7 @@ export class ConversationPane {
     });
     if (this.stickToBottom || nearBottom || grewByMine) this.scrollToBottom();
     this.stickToBottom = false;
+    this.list.setAttribute("aria-live", "polite");
   }
 
   node(key, sig, build) {
@@ -188,9 +196,10 @@ export class ConversationPane {
 
   async retry(msg, button) {
     button.disabled = true;
+    const mark = store.tick;
     try {
       const updated = await api.post(`/api/conversations/${msg.conversation_id}/messages/${msg.id}/retry`, {});
-      if (updated && updated.id) store.applyMessage(updated);
+      if (updated && updated.id) store.applyMessage(updated, { fromApi: true, mark });
     } catch (err) {
       button.disabled = false;
       button.title = err.message;

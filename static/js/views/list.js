@@ -74,11 +74,12 @@ export class ConversationList {
     const assignee = { mine: "me", unassigned: "unassigned", all: "" }[this.tab];
     this.loading = true;
     this.renderRows();
+    const mark = store.tick;
     try {
       const page = await api.get(
         `/api/conversations${api.qs({ assignee, status: FILTERS[this.filter].join(","), cursor, limit: 50 })}`,
       );
-      for (const c of page.items) store.upsertConversation(c);
+      for (const c of page.items) store.upsertConversation(c, { fromApi: true, mark });
       this.cursors.set(key, page.next_cursor || null);
     } catch {
       /* offline: the realtime link's banner says so; rows already known stay */
@@ -176,6 +177,7 @@ export class ConversationList {
     const items = store.list(this.predicate());
     const unreadMine = store.list((c) => FILTERS.open.includes(c.status) && c.assignee_id === store.me?.id && c.unread_count > 0).length;
     const unassigned = store.list((c) => FILTERS.open.includes(c.status) && c.assignee_id == null).length;
+    document.title = unreadMine ? `(${unreadMine}) ${t("app.name")}` : t("app.name");
     for (const badge of this.el.querySelectorAll("[data-tab-count]")) {
       const n = badge.dataset.tabCount === "mine" ? unreadMine : badge.dataset.tabCount === "unassigned" ? unassigned : 0;
       badge.textContent = n ? String(n) : "";
