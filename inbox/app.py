@@ -14,7 +14,6 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
-from starlette.staticfiles import StaticFiles
 
 from inbox import logs
 from inbox.api import (
@@ -32,6 +31,7 @@ from inbox.config import Settings
 from inbox.paths import shipped
 from inbox.realtime import ws
 from inbox.runtime import Runtime
+from inbox.static_files import app_files
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +83,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *bot_settings.routes,
         *webhooks.routes,
         *ws.routes,
-        Mount("/", app=StaticFiles(directory=shipped("static"), html=True), name="static"),
+        Mount("/", app=app_files(shipped("static")), name="static"),
     ]
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.runtime = runtime

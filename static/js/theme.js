@@ -19,10 +19,3 @@ export function setTheme(value) {
     /* not persisted */
   }
 }
-
-/** The theme actually shown (for the chart's colours, which are read from CSS anyway). */
-export function effectiveTheme() {
-  const value = theme();
-  if (value !== "system") return value;
-  return matchMedia("(prefers-color-scheme: dark)").matches ? "dark" : "light";
-}

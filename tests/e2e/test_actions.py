@@ -156,3 +156,24 @@ async def test_attachments_locations_and_deleted_messages(e2e: E2E) -> None:
         "href", "https://maps.google.com/?q=-23.5505,-46.6333"
     )
     await expect(page.locator(".msg-deleted")).to_have_text("message deleted")
+
+
+async def test_keyboard_only(e2e: E2E) -> None:
+    tenant = await e2e.app.tenant()
+    ch = await tenant.channel()
+    await say(e2e, ch, "5511910000010", "Tiago Melo", "Oi")
+    page = await e2e.open(tenant.admin)
+    await page.locator("#tab-mine").focus()
+    await page.keyboard.press("ArrowRight")
+    await page.keyboard.press("ArrowRight")
+    await expect(page.locator("#tab-all")).to_be_focused()
+    await expect(page.locator("#tab-all")).to_have_attribute("aria-selected", "true")
+    await page.keyboard.press("Tab")  # the status filter
+    await page.keyboard.press("Tab")  # the first conversation
+    await expect(page.locator(".conv-item", has_text="Tiago Melo")).to_be_focused()
+    await page.keyboard.press("Enter")
+    await expect(page.locator(".conv-header .conv-name")).to_have_text("Tiago Melo")
+    await page.locator(".reply-input").focus()
+    await page.keyboard.type("Olá Tiago")
+    await page.keyboard.press("Enter")
+    await expect(page.locator(".msg-out", has_text="Olá Tiago")).to_have_count(1)
