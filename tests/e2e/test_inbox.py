@@ -222,6 +222,9 @@ async def test_hostile_message_is_shown_as_text(e2e: E2E) -> None:
 
 async def test_inbox_screenshot(e2e: E2E) -> None:
     scene = await build(e2e)
+    for agent in (scene.lead, scene.agents[0]):
+        r = await agent.http.put("/api/agents/me/status", json={"status": "online"})
+        assert r.status_code == 200, r.text
     page = await e2e.open(scene.lead, f"/#/c/{scene.conversations['Maria Silva']}")
     await open_all(page)
     await expect(page.locator(".msg-in .msg-text").last).to_have_text("Ótimo, muito obrigada pela ajuda!")
