@@ -26,7 +26,7 @@ class Profile:
     socket_processes: int = 2
     fanout_repeats: int = 3
     settle_seconds: float = 1.0  # pause before reading memory, and for late deliveries
-    outbound_replies: int = 2000
+    outbound_replies: int = 1000
 
 
 DEFAULT = Profile("default")
@@ -35,10 +35,12 @@ QUICK = Profile(
     warmup_seconds=0.5,
     http_seconds=2.0,
     ingest_seconds=3.0,
-    known_contacts=300,
+    known_contacts=400,
     e2e_seconds=2.0,
-    sockets=(1000, 5000),
+    e2e_conversations_per_agent=4,
+    sockets=(500, 1500),
     fanout_repeats=2,
+    settle_seconds=0.5,
     outbound_replies=300,
 )
 TINY = Profile(

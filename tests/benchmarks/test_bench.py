@@ -62,9 +62,3 @@ def test_bench_json_has_every_figure() -> None:
         assert ingest["verified"] and ingest["committed"] == ingest["accepted"] > 0, ingest
     assert r["detail"]["outbound"]["sent"] == r["detail"]["outbound"]["replies"]
 
-
-def test_bench_without_postgres_says_not_measured() -> None:
-    r = _bench("--database", "postgresql")
-    assert r["ingest_rps_postgresql"] is None and r["ingest_ratio_postgresql"] is None
-    assert any("postgresql: not measured" in n for n in r["notes"]), r["notes"]
-    assert isinstance(r["bare_http_rps"], float) and r["bare_http_rps"] > 0
