@@ -94,11 +94,15 @@ export function uuid() {
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 
-/** Call `fn` at most once per `ms` after the calls stop (trailing debounce). */
-export function debounce(fn, ms) {
+/** Call `fn` once, `ms` after the first of a burst of calls (so at most once per `ms`, never starved
+ * by a steady stream of calls the way a debounce would be). */
+export function throttle(fn, ms) {
   let timer = null;
-  return (...args) => {
-    clearTimeout(timer);
-    timer = setTimeout(() => fn(...args), ms);
+  return () => {
+    if (timer) return;
+    timer = setTimeout(() => {
+      timer = null;
+      fn();
+    }, ms);
   };
 }

@@ -9,6 +9,7 @@ const PING_EVERY = 25_000;
 const DEAD_AFTER = 10_000; // no frame this long after a ping: the link is dead even if TCP says not
 const BACKOFF_MIN = 500;
 const BACKOFF_MAX = 15_000;
+const CONNECT_TIMEOUT = 10_000;
 
 export class Realtime extends EventTarget {
   constructor() {
@@ -79,6 +80,9 @@ export class Realtime extends EventTarget {
     let opened = false;
     const socket = new WebSocket(this.url());
     this.socket = socket;
+    // A handshake to an unreachable host can hang for minutes: give up and retry instead.
+    clearTimeout(this.connectTimer);
+    this.connectTimer = setTimeout(() => opened || this.drop(socket), CONNECT_TIMEOUT);
     socket.onmessage = (msg) => {
       if (socket !== this.socket) return;
       this.armDeadTimer(false);
@@ -171,6 +175,7 @@ export class Realtime extends EventTarget {
   }
 
   stopTimers() {
+    clearTimeout(this.connectTimer);
     clearInterval(this.pingTimer);
     clearTimeout(this.deadTimer);
   }

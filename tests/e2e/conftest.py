@@ -37,6 +37,9 @@ CHROMIUM_ARGS = [
 ]
 REQUIRE_BROWSER = os.environ.get("INBOX_TEST_REQUIRE_BROWSER") == "1"
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+# The README's pictures change on every run (clock times): they are rewritten only when asked
+# (INBOX_UPDATE_SCREENSHOTS=1) or missing, so a test run leaves the working tree clean.
+UPDATE_SCREENSHOTS = os.environ.get("INBOX_UPDATE_SCREENSHOTS") == "1"
 E2E_DIR = Path(__file__).resolve().parent
 
 
@@ -108,6 +111,15 @@ class E2E:
         page.on("pageerror", lambda exc: page.errors.append(str(exc)))
         await page.goto(self.url + path)
         return page
+
+    async def screenshot(self, page: Any, name: str, tmp_path: Path) -> Path:
+        """docs/screenshots/NAME when updating (or missing), else under the test's tmp_path."""
+        target = SCREENSHOTS / name
+        if not (UPDATE_SCREENSHOTS or not target.exists()):
+            target = tmp_path / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        await page.screenshot(path=str(target))
+        return target
 
     async def close_pages(self) -> None:
         errors = []

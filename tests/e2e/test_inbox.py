@@ -4,11 +4,12 @@ failed delivery and retry, private notes, hostile text. Every wait is bounded po
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from playwright.async_api import expect
 
-from tests.e2e.conftest import E2E, SCREENSHOTS
+from tests.e2e.conftest import E2E
 from tests.e2e.scene import build
 from tests.fakes.notificame import zenvia_error
 from tests.support import PASSWORD, Channel, Tenant, notificame_message, notificame_status
@@ -220,7 +221,7 @@ async def test_hostile_message_is_shown_as_text(e2e: E2E) -> None:
     assert await page.evaluate("typeof window.__pwned") == "undefined"
 
 
-async def test_inbox_screenshot(e2e: E2E) -> None:
+async def test_inbox_screenshot(e2e: E2E, tmp_path: Path) -> None:
     scene = await build(e2e)
     for agent in (scene.lead, scene.agents[0]):
         r = await agent.http.put("/api/agents/me/status", json={"status": "online"})
@@ -232,4 +233,5 @@ async def test_inbox_screenshot(e2e: E2E) -> None:
     await expect(page.locator(".contact-card .contact-name")).to_have_text("Maria Silva")
     await expect(page.locator(".identities")).to_be_visible()
     await page.locator(".reply-input").fill("Imagina, Maria! Qualquer coisa é só chamar.")
-    await page.screenshot(path=str(SCREENSHOTS / "inbox.png"))
+    shot = await e2e.screenshot(page, "inbox.png", tmp_path)
+    assert shot.stat().st_size > 10_000

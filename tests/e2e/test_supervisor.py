@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from playwright.async_api import expect
 
-from tests.e2e.conftest import E2E, SCREENSHOTS
+from tests.e2e.conftest import E2E
 from tests.e2e.scene import build, conversation_of, say, set_routing
 
 expect.set_options(timeout=10_000)
@@ -42,7 +44,7 @@ async def test_supervisor_figures_change_live(e2e: E2E) -> None:
     assert await page.evaluate("window.__sameDocument") is True
 
 
-async def test_supervisor_screenshot(e2e: E2E) -> None:
+async def test_supervisor_screenshot(e2e: E2E, tmp_path: Path) -> None:
     scene = await build(e2e, history=True)
     ana, bruno, sofia = scene.agents
     for agent, status in ((ana, "online"), (bruno, "online"), (sofia, "away"), (scene.lead, "online")):
@@ -55,4 +57,5 @@ async def test_supervisor_screenshot(e2e: E2E) -> None:
     await expect(page.locator("#breaches")).to_contain_text("Beatriz Santos")
     await expect(page.locator("#queues-table tr.row-breached")).to_have_count(1)
     await expect(page.locator(".chart .chart-line")).to_have_count(1)
-    await page.screenshot(path=str(SCREENSHOTS / "supervisor.png"))
+    shot = await e2e.screenshot(page, "supervisor.png", tmp_path)
+    assert shot.stat().st_size > 10_000

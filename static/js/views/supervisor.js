@@ -1,10 +1,10 @@
 // The supervisor view: live queues (waiting, oldest wait), agents (status, load), today's figures,
 // SLA breaches, and a chart of today's volume per hour with first response time. Figures come from
 // GET /api/queues and `queue.updated` events (same shape), refreshed after conversation events
-// (debounced) and every few seconds; the chart from GET /api/reports.
+// (throttled) and every few seconds; the chart from GET /api/reports.
 
 import * as api from "../api.js";
-import { debounce, h, replace } from "../dom.js";
+import { h, replace, throttle } from "../dom.js";
 import * as fmt from "../format.js";
 import { t } from "../i18n.js";
 import { avatar, icon } from "../icons.js";
@@ -19,16 +19,15 @@ export class SupervisorView {
     this.session = session;
     this.figures = null;
     this.report = null;
-    this.refreshSoon = debounce(() => this.loadFigures(), 700);
-    this.reportSoon = debounce(() => this.loadReport(), 3000);
+    this.refreshSoon = throttle(() => this.loadFigures(), 1000);
+    this.reportSoon = throttle(() => this.loadReport(), 5000);
   }
 
   mount(container) {
     this.el = h("div", { class: "supervisor", id: "supervisor" });
     replace(container, this.el);
     this.render();
-    this.loadFigures();
-    this.loadReport();
+    this.loadFigures().then(() => this.loadReport()); // the report's "today" is the tenant's
     this.timer = setInterval(() => this.loadFigures(), REFRESH_EVERY);
     this.reportTimer = setInterval(() => this.loadReport(), REPORT_EVERY);
     this.ticker = setInterval(() => this.tick(), 1000);
@@ -72,8 +71,14 @@ export class SupervisorView {
 
   async loadReport() {
     try {
-      const today = new Date();
-      const day = `${today.getFullYear()}-${String(today.getMonth() + 1).padStart(2, "0")}-${String(today.getDate()).padStart(2, "0")}`;
+      // "Today" in the tenant's time zone, as the figures count it (en-CA formats as YYYY-MM-DD).
+      const zone = this.figures?.timezone;
+      let day;
+      try {
+        day = new Intl.DateTimeFormat("en-CA", { timeZone: zone || undefined }).format(new Date());
+      } catch {
+        day = new Intl.DateTimeFormat("en-CA").format(new Date());
+      }
       this.report = await api.get(`/api/reports${api.qs({ from: day, to: day })}`);
       this.renderChart();
     } catch {
@@ -118,6 +123,8 @@ export class SupervisorView {
     const openCount = (totals.assigned || 0) + (totals.snoozed || 0);
     const online = (f.agents || []).filter((a) => a.status === "online").length;
 
+    // Refreshes rebuild the view: keep keyboard focus where it was (on the same link).
+    const focused = this.el.contains(document.activeElement) ? document.activeElement.getAttribute("href") : null;
     this.chartBox = h("div", { class: "card chart-card" });
     this.breachBox = h("section", { class: "card" });
     replace(
@@ -157,6 +164,7 @@ export class SupervisorView {
     );
     this.renderChart();
     this.renderBreaches();
+    if (focused) this.el.querySelector(`a[href="${CSS.escape(focused)}"]`)?.focus();
   }
 
   queuesCard(f) {
