@@ -161,7 +161,7 @@ const STRINGS = {
     "banner.retry": "Reconectar agora",
     "tabs.label": "Conversas",
     "tabs.mine": "Minhas",
-    "tabs.unassigned": "Sem responsável",
+    "tabs.unassigned": "Não atribuídas",
     "tabs.all": "Todas",
     "filter.label": "Mostrar",
     "filter.open": "Abertas",

@@ -36,6 +36,21 @@ export class ConversationList {
     store.addEventListener("agents", this.onChange);
     this.ticker = setInterval(() => this.renderRows(), 15_000); // wait times keep counting
     this.load();
+    this.loadCounts();
+  }
+
+  /** The tab badges (unread in Mine, waiting in Unassigned) count what is loaded: load both. */
+  async loadCounts() {
+    for (const assignee of ["me", "unassigned"]) {
+      if (this.filter === "open" && assignee === { mine: "me", unassigned: "unassigned" }[this.tab]) continue;
+      const mark = store.tick;
+      try {
+        const page = await api.get(`/api/conversations${api.qs({ assignee, status: FILTERS.open.join(","), limit: 50 })}`);
+        for (const c of page.items) store.upsertConversation(c, { fromApi: true, mark });
+      } catch {
+        /* the badge waits for the next load */
+      }
+    }
   }
 
   destroy() {
@@ -92,6 +107,7 @@ export class ConversationList {
   reload() {
     this.cursors.clear();
     this.load();
+    this.loadCounts();
   }
 
   setOpen(id) {
