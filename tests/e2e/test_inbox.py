@@ -220,6 +220,15 @@ async def test_hostile_message_is_shown_as_text(e2e: E2E) -> None:
     assert await page.locator("#app b").count() == 0
     assert await page.evaluate("typeof window.__pwned") == "undefined"
 
+    # Only web links become links.
+    await customer_writes(
+        e2e, ch, "veja javascript:alert(1) e https://exemplo.com.br/pedido?id=7.", sender="5511955550005"
+    )
+    links = page.locator(".msg-in .msg-text a")
+    await expect(links).to_have_count(1)
+    await expect(links).to_have_attribute("href", "https://exemplo.com.br/pedido?id=7")
+    await expect(links).to_have_attribute("rel", "noopener noreferrer")
+
 
 async def test_inbox_screenshot(e2e: E2E, tmp_path: Path) -> None:
     scene = await build(e2e)
