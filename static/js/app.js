@@ -56,7 +56,12 @@ class Session {
 
   /** A fresh link (first connect, or after `resync`): load, or reload, what the page shows. */
   ready(fresh) {
-    if (!fresh) return; // a reconnect with `since`: the missed events were replayed
+    if (!fresh) {
+      // A reconnect with `since`: the missed events were replayed; only loads that failed while
+      // the network was gone are done again.
+      if (this.view && this.view.retryFailed) this.view.retryFailed();
+      return;
+    }
     if (this.viewName === null) {
       clearTimeout(this.startTimer);
       this.loadAgents();

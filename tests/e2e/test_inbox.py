@@ -180,6 +180,7 @@ async def test_network_cut_and_restored_shows_missed_messages(e2e: E2E) -> None:
     ch = await tenant.channel()
     await customer_writes(e2e, ch, "Oi, tudo bem?", sender="5511966660006", name="Elisa Prado")
     page = await open_conversation(e2e, tenant, "Elisa Prado")
+    await expect(page.locator(".msg-in .msg-text")).to_have_text(["Oi, tudo bem?"])
     await page.wait_for_function("window.__inbox && window.__inbox.realtime.state === 'online'")
     await page.evaluate("window.__sameDocument = true")
     banner = page.locator(".banner")
@@ -198,8 +199,18 @@ async def test_network_cut_and_restored_shows_missed_messages(e2e: E2E) -> None:
     await expect(page.locator(".msg-in .msg-text")).to_have_text(
         ["Oi, tudo bem?", "Escrevi enquanto você estava sem rede"]
     )
-    await expect(page.locator(".conv-item", has_text="Fábio Lima")).to_be_visible()
+    fabio = page.locator(".conv-item", has_text="Fábio Lima")
+    await expect(fabio.locator(".conv-preview")).to_have_text("Alguém aí?")
     assert await page.evaluate("window.__inbox.realtime.resyncs") is None  # replayed, not reloaded
+
+    # Opening a conversation while offline fails; it is loaded once the link is back.
+    await e2e.proxy.cut()
+    await expect(banner).to_be_visible()
+    await fabio.click()
+    await expect(page.locator(".messages-loading")).to_have_text("No connection")
+    await customer_writes(e2e, ch, "Oi? Preciso de ajuda", sender="5511977770007", name="Fábio Lima")
+    await e2e.proxy.restore()
+    await expect(page.locator(".msg-in .msg-text")).to_have_text(["Alguém aí?", "Oi? Preciso de ajuda"])
     assert await page.evaluate("window.__sameDocument") is True
 
 

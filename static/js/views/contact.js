@@ -34,6 +34,10 @@ export class ContactPanel {
     this.load();
   }
 
+  retryFailed() {
+    if (this.failed) this.load();
+  }
+
   async load() {
     const conv = store.conversations.get(this.id);
     const contactId = conv?.contact?.id;
@@ -44,12 +48,13 @@ export class ContactPanel {
     }
     try {
       const contact = await api.get(`/api/contacts/${contactId}`);
+      this.failed = false;
       if (store.conversations.get(this.id)?.contact?.id === contactId) {
         this.contact = contact;
         this.render();
       }
     } catch {
-      /* the panel shows what the conversation says */
+      this.failed = true; // the panel shows what the conversation says until the link is back
     }
   }
 

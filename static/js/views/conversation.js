@@ -77,17 +77,23 @@ export class ConversationPane {
       if (id !== this.id) return;
       store.upsertConversation({ ...conv, unread_count: 0 }, { fromApi: true, mark });
       this.loading = false;
+      this.failed = false;
       store.setMessages(id, page.items, mark);
       this.markRead(conv);
     } catch (err) {
       if (id !== this.id) return;
       this.loading = false;
+      this.failed = true; // loaded again once the link is back (events meanwhile are kept)
       replace(this.list, h("li", { class: "messages-loading" }, err.status === 0 ? t("error.network") : err.message));
     }
   }
 
   reload() {
     if (this.id !== null) this.load();
+  }
+
+  retryFailed() {
+    if (this.failed) this.reload();
   }
 
   /** A customer message arrived in the open conversation: the agent sees it, so it is read. */

@@ -41,6 +41,12 @@ export class InboxView {
     this.pane.onEvent(frame);
   }
 
+  retryFailed() {
+    this.list.retryFailed();
+    this.pane.retryFailed();
+    this.contact.retryFailed();
+  }
+
   reload() {
     this.list.reload();
     this.pane.reload();

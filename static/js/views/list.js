@@ -96,12 +96,17 @@ export class ConversationList {
       );
       for (const c of page.items) store.upsertConversation(c, { fromApi: true, mark });
       this.cursors.set(key, page.next_cursor || null);
+      this.failed = false;
     } catch {
-      /* offline: the realtime link's banner says so; rows already known stay */
+      this.failed = true; // offline: the banner says so; loaded again once the link is back
     } finally {
       this.loading = false;
       this.renderRows();
     }
+  }
+
+  retryFailed() {
+    if (this.failed) this.reload();
   }
 
   reload() {

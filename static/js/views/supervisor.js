@@ -48,6 +48,10 @@ export class SupervisorView {
     this.loadReport();
   }
 
+  retryFailed() {
+    this.reload(); // two small reads: cheaper than tracking which one failed
+  }
+
   onEvent(frame) {
     if (frame.type === "queue.updated" && frame.data && frame.data.queues) {
       this.setFigures(frame.data);
