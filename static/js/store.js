@@ -143,6 +143,13 @@ class Store extends EventTarget {
    */
   applyMessage(msg, { created = false, fromApi = false, mark = this.tick } = {}) {
     const map = this.messages.get(msg.conversation_id);
+    if (msg.merged_into != null) {
+      // The provider's echo of our own reply, shown for a moment as its own row: the outbox merged
+      // it into ours (it is gone on the server), so it disappears here too rather than show "deleted".
+      if (map && map.delete(msg.id)) this.emit("messages");
+      if (this.previews.get(msg.conversation_id)?.id === msg.id) this.previews.delete(msg.conversation_id);
+      return;
+    }
     const known = map && map.has(msg.id);
     if (fromApi && known && map.get(msg.id).touched > mark) return;
     if (map) {
