@@ -57,5 +57,10 @@ def is_connection_error(exc: BaseException) -> bool:
     if isinstance(exc, (ConnectionError, OSError, TimeoutError, StorageUnavailable)):
         return True
     if isinstance(exc, DBAPIError):
-        return not isinstance(exc, (IntegrityError, ProgrammingError, DataError, NotSupportedError))
+        if isinstance(exc, (IntegrityError, ProgrammingError, DataError, NotSupportedError)):
+            return False
+        # PostgreSQL's SQLSTATE classes 22 (data), 23 (integrity) and 42 (syntax, access) are about
+        # the statement, not the server: drivers do not always map them to the classes above.
+        state = str(getattr(exc.orig, "sqlstate", "") or getattr(exc.orig, "pgcode", "") or "")
+        return state[:2] not in ("22", "23", "42")
     return False

@@ -15,6 +15,7 @@ from starlette.routing import Route
 from channels.base import ChannelConfig, InvalidPayload, Unauthorized
 from inbox.api.common import runtime
 from inbox.db import StorageUnavailable, is_connection_error
+from inbox.sanitize import clean_all
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +77,7 @@ def _post(provider: str) -> Route:
             return PlainTextResponse(f"invalid payload: {exc}", status_code=400)
         if events:
             try:
-                await rt.ingestor.submit(channel, events)
+                await rt.ingestor.submit(channel, clean_all(events))
             except StorageUnavailable:
                 return PlainTextResponse("storage unavailable, retry later", status_code=503)
         return _OK
