@@ -34,13 +34,13 @@ QUICK = Profile(
     "quick",
     warmup_seconds=0.5,
     http_seconds=2.0,
-    ingest_seconds=3.0,
-    known_contacts=400,
+    ingest_seconds=2.5,
+    known_contacts=360,
     e2e_seconds=2.0,
     e2e_conversations_per_agent=4,
     sockets=(500, 1500),
     fanout_repeats=2,
-    settle_seconds=0.5,
+    settle_seconds=0.3,
     outbound_replies=300,
 )
 TINY = Profile(
