@@ -121,6 +121,15 @@ class Db:
         async with self.engine.begin() as conn:
             await conn.execute(text("ANALYZE"))
 
+    async def resolve_all(self, tenant_id: int) -> None:
+        cv = m.conversations.c
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                update(m.conversations)
+                .where(cv.tenant_id == tenant_id, cv.status != "resolved")
+                .values(status="resolved", resolved_at=m.utcnow())
+            )
+
     async def forget_sockets(self) -> int:
         """Drop the presence rows a stopped server left behind. The next server would otherwise sweep
         them (one transaction per agent, thousands after the sockets phase) in the middle of the
