@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -77,9 +78,11 @@ class _Candidate:
         return (self.load, self.last_assigned_at or _EPOCH, self.status_changed_at or _EPOCH, self.id)
 
 
-async def route_tenant(rt: Runtime, tenant_id: int) -> PassResult:
+async def route_tenant(rt: Runtime, tenant_id: int, *, throttle: bool = False) -> PassResult:
     """One routing pass for one tenant, in one transaction: requeue what offline agents hold (if the
-    tenant says so), assign what waits, flag SLA breaches, announce changed queue figures."""
+    tenant says so), assign what waits, flag SLA breaches. Then, outside that transaction (its lock
+    serializes the tenant's routing), announce changed queue figures; with `throttle` (the worker)
+    at most once per ANNOUNCE_SECONDS per tenant, a skipped announcement staying pending."""
     result = PassResult()
     async with rt.uow() as uow:
         await _serialize(uow, tenant_id)
@@ -90,7 +93,7 @@ async def route_tenant(rt: Runtime, tenant_id: int) -> PassResult:
             result.assigned = await _assign(uow, tenant_id, now, settings)
         if settings.sla_target:
             result.breached = await _flag_breaches(uow, tenant_id, now, settings.sla_target)
-        result.announced = await _announce(uow, tenant_id, now, settings, result.changed)
+    result.announced = await _announce(rt, tenant_id, settings, result.changed, throttle=throttle)
     return result
 
 
@@ -302,29 +305,62 @@ async def _flag_breaches(uow: UnitOfWork, tenant_id: int, now: datetime, target:
     return done
 
 
-# What this process last announced per tenant: a pass re-announces only when the picture changed.
-_announced: WeakKeyDictionary[Runtime, dict[int, tuple[Any, ...]]] = WeakKeyDictionary()
+# Supervisor figures are for eyes: once a second is live enough, and computing them reads every agent
+# and today's totals. Announcing from every pass made them the largest cost of a webhook burst.
+ANNOUNCE_SECONDS = 1.0
+
+
+@dataclass
+class _Announcements:
+    """Per runtime: what was last announced per tenant, when, and which tenants owe an announcement."""
+
+    marks: dict[int, tuple[Any, ...]] = field(default_factory=dict)
+    at: dict[int, float] = field(default_factory=dict)
+    pending: set[int] = field(default_factory=set)
+
+    def due(self) -> set[int]:
+        now = time.monotonic()
+        return {t for t in self.pending if now - self.at.get(t, -ANNOUNCE_SECONDS) >= ANNOUNCE_SECONDS}
+
+
+_announcements: WeakKeyDictionary[Runtime, _Announcements] = WeakKeyDictionary()
+
+
+def _state(rt: Runtime) -> _Announcements:
+    state = _announcements.get(rt)
+    if state is None:
+        state = _announcements[rt] = _Announcements()
+    return state
 
 
 async def _announce(
-    uow: UnitOfWork, tenant_id: int, now: datetime, settings: RoutingSettings, changed: bool
+    rt: Runtime, tenant_id: int, settings: RoutingSettings, changed: bool, *, throttle: bool
 ) -> bool:
     """Emit `queue.updated` (supervisors only) with the figures of GET /api/queues when they moved."""
-    live = await figures.live(uow.conn, tenant_id, now)
-    mark = figures.fingerprint(live)
-    seen = _announced.setdefault(uow.runtime, {})
-    if not changed and seen.get(tenant_id) == mark:
+    state = _state(rt)
+    state.pending.add(tenant_id)
+    if throttle and tenant_id not in state.due():
         return False
-    data = {
-        "generated_at": iso(now),
-        "timezone": settings.timezone,
-        "auto_assign": settings.auto_assign,
-        **live,
-        "totals": {**figures.live_totals(live), **await figures.today(uow.conn, tenant_id, now, settings)},
-        "sla": await figures.sla(uow.conn, tenant_id, now, settings),
-    }
-    uow.emit(tenant_id, Event("queue.updated", data, supervisors_only=True))
-    uow.after_commit(lambda: seen.__setitem__(tenant_id, mark))
+    now = m.utcnow()
+    async with rt.engine.connect() as conn:
+        live = await figures.live(conn, tenant_id, now)
+        mark = figures.fingerprint(live)
+        if not changed and state.marks.get(tenant_id) == mark:
+            state.pending.discard(tenant_id)
+            return False
+        data = {
+            "generated_at": iso(now),
+            "timezone": settings.timezone,
+            "auto_assign": settings.auto_assign,
+            **live,
+            "totals": {**figures.live_totals(live), **await figures.today(conn, tenant_id, now, settings)},
+            "sla": await figures.sla(conn, tenant_id, now, settings),
+        }
+    async with rt.uow() as uow:
+        uow.emit(tenant_id, Event("queue.updated", data, supervisors_only=True))
+    state.marks[tenant_id] = mark
+    state.at[tenant_id] = time.monotonic()
+    state.pending.discard(tenant_id)
     return True
 
 
@@ -378,12 +414,13 @@ async def tenants_with_work(rt: Runtime) -> set[int]:
 
 
 async def routing_pass(rt: Runtime) -> dict[int, PassResult]:
-    """Route every tenant that was poked in this process or has work in the database."""
-    tenants = drain(rt) | await tenants_with_work(rt)
+    """Route every tenant that was poked in this process, has work in the database, or owes its
+    supervisors an announcement that the throttle held back."""
+    tenants = drain(rt) | await tenants_with_work(rt) | _state(rt).due()
     results = {}
     for tenant_id in sorted(tenants):
         try:
-            results[tenant_id] = await route_tenant(rt, tenant_id)
+            results[tenant_id] = await route_tenant(rt, tenant_id, throttle=True)
         except asyncio.CancelledError:
             raise
         except Exception:
