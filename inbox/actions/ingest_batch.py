@@ -7,17 +7,15 @@ deliveries unchanged. Per batch: one dedup read per channel, one identity read p
 open-conversation read per channel (locked, in id order), one multi-row insert each for new contacts,
 identities, conversations and messages, one executemany to bump conversations. Each statement is a
 round trip and, through aiosqlite, several thread hops: that per-statement cost is what this module
-exists to cut (PERFORMANCE.md). The batch's statements are plain synchronous SQLAlchemy: on
-PostgreSQL run through `run_sync`, on SQLite inside aiosqlite's thread in one hop.
+exists to cut (PERFORMANCE.md). The batch's statements are plain synchronous SQLAlchemy run through
+`UnitOfWork.run_sync`: on SQLite inside aiosqlite's thread, in one hop.
 """
 
 from __future__ import annotations
 
-import sqlite3
-import weakref
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict
-from typing import Any, TypeVar, cast
+from typing import Any
 
 from sqlalchemy import (
     ARRAY,
@@ -32,8 +30,7 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.engine import Connection, Engine, create_engine
-from sqlalchemy.pool import StaticPool
+from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnClause
 
 from channels.base import ChannelConfig, InboundEvent, MessageReceived
@@ -45,7 +42,6 @@ from inbox.uow import UnitOfWork
 cv, msg, idt, ct = m.conversations.c, m.messages.c, m.contact_identities.c, m.contacts.c
 
 Key = tuple[int, str, str]  # (tenant, network, external id): one identity
-T = TypeVar("T")
 
 
 def _in(
@@ -144,42 +140,6 @@ def _stmts(dialect: str) -> _Statements:
     return s
 
 
-# One guest engine per aiosqlite connection (each has its own thread and sqlite3 connection).
-_GUESTS: weakref.WeakKeyDictionary[Any, Engine] = weakref.WeakKeyDictionary()
-
-
-def _guest_engine(aio: Any, raw: sqlite3.Connection) -> Engine:
-    """A synchronous engine over a connection that is already inside someone else's transaction:
-    its commit and rollback do nothing (the unit of work commits), and nothing is reset on return."""
-    eng = _GUESTS.get(aio)
-    if eng is None:
-        eng = create_engine("sqlite://", creator=lambda: raw, poolclass=StaticPool, pool_reset_on_return=None)
-        eng.dialect.do_commit = lambda dbapi_connection: None  # type: ignore[method-assign]
-        eng.dialect.do_rollback = lambda dbapi_connection: None  # type: ignore[method-assign]
-        _GUESTS[aio] = eng
-    return eng
-
-
-async def _in_sqlite_thread(uow: UnitOfWork, fn: Callable[..., T], *args: Any) -> T:
-    """Runs `fn(sync_connection, *args)` inside aiosqlite's worker thread, on the unit of work's own
-    sqlite3 connection and transaction: one thread hop for the whole batch. Through the async
-    engine every statement costs several hops (cursor, execute, fetch, close), about 200-250 us each
-    on a 2-core machine against 10 us for the same statement run synchronously (PERFORMANCE.md;
-    `AsyncConnection.run_sync` does not help: inside it each statement still awaits the thread).
-    `_execute` is aiosqlite's (private) way to queue a call on that thread."""
-    aio: Any = (await uow.conn.get_raw_connection()).driver_connection
-    run = getattr(aio, "_execute", None)
-    raw = getattr(aio, "_connection", None)
-    if run is None or not isinstance(raw, sqlite3.Connection):  # another aiosqlite: the general way
-        return await uow.conn.run_sync(fn, *args)
-
-    def call() -> T:
-        with _guest_engine(aio, raw).connect() as sync_conn:
-            return fn(sync_conn, *args)
-
-    return cast(T, await run(call))
-
-
 def plain(events: Sequence[InboundEvent]) -> bool:
     """A delivery the set-based path takes: customer messages only."""
     return bool(events) and all(isinstance(ev, MessageReceived) and ev.direction == "in" for ev in events)
@@ -193,10 +153,7 @@ async def ingest_batch(
 
     fast = [(ch, ev) for ch, evs in items if plain(evs) for ev in evs if isinstance(ev, MessageReceived)]
     if fast:
-        if uow.dialect == "sqlite":
-            bots = await _in_sqlite_thread(uow, _messages, uow, fast)
-        else:
-            bots = await uow.conn.run_sync(_messages, uow, fast)
+        bots = await uow.run_sync(_messages, uow, fast)
         for tenant_id, conversation_id in bots:
             await schedule_bot_turn(uow, tenant_id, conversation_id)
     for ch, evs in items:
