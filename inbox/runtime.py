@@ -54,7 +54,7 @@ class Runtime:
 
         self.hub = Hub(self)
         # SQLite has one writer at a time: one batching writer; PostgreSQL takes a few in parallel.
-        self.ingestor = IngestBatcher(self, writers=1 if settings.is_sqlite else 4)
+        self.ingestor = IngestBatcher(self, writers=1 if settings.is_sqlite else 2)
 
     def uow(self) -> UnitOfWork:
         return UnitOfWork(self, self.engine)
