@@ -39,6 +39,7 @@ cv, ag, qm, jb = m.conversations.c, m.agents.c, m.queue_members.c, m.jobs.c
 
 # Other processes' work (and time-based rules: SLA, requeue grace) is found by polling this often.
 POLL_SECONDS = 1.0
+LINGER_SECONDS = 0.25
 BATCH = 200
 # High half of the advisory lock key: "rout". The low half is the tenant id.
 _LOCK_CLASS = 0x726F7574
@@ -435,6 +436,10 @@ async def routing_worker(rt: Runtime) -> None:
         wake.clear()
         try:
             await routing_pass(rt)
+            # Coalesce: a burst of webhooks wakes routing once per batch; one pass per LINGER serves
+            # them all (a pass takes the tenant's lock and several queries). Assignment stays within
+            # a fraction of a second.
+            await asyncio.sleep(LINGER_SECONDS)
         except asyncio.CancelledError:
             raise
         except Exception:  # storage down: keep polling, it comes back
