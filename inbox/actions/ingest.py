@@ -84,11 +84,42 @@ class _Statements:
 _STATEMENTS: dict[str, _Statements] = {}
 
 
-def _stmts(uow: UnitOfWork) -> _Statements:
-    s = _STATEMENTS.get(uow.dialect)
+def statements(dialect: str) -> _Statements:
+    """The dialect's ON CONFLICT statements, built once (the batch path in ingest_batch.py shares them)."""
+    s = _STATEMENTS.get(dialect)
     if s is None:
-        s = _STATEMENTS[uow.dialect] = _Statements(uow.dialect)
+        s = _STATEMENTS[dialect] = _Statements(dialect)
     return s
+
+
+def _stmts(uow: UnitOfWork) -> _Statements:
+    return statements(uow.dialect)
+
+
+def message_row(
+    channel: ChannelConfig, conversation_id: int, contact_id: int, ev: MessageReceived, now: datetime
+) -> dict[str, Any]:
+    """The messages row for a received message or an echo (the batch path writes the same rows)."""
+    inbound = ev.direction == "in"
+    return {
+        "tenant_id": channel.tenant_id,
+        "conversation_id": conversation_id,
+        "channel_id": channel.id,
+        "direction": ev.direction,
+        # An echo is the business speaking from elsewhere (phone app, Business Suite).
+        "sender_type": "contact" if inbound else "agent",
+        "sender_id": contact_id if inbound else None,
+        "kind": ev.kind,
+        "text": ev.text,
+        "attachments": [asdict(a) for a in ev.attachments],
+        "status": "received" if inbound else "sent",
+        "provider_message_id": ev.provider_message_id,
+        "reply_to": ev.reply_to,
+        "deleted": False,
+        "raw": dict(ev.raw) if ev.raw is not None else None,
+        "provider_ts": ev.timestamp,
+        "created_at": now,
+    }
 
 
 def conversation_data(
@@ -258,28 +289,7 @@ async def _message(uow: UnitOfWork, channel: ChannelConfig, ev: MessageReceived)
         return 0
     now = m.utcnow()
     row = (
-        await conn.execute(
-            _stmts(uow).insert_message,
-            {
-                "tenant_id": channel.tenant_id,
-                "conversation_id": conv.id,
-                "channel_id": channel.id,
-                "direction": ev.direction,
-                # An echo is the business speaking from elsewhere (phone app, Business Suite).
-                "sender_type": "contact" if inbound else "agent",
-                "sender_id": contact_id if inbound else None,
-                "kind": ev.kind,
-                "text": ev.text,
-                "attachments": [{k: v for k, v in asdict(a).items()} for a in ev.attachments],
-                "status": "received" if inbound else "sent",
-                "provider_message_id": ev.provider_message_id,
-                "reply_to": ev.reply_to,
-                "deleted": False,
-                "raw": dict(ev.raw) if ev.raw is not None else None,
-                "provider_ts": ev.timestamp,
-                "created_at": now,
-            },
-        )
+        await conn.execute(_stmts(uow).insert_message, message_row(channel, conv.id, contact_id, ev, now))
     ).first()
     if row is None:
         return 0

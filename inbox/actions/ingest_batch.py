@@ -14,7 +14,6 @@ exists to cut (PERFORMANCE.md). The batch's statements are plain synchronous SQL
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict
 from typing import Any
 
 from sqlalchemy import (
@@ -27,7 +26,6 @@ from sqlalchemy import (
     delete,
     insert,
     select,
-    text,
     update,
 )
 from sqlalchemy.engine import Connection
@@ -35,7 +33,13 @@ from sqlalchemy.sql.elements import ColumnClause
 
 from channels.base import ChannelConfig, InboundEvent, MessageReceived
 from inbox import models as m
-from inbox.actions.ingest import conversation_event, message_event, schedule_bot_turn
+from inbox.actions.ingest import (
+    conversation_event,
+    message_event,
+    message_row,
+    schedule_bot_turn,
+    statements,
+)
 from inbox.db import insert as dialect_insert
 from inbox.uow import UnitOfWork
 
@@ -92,20 +96,9 @@ class _Statements:
             .order_by(cv.id)
             .with_for_update()
         )
-        self.insert_conversations = (
-            dialect_insert(d, m.conversations)
-            # A literal, not a bound parameter: PostgreSQL must prove that this implies the partial
-            # index's predicate, which it cannot do for a generic plan's parameter.
-            .on_conflict_do_nothing(
-                index_elements=["channel_id", "contact_id"], index_where=text("status <> 'resolved'")
-            )
-            .returning(m.conversations)
-        )
-        self.insert_messages = (
-            dialect_insert(d, m.messages)
-            .on_conflict_do_nothing(index_elements=["channel_id", "provider_message_id"])
-            .returning(m.messages)
-        )
+        # The single-message path's statements (one definition of the partial-index conflict rule).
+        self.insert_conversations = statements(d).insert_conversation
+        self.insert_messages = statements(d).insert_message
         self.bump = (
             update(m.conversations)
             .where(cv.id == bindparam("cid"))
@@ -249,26 +242,7 @@ def _messages(
         contact_id = contacts[(ch.tenant_id, ev.contact.kind, ev.contact.external_id)][0]
         conv = convs[(chid, contact_id)]
         conv_of[(chid, pid)] = conv
-        message_rows.append(
-            {
-                "tenant_id": ch.tenant_id,
-                "conversation_id": conv["id"],
-                "channel_id": chid,
-                "direction": "in",
-                "sender_type": "contact",
-                "sender_id": contact_id,
-                "kind": ev.kind,
-                "text": ev.text,
-                "attachments": [asdict(a) for a in ev.attachments],
-                "status": "received",
-                "provider_message_id": pid,
-                "reply_to": ev.reply_to,
-                "deleted": False,
-                "raw": dict(ev.raw) if ev.raw is not None else None,
-                "provider_ts": ev.timestamp,
-                "created_at": now,
-            }
-        )
+        message_rows.append(message_row(ch, conv["id"], contact_id, ev, now))
     inserted: dict[tuple[int, str], Mapping[Any, Any]] = {
         (r.channel_id, r.provider_message_id): r._mapping
         for r in conn.execute(s.insert_messages, message_rows)
