@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import json
+import os
+import signal
 import time
 from typing import Any
 
@@ -78,6 +80,8 @@ async def ingest(p: Profile, prod: Product, server: procs.Server) -> dict[str, A
     await prod.db.analyze()
     cap = int((p.ingest_seconds + p.warmup_seconds) * p.ingest_cap_per_second)
     cpu0, (busy0, all0) = server.cpu_seconds(), procs.machine_busy()
+    if os.environ.get("INBOX_BENCH_PROFILE"):
+        os.kill(server.pid, signal.SIGUSR1)
     timed = await procs.loadgen(
         _closed(
             port,
@@ -91,6 +95,8 @@ async def ingest(p: Profile, prod: Product, server: procs.Server) -> dict[str, A
         p.ingest_seconds + p.warmup_seconds + 120,
     )
     cpu, (busy, all_) = server.cpu_seconds() - cpu0, procs.machine_busy()
+    if os.environ.get("INBOX_BENCH_PROFILE"):
+        os.kill(server.pid, signal.SIGUSR2)
     accepted = warm["ok"] + timed["ok"]
     committed = await prod.db.count_inbound(prod.tenant_id)
     return {

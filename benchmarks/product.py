@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import secrets
 import tempfile
 from collections.abc import AsyncIterator
@@ -105,6 +106,9 @@ class Product:
     def server(self) -> procs.Server:
         port = procs.free_port()
         argv = procs.python("inbox.cli", "serve", "--host", "127.0.0.1", "--port", str(port))
+        if out := os.environ.get("INBOX_BENCH_PROFILE"):  # a directory (see benchmarks/profiled.py)
+            report = f"{out}/serve-{self.database}-{port}.txt"
+            argv = procs.python("benchmarks.profiled", report, *argv[3:])
         return procs.Server(argv, port, self.env)
 
     @contextlib.asynccontextmanager

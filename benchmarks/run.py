@@ -182,7 +182,7 @@ class Run:
                 self.notes.append(
                     f"ingest {db}: the pre-built requests ran out (raise ingest_cap_per_second)"
                 )
-        if not main_db or not ing:
+        if not main_db or not ing or os.environ.get("INBOX_BENCH_INGEST_ONLY"):
             return
         self.r["detail"]["realtime_database"] = db
         bare = await self.phase("bare sockets", lambda: phases_ws.bare_sockets(self.p))
