@@ -72,9 +72,18 @@ class EventRecord:
 
 
 def encode_frame(seq: int, event: Event) -> str:
-    return json.dumps(
-        {"seq": seq, "type": event.type, "data": event.data}, separators=(",", ":"), default=str
-    )
+    return join_frame(seq, frame_tail(event))
+
+
+def frame_tail(event: Event) -> str:
+    """The frame without its sequence number, encoded before the sequence is known."""
+    return json.dumps({"type": event.type, "data": event.data}, separators=(",", ":"), default=str)
+
+
+def join_frame(seq: int, tail: str) -> str:
+    """`{"seq":N,` + the tail's members. PostgreSQL's event log append (inbox/uow.py) builds the same
+    text in SQL; a test holds the two equal."""
+    return f'{{"seq":{seq},{tail[1:]}'
 
 
 # Supervisor-only event types travel with this marker in queue_id's place: no queue id is negative.

@@ -14,6 +14,7 @@ exists to cut (PERFORMANCE.md). The batch's statements are plain synchronous SQL
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -33,6 +34,7 @@ from sqlalchemy.sql.elements import ColumnClause
 
 from channels.base import ChannelConfig, InboundEvent, MessageReceived
 from inbox import models as m
+from inbox.actions import ingest_pg as pg_ingest
 from inbox.actions.ingest import (
     conversation_event,
     message_event,
@@ -161,92 +163,83 @@ def _messages(
     a bot turn (scheduled by the caller, which is async)."""
     s = _stmts(uow.dialect)
 
+    pg = uow.dialect == "postgresql"
+    now = m.utcnow()
+
     # 1. Repeated deliveries: within the batch, and already stored.
     todo: dict[tuple[int, str], tuple[ChannelConfig, MessageReceived]] = {}
     for ch, ev in pairs:
         todo.setdefault((ch.id, ev.provider_message_id), (ch, ev))
-    for chid in {k[0] for k in todo}:
-        pids = [pid for c, pid in todo if c == chid]
-        for (pid,) in conn.execute(s.stored, {"chid": chid, "pids": pids}):
-            todo.pop((chid, pid), None)
+    if pg:  # one statement answers both questions: stored already? whose identity?
+        asked = [(chid, pid, _key(ch, ev)) for (chid, pid), (ch, ev) in todo.items()]
+        stored, contacts = pg_ingest.lookup(conn, asked)
+        for i in stored:
+            todo.pop(asked[i][:2])
+    else:
+        for chid in {k[0] for k in todo}:
+            pids = [pid for c, pid in todo if c == chid]
+            for (pid,) in conn.execute(s.stored, {"chid": chid, "pids": pids}):
+                todo.pop((chid, pid), None)
     if not todo:
         return []
 
     # 2. Contacts, by identity; new ones created, a concurrent creator of the same identity wins.
     names: dict[Key, str | None] = {}
     for ch, ev in todo.values():
-        key: Key = (ch.tenant_id, ev.contact.kind, ev.contact.external_id)
-        names[key] = names.get(key) or ev.contact.name
-    contacts = _read_identities(conn, s, list(names))
+        names[_key(ch, ev)] = names.get(_key(ch, ev)) or ev.contact.name
+    if not pg:
+        contacts = _read_identities(conn, s, list(names))
     missing = sorted(k for k in names if k not in contacts)
     if missing:
-        _create_contacts(conn, s, missing, names, contacts)
+        _create_contacts(conn, s, missing, names, contacts, now if pg else None)
     for ckey, (cid, name) in list(contacts.items()):
         if name is None and names.get(ckey):
             conn.execute(s.set_name, {"cid": cid, "name": names[ckey]})
             contacts[ckey] = (cid, names[ckey])
 
     # 3. Open conversations, opened where missing.
-    now = m.utcnow()
     channels: dict[int, ChannelConfig] = {ch.id: ch for ch, _ in todo.values()}
-    wanted: dict[int, set[int]] = {}
-    for ch, ev in todo.values():
-        wanted.setdefault(ch.id, set()).add(
-            contacts[(ch.tenant_id, ev.contact.kind, ev.contact.external_id)][0]
-        )
+    wanted = sorted({(ch.id, contacts[_key(ch, ev)][0]) for ch, ev in todo.values()})
     convs: dict[tuple[int, int], Mapping[Any, Any]] = {}
-    for chid, cids in sorted(wanted.items()):
-        for row in conn.execute(s.open, {"chid": chid, "cids": sorted(cids)}):
-            convs[(chid, row.contact_id)] = row._mapping
     created: set[int] = set()
-    new = [
-        (chid, cid)
-        for chid, cids in sorted(wanted.items())
-        for cid in sorted(cids)
-        if (chid, cid) not in convs
-    ]
-    if new:
-        rows: list[dict[str, Any]] = []
-        for chid, cid in new:
-            ch = channels[chid]
-            # A conversation the customer starts on a bot channel begins with the bot; otherwise it queues.
-            status = "bot" if ch.bot_enabled else "queued"
-            rows.append(
-                {
-                    "tenant_id": ch.tenant_id,
-                    "channel_id": chid,
-                    "contact_id": cid,
-                    "queue_id": ch.queue_id,
-                    "status": status,
-                    "created_at": now,
-                    "last_message_at": now,
-                    "queued_at": now if status == "queued" else None,
-                    "bot_turns": 0,
-                    "unread_count": 0,
-                }
-            )
-        for row in conn.execute(s.insert_conversations, rows):
-            convs[(row.channel_id, row.contact_id)] = row._mapping
-            created.add(row.id)
-        for chid, cid in new:
-            if (chid, cid) not in convs:  # a concurrent delivery opened it first
-                for row in conn.execute(s.open, {"chid": chid, "cids": [cid]}):
-                    convs[(chid, row.contact_id)] = row._mapping
-        if any(convs[k]["status"] == "queued" for k in new):
-            uow.after_commit(lambda: uow.runtime.wake("routing"))
+    if pg:
+        for was_created, found in pg_ingest.open_conversations(
+            conn, [_new_conversation(channels[chid], cid) for chid, cid in wanted], now
+        ):
+            convs[(found["channel_id"], found["contact_id"])] = found
+            if was_created:
+                created.add(found["id"])
+    else:
+        for chid in sorted({chid for chid, _ in wanted}):
+            cids = [cid for c, cid in wanted if c == chid]
+            for row in conn.execute(s.open, {"chid": chid, "cids": cids}):
+                convs[(chid, row.contact_id)] = row._mapping
+        new = [k for k in wanted if k not in convs]
+        if new:
+            rows = [_new_conversation(channels[chid], cid, now) for chid, cid in new]
+            for row in conn.execute(s.insert_conversations, rows):
+                convs[(row.channel_id, row.contact_id)] = row._mapping
+                created.add(row.id)
+    for chid, cid in wanted:
+        if (chid, cid) not in convs:  # a concurrent delivery opened it first
+            for opened in conn.execute(s.open, {"chid": chid, "cids": [cid]}):
+                convs[(chid, cid)] = opened._mapping
+    if any(convs[k]["id"] in created and convs[k]["status"] == "queued" for k in convs):
+        uow.after_commit(lambda: uow.runtime.wake("routing"))
 
     # 4. Messages; a concurrent duplicate delivery inserts nothing here.
     message_rows = []
     conv_of: dict[tuple[int, str], Mapping[Any, Any]] = {}
     for (chid, pid), (ch, ev) in todo.items():
-        contact_id = contacts[(ch.tenant_id, ev.contact.kind, ev.contact.external_id)][0]
+        contact_id = contacts[_key(ch, ev)][0]
         conv = convs[(chid, contact_id)]
         conv_of[(chid, pid)] = conv
         message_rows.append(message_row(ch, conv["id"], contact_id, ev, now))
-    inserted: dict[tuple[int, str], Mapping[Any, Any]] = {
-        (r.channel_id, r.provider_message_id): r._mapping
-        for r in conn.execute(s.insert_messages, message_rows)
-    }
+    if pg:  # the insert moves the conversations too (snoozed ones below)
+        fresh = pg_ingest.insert_messages(conn, message_rows, now)
+    else:
+        fresh = [r._mapping for r in conn.execute(s.insert_messages, message_rows)]
+    inserted = {(r["channel_id"], r["provider_message_id"]): r for r in fresh}
     if not inserted:
         return []
 
@@ -265,7 +258,7 @@ def _messages(
             queued_at = conv["queued_at"] if conv["assignee_id"] else now
             params = {"cid": cid, "now": now, "k": counts[cid], "status": status, "queued_at": queued_at}
             woken[cid] = (conn.execute(s.wake, params)).one()._mapping
-        else:
+        elif not pg:
             bumps.append({"cid": cid, "now": now, "k": counts[cid]})
     if bumps:
         conn.execute(s.bump, bumps)
@@ -280,7 +273,7 @@ def _messages(
             continue
         conv = conv_of[mkey]
         cid = conv["id"]
-        name = contacts[(ch.tenant_id, ev.contact.kind, ev.contact.external_id)][1]
+        name = contacts[_key(ch, ev)][1]
         if cid not in announced:
             announced.add(cid)
             if cid in created:
@@ -290,6 +283,31 @@ def _messages(
         uow.emit(ch.tenant_id, message_event("message.created", mrow, woken.get(cid, conv)))
     bots = [(woken.get(cid, by_id[cid])["tenant_id"], cid) for cid in sorted(counts)]
     return [(tid, cid) for tid, cid in bots if woken.get(cid, by_id[cid])["status"] == "bot"]
+
+
+def _key(ch: ChannelConfig, ev: MessageReceived) -> Key:
+    return (ch.tenant_id, ev.contact.kind, ev.contact.external_id)
+
+
+def _new_conversation(ch: ChannelConfig, contact_id: int, now: datetime | None = None) -> dict[str, Any]:
+    """The row a customer's first message opens: with the bot on a bot channel, else queued."""
+    status = "bot" if ch.bot_enabled else "queued"
+    row: dict[str, Any] = {
+        "tenant_id": ch.tenant_id,
+        "channel_id": ch.id,
+        "contact_id": contact_id,
+        "queue_id": ch.queue_id,
+        "status": status,
+    }
+    if now is not None:
+        row.update(
+            created_at=now,
+            last_message_at=now,
+            queued_at=now if status == "queued" else None,
+            bot_turns=0,
+            unread_count=0,
+        )
+    return row
 
 
 def _read_identities(conn: Connection, s: _Statements, keys: list[Key]) -> dict[Key, tuple[int, str | None]]:
@@ -309,9 +327,18 @@ def _create_contacts(
     missing: list[Key],
     names: dict[Key, str | None],
     contacts: dict[Key, tuple[int, str | None]],
+    pg_now: datetime | None = None,
 ) -> None:
     """Concurrent first messages converge on one contact: the identity's unique key decides, and the
-    loser drops the contacts it made."""
+    loser drops the contacts it made. `pg_now`: on PostgreSQL, in one statement made at that time."""
+    if pg_now is not None:
+        won_pg, lost_pg = pg_ingest.create_contacts(conn, missing, names, pg_now)
+        for key, cid in won_pg.items():
+            contacts[key] = (cid, names[key])
+        if lost_pg:
+            conn.execute(s.delete_contacts, {"ids": sorted(lost_pg.values())})
+            contacts.update(_read_identities(conn, s, sorted(lost_pg)))
+        return
     now = m.utcnow()
     rows: list[dict[str, Any]] = [
         {

@@ -263,3 +263,48 @@ async def test_since_ahead_of_a_lagging_feed_gets_only_what_follows(app: App) ->
     assert ahead.of_type("resync") == []
     for c in (first, ahead):
         await c.close()
+
+
+async def test_the_log_keeps_the_exact_frame_that_was_published(app: App) -> None:
+    """PostgreSQL builds the stored frame in SQL (sequence and log append in one statement); the
+    published one is built in Python. Replay must send the very same text."""
+    from sqlalchemy import select
+
+    from inbox.events import SUPERVISORS_ONLY, Event, encode_frame
+
+    tenant = await app.tenant()
+    other = await app.tenant()
+    data = {"text": 'Olá "aspas" \\ barra ✓ 🎉', "n": [1, 2.5, None, True], "empty": {}}
+    events = [
+        (tenant.id, Event("message.created", data, conversation_id=7, assignee_id=3, queue_id=2)),
+        (other.id, Event("queue.updated", {"queue_id": 2}, supervisors_only=True)),
+        (tenant.id, Event("conversation.updated", {"id": 7}, conversation_id=7, prev_assignee_id=4)),
+    ]
+    async with app.runtime.uow() as uow:
+        for tenant_id, ev in events:
+            uow.emit(tenant_id, ev)
+    published = {(r.tenant_id, r.seq): r for r in uow.records}
+    assert [(r.tenant_id, r.type) for r in uow.records] == sorted(
+        [(t, e.type) for t, e in events], key=lambda x: x[0]
+    )
+    async with app.runtime.engine.connect() as conn:
+        mine = m.events.c.tenant_id.in_([tenant.id, other.id])
+        rows = [
+            row
+            for row in (await conn.execute(select(m.events).where(mine))).all()
+            if (row.tenant_id, row.seq) in published
+        ]
+    assert len(rows) == 3
+    for row in rows:
+        rec = published[(row.tenant_id, row.seq)]
+        assert row.frame == rec.frame
+        assert (row.type, row.conversation_id, row.assignee_id, row.prev_assignee_id, row.queue_id) == (
+            rec.type,
+            rec.conversation_id,
+            rec.assignee_id,
+            rec.prev_assignee_id,
+            rec.queue_id,
+        )
+    first = next(r for r in uow.records if r.tenant_id == tenant.id)
+    assert first.frame == encode_frame(first.seq, events[0][1])
+    assert [r.queue_id for r in uow.records if r.tenant_id == other.id] == [SUPERVISORS_ONLY]
