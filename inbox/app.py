@@ -14,6 +14,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
+from starlette.types import Receive, Scope, Send
 
 from inbox import logs
 from inbox.api import (
@@ -57,6 +58,16 @@ async def readyz(request: Request) -> Response:
     return JSONResponse({"status": "ok"})
 
 
+class InboxApp(Starlette):
+    """Starlette, but webhook deliveries (the hot path) skip its middleware and router."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        scope["app"] = self
+        if await webhooks.fast_path(self.state.runtime, scope, receive, send):
+            return
+        await super().__call__(scope, receive, send)
+
+
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings.from_env()
     logs.install()
@@ -85,6 +96,6 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *ws.routes,
         Mount("/", app=app_files(shipped("static")), name="static"),
     ]
-    app = Starlette(routes=routes, lifespan=lifespan)
+    app = InboxApp(routes=routes, lifespan=lifespan)
     app.state.runtime = runtime
     return app
