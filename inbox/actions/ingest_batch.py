@@ -165,65 +165,13 @@ def _messages(
 
     pg = uow.dialect == "postgresql"
     now = m.utcnow()
-
-    # 1. Repeated deliveries: within the batch, and already stored.
     todo: dict[tuple[int, str], tuple[ChannelConfig, MessageReceived]] = {}
-    for ch, ev in pairs:
+    for ch, ev in pairs:  # repeated within the batch
         todo.setdefault((ch.id, ev.provider_message_id), (ch, ev))
-    if pg:  # one statement answers both questions: stored already? whose identity?
-        asked = [(chid, pid, _key(ch, ev)) for (chid, pid), (ch, ev) in todo.items()]
-        stored, contacts = pg_ingest.lookup(conn, asked)
-        for i in stored:
-            todo.pop(asked[i][:2])
-    else:
-        for chid in {k[0] for k in todo}:
-            pids = [pid for c, pid in todo if c == chid]
-            for (pid,) in conn.execute(s.stored, {"chid": chid, "pids": pids}):
-                todo.pop((chid, pid), None)
-    if not todo:
+    found = (_people_pg if pg else _people)(conn, s, todo, now)
+    if found is None:
         return []
-
-    # 2. Contacts, by identity; new ones created, a concurrent creator of the same identity wins.
-    names: dict[Key, str | None] = {}
-    for ch, ev in todo.values():
-        names[_key(ch, ev)] = names.get(_key(ch, ev)) or ev.contact.name
-    if not pg:
-        contacts = _read_identities(conn, s, list(names))
-    missing = sorted(k for k in names if k not in contacts)
-    if missing:
-        _create_contacts(conn, s, missing, names, contacts, now if pg else None)
-    for ckey, (cid, name) in list(contacts.items()):
-        if name is None and names.get(ckey):
-            conn.execute(s.set_name, {"cid": cid, "name": names[ckey]})
-            contacts[ckey] = (cid, names[ckey])
-
-    # 3. Open conversations, opened where missing.
-    channels: dict[int, ChannelConfig] = {ch.id: ch for ch, _ in todo.values()}
-    wanted = sorted({(ch.id, contacts[_key(ch, ev)][0]) for ch, ev in todo.values()})
-    convs: dict[tuple[int, int], Mapping[Any, Any]] = {}
-    created: set[int] = set()
-    if pg:
-        for was_created, found in pg_ingest.open_conversations(
-            conn, [_new_conversation(channels[chid], cid) for chid, cid in wanted], now
-        ):
-            convs[(found["channel_id"], found["contact_id"])] = found
-            if was_created:
-                created.add(found["id"])
-    else:
-        for chid in sorted({chid for chid, _ in wanted}):
-            cids = [cid for c, cid in wanted if c == chid]
-            for row in conn.execute(s.open, {"chid": chid, "cids": cids}):
-                convs[(chid, row.contact_id)] = row._mapping
-        new = [k for k in wanted if k not in convs]
-        if new:
-            rows = [_new_conversation(channels[chid], cid, now) for chid, cid in new]
-            for row in conn.execute(s.insert_conversations, rows):
-                convs[(row.channel_id, row.contact_id)] = row._mapping
-                created.add(row.id)
-    for chid, cid in wanted:
-        if (chid, cid) not in convs:  # a concurrent delivery opened it first
-            for opened in conn.execute(s.open, {"chid": chid, "cids": [cid]}):
-                convs[(chid, cid)] = opened._mapping
+    contacts, convs, created = found
     if any(convs[k]["id"] in created and convs[k]["status"] == "queued" for k in convs):
         uow.after_commit(lambda: uow.runtime.wake("routing"))
 
@@ -285,6 +233,140 @@ def _messages(
     return [(tid, cid) for tid, cid in bots if woken.get(cid, by_id[cid])["status"] == "bot"]
 
 
+Todo = dict[tuple[int, str], tuple[ChannelConfig, MessageReceived]]
+Found = tuple[dict[Key, tuple[int, str | None]], dict[tuple[int, int], Mapping[Any, Any]], set[int]]
+
+
+def _people(conn: Connection, s: _Statements, todo: Todo, now: datetime) -> Found | None:
+    """Steps 1-3 in portable statements: drops from `todo` what is stored already; returns the
+    contacts (identity -> id, name), the open conversations ((channel, contact) -> row) and the ids of
+    those opened here. None when nothing is left to store."""
+    # 1. Repeated deliveries already stored.
+    for chid in {k[0] for k in todo}:
+        pids = [pid for c, pid in todo if c == chid]
+        for (pid,) in conn.execute(s.stored, {"chid": chid, "pids": pids}):
+            todo.pop((chid, pid), None)
+    if not todo:
+        return None
+
+    # 2. Contacts, by identity; new ones created, a concurrent creator of the same identity wins.
+    names = _names(todo)
+    contacts = _read_identities(conn, s, list(names))
+    missing = sorted(k for k in names if k not in contacts)
+    if missing:
+        _create_contacts(conn, s, missing, names, contacts)
+    _set_names(conn, s, contacts, names)
+
+    # 3. Open conversations, opened where missing.
+    channels: dict[int, ChannelConfig] = {ch.id: ch for ch, _ in todo.values()}
+    wanted = sorted({(ch.id, contacts[_key(ch, ev)][0]) for ch, ev in todo.values()})
+    convs: dict[tuple[int, int], Mapping[Any, Any]] = {}
+    created: set[int] = set()
+    for chid in sorted({chid for chid, _ in wanted}):
+        cids = [cid for c, cid in wanted if c == chid]
+        for row in conn.execute(s.open, {"chid": chid, "cids": cids}):
+            convs[(chid, row.contact_id)] = row._mapping
+    new = [k for k in wanted if k not in convs]
+    if new:
+        rows = [_new_conversation(channels[chid], cid, now) for chid, cid in new]
+        for row in conn.execute(s.insert_conversations, rows):
+            convs[(row.channel_id, row.contact_id)] = row._mapping
+            created.add(row.id)
+    _opened_elsewhere(conn, s, wanted, convs)
+    return contacts, convs, created
+
+
+def _people_pg(conn: Connection, s: _Statements, todo: Todo, now: datetime) -> Found | None:
+    """Steps 1-3 on PostgreSQL: one statement (`ingest_pg.Statements.people`), then the rare
+    leftovers of a race with another transaction, in the portable statements."""
+    asked = []
+    for ch, ev in todo.values():
+        opens = _new_conversation(ch, 0)  # how its conversation would open
+        asked.append(
+            {
+                "chid": ch.id,
+                "pid": ev.provider_message_id,
+                "tid": ch.tenant_id,
+                "kind": ev.contact.kind,
+                "xid": ev.contact.external_id,
+                "name": ev.contact.name or None,
+                "queue": opens["queue_id"],
+                "status": opens["status"],
+            }
+        )
+    found = pg_ingest.people(conn, asked, now)
+    contacts: dict[Key, tuple[int, str | None]] = {}
+    convs: dict[tuple[int, int], Mapping[Any, Any]] = {}
+    created: set[int] = set()
+    lost: dict[int, Key] = {}
+    for (tkey, (ch, ev)), person in zip(list(todo.items()), found, strict=True):
+        if person.stored:
+            del todo[tkey]
+            continue
+        key = _key(ch, ev)
+        if person.contact_id is None:  # another transaction created this identity's contact
+            assert person.made is not None
+            lost[person.made] = key
+            continue
+        contacts[key] = (person.contact_id, person.contact_name)
+        if person.conversation is not None:
+            convs[(ch.id, person.contact_id)] = person.conversation
+            if person.created:
+                created.add(person.conversation["id"])
+    if not todo:
+        return None
+    names = _names(todo)
+    if lost:
+        conn.execute(s.delete_contacts, {"ids": sorted(lost)})
+        contacts.update(_read_identities(conn, s, sorted(set(lost.values()))))
+    _set_names(conn, s, contacts, names)
+    wanted = sorted({(ch.id, contacts[_key(ch, ev)][0]) for ch, ev in todo.values()})
+    new = [k for k in wanted if k not in convs]
+    if new:  # contacts found only now, or a conversation opened meanwhile by another transaction
+        channels = {ch.id: ch for ch, _ in todo.values()}
+        opening = [_new_conversation(channels[chid], cid) for chid, cid in new]
+        for was_created, row in pg_ingest.open_conversations(conn, opening, now):
+            convs[(row["channel_id"], row["contact_id"])] = row
+            if was_created:
+                created.add(row["id"])
+    _opened_elsewhere(conn, s, wanted, convs)
+    return contacts, convs, created
+
+
+def _names(todo: Todo) -> dict[Key, str | None]:
+    """The name each identity comes with: the first one given in the batch."""
+    names: dict[Key, str | None] = {}
+    for ch, ev in todo.values():
+        names[_key(ch, ev)] = names.get(_key(ch, ev)) or ev.contact.name
+    return names
+
+
+def _set_names(
+    conn: Connection,
+    s: _Statements,
+    contacts: dict[Key, tuple[int, str | None]],
+    names: dict[Key, str | None],
+) -> None:
+    """A contact first seen without a name takes the one a later message brings."""
+    for ckey, (cid, name) in list(contacts.items()):
+        if name is None and names.get(ckey):
+            conn.execute(s.set_name, {"cid": cid, "name": names[ckey]})
+            contacts[ckey] = (cid, names[ckey])
+
+
+def _opened_elsewhere(
+    conn: Connection,
+    s: _Statements,
+    wanted: list[tuple[int, int]],
+    convs: dict[tuple[int, int], Mapping[Any, Any]],
+) -> None:
+    """A conversation a concurrent delivery opened first: lock it and use it."""
+    for chid, cid in wanted:
+        if (chid, cid) not in convs:
+            for opened in conn.execute(s.open, {"chid": chid, "cids": [cid]}):
+                convs[(chid, cid)] = opened._mapping
+
+
 def _key(ch: ChannelConfig, ev: MessageReceived) -> Key:
     return (ch.tenant_id, ev.contact.kind, ev.contact.external_id)
 
@@ -327,18 +409,9 @@ def _create_contacts(
     missing: list[Key],
     names: dict[Key, str | None],
     contacts: dict[Key, tuple[int, str | None]],
-    pg_now: datetime | None = None,
 ) -> None:
     """Concurrent first messages converge on one contact: the identity's unique key decides, and the
-    loser drops the contacts it made. `pg_now`: on PostgreSQL, in one statement made at that time."""
-    if pg_now is not None:
-        won_pg, lost_pg = pg_ingest.create_contacts(conn, missing, names, pg_now)
-        for key, cid in won_pg.items():
-            contacts[key] = (cid, names[key])
-        if lost_pg:
-            conn.execute(s.delete_contacts, {"ids": sorted(lost_pg.values())})
-            contacts.update(_read_identities(conn, s, sorted(lost_pg)))
-        return
+    loser drops the contacts it made."""
     now = m.utcnow()
     rows: list[dict[str, Any]] = [
         {

@@ -4,20 +4,22 @@ Owns the SQL of `inbox.actions.ingest_batch` on PostgreSQL; the flow and the rul
 SQLite runs the same steps with portable Core statements. Here every step is one statement whatever
 the batch size: the batch's values travel as arrays (`unnest`), so the statement text never changes
 (asyncpg prepares it once per connection) and SQLAlchemy processes one parameter set, not one per
-row. Writes that depend on each other share a statement through data-modifying CTEs: a new contact
-and its identity, the lock on open conversations and the insert of missing ones, the messages and
-the conversations they move. A webhook batch is then BEGIN, four or five statements and COMMIT,
-where it took about fifteen round trips before (PERFORMANCE.md: a round trip is the unit of cost).
+row. Writes that depend on each other share a statement through data-modifying CTEs: the dedup
+check, the contacts and identities, the lock on open conversations and the insert of missing ones
+are one statement (`people`); the messages and the conversations they move another. With the event
+log append (inbox/uow.py) a webhook batch is BEGIN, three statements and COMMIT, where it took about
+fifteen round trips before (PERFORMANCE.md: a round trip is the unit of cost).
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, Column, Table, column, text
+from sqlalchemy import BigInteger, Boolean, Column, Integer, String, Table, column, text
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import TextClause
@@ -73,50 +75,98 @@ def _typed(sql: str, table: Table, *extra: Any) -> TextClause:
 
 
 _NOW = "CAST(:now AS TIMESTAMP)"
-_LOOKUP_TYPES = ["BIGINT", "TEXT", "BIGINT", "TEXT", "TEXT"]
-_CONTACT_TYPES = ["BIGINT", "TEXT", "TEXT", "TEXT"]
+_PEOPLE = ["chid", "pid", "tid", "kind", "xid", "name", "queue", "status"]
+_PEOPLE_TYPES = ["BIGINT", "TEXT", "BIGINT", "TEXT", "TEXT", "TEXT", "BIGINT", "TEXT"]
 
 
 class Statements:
     def __init__(self) -> None:
         # Per delivery: already stored? the identity's contact and its name.
-        # Lateral subqueries with LIMIT keep the plan an index lookup per delivery whatever the
-        # statistics say (a join here was planned as a hash over a scan of the whole table).
-        self.lookup = text(
-            f"""
-            SELECT i.n, idt.contact_id, idt.name,
-                   (SELECT true FROM messages s
-                    WHERE s.channel_id = i.chid AND s.provider_message_id = i.pid LIMIT 1) AS stored
-            FROM {_unnest(["chid", "pid", "tid", "kind", "xid"], _LOOKUP_TYPES, "i", True)}
-            LEFT JOIN LATERAL (
-                SELECT x.contact_id, c.name FROM contact_identities x JOIN contacts c ON c.id = x.contact_id
-                WHERE x.tenant_id = i.tid AND x.kind = i.kind AND x.external_id = i.xid LIMIT 1
-            ) idt ON true
-            """
-        )
-        # New contacts with their identities; where another transaction took the identity first,
-        # `won` is false and the caller drops the contact made here.
-        self.contacts = text(
+        # Everything before the messages, in one statement: per delivery, stored already? whose
+        # identity? (new contacts created with their identities; where another transaction took an
+        # identity first, `won` is false and the caller drops the contact made here), and the open
+        # conversation of each (channel, contact), existing ones locked in (channel, contact) order
+        # so that parallel batches queue instead of deadlocking, missing ones opened. Lateral
+        # subqueries with LIMIT keep every lookup an index probe whatever the statistics say (as
+        # joins they were planned as hashes over whole tables). A conversation another transaction
+        # opened meanwhile is missing from the answer (ON CONFLICT): the caller looks again.
+        src = _unnest(_PEOPLE, _PEOPLE_TYPES, "u", ordinality=True)
+        self.people = _typed(
             f"""
             WITH i AS MATERIALIZED (
-                SELECT nextval(pg_get_serial_sequence('contacts', 'id')) AS id, u.*
-                FROM {_unnest(["tid", "kind", "xid", "name"], _CONTACT_TYPES, "u", True)}
+                SELECT u.*, known.contact_id, known.name AS known_name,
+                       (SELECT true FROM messages s
+                        WHERE s.channel_id = u.chid AND s.provider_message_id = u.pid LIMIT 1) AS stored
+                FROM {src}
+                LEFT JOIN LATERAL (
+                    SELECT x.contact_id, c.name
+                    FROM contact_identities x JOIN contacts c ON c.id = x.contact_id
+                    WHERE x.tenant_id = u.tid AND x.kind = u.kind AND x.external_id = u.xid LIMIT 1
+                ) known ON true
+            ), made AS MATERIALIZED (
+                SELECT nextval(pg_get_serial_sequence('contacts', 'id')) AS id, d.* FROM (
+                    SELECT DISTINCT ON (tid, kind, xid) tid, kind, xid, name FROM i
+                    WHERE stored IS NULL AND contact_id IS NULL
+                    ORDER BY tid, kind, xid, name IS NULL, n
+                ) d
             ), c AS (
                 INSERT INTO contacts (id, tenant_id, name, lead_status, attributes, created_at)
-                SELECT id, tid, name, 'new', CAST('{{}}' AS JSON), {_NOW} FROM i ORDER BY n
+                SELECT id, tid, name, 'new', CAST('{{}}' AS JSON), {_NOW} FROM made ORDER BY id
             ), w AS (
                 INSERT INTO contact_identities (tenant_id, contact_id, kind, external_id)
-                SELECT tid, id, kind, xid FROM i ORDER BY n
+                SELECT tid, id, kind, xid FROM made ORDER BY id
                 ON CONFLICT (tenant_id, kind, external_id) DO NOTHING
                 RETURNING contact_id
+            ), who AS MATERIALIZED (
+                SELECT i.n, i.chid, i.tid, i.queue, i.status, i.stored,
+                       COALESCE(i.known_name, made.name) AS person_name, made.id AS made, w.contact_id AS won,
+                       COALESCE(i.contact_id, w.contact_id) AS person
+                FROM i
+                LEFT JOIN made ON i.contact_id IS NULL AND i.stored IS NULL
+                     AND made.tid = i.tid AND made.kind = i.kind AND made.xid = i.xid
+                LEFT JOIN w ON w.contact_id = made.id
+            ), pairs AS (
+                SELECT DISTINCT ON (chid, person) chid, person, tid, queue, status FROM who
+                WHERE stored IS NULL AND person IS NOT NULL
+                ORDER BY chid, person
+            ), old AS (
+                SELECT cv.* FROM pairs CROSS JOIN LATERAL (
+                    SELECT * FROM conversations
+                    WHERE channel_id = pairs.chid AND contact_id = pairs.person AND status <> 'resolved'
+                    LIMIT 1 FOR UPDATE
+                ) cv
+            ), new AS (
+                INSERT INTO conversations (tenant_id, channel_id, contact_id, queue_id, status,
+                                           created_at, last_message_at, queued_at, bot_turns, unread_count)
+                SELECT tid, chid, person, queue, status,
+                       {_NOW}, {_NOW}, CASE WHEN status = 'queued' THEN {_NOW} END, 0, 0
+                FROM pairs
+                WHERE NOT EXISTS (
+                    SELECT 1 FROM old WHERE old.channel_id = pairs.chid AND old.contact_id = pairs.person
+                )
+                ORDER BY chid, person
+                ON CONFLICT (channel_id, contact_id) WHERE status <> 'resolved' DO NOTHING
+                RETURNING *
+            ), convs AS (
+                SELECT false AS created, old.* FROM old UNION ALL SELECT true, new.* FROM new
             )
-            SELECT i.n, i.id, w.contact_id IS NOT NULL AS won FROM i LEFT JOIN w ON w.contact_id = i.id
-            """
+            SELECT who.n, who.stored, who.person, who.person_name, who.made, who.won IS NOT NULL, convs.*
+            FROM who LEFT JOIN convs ON convs.channel_id = who.chid AND convs.contact_id = who.person
+            ORDER BY who.n
+            """,
+            m.conversations,
+            column("n", Integer),
+            column("stored", Boolean),
+            column("person", BigInteger),
+            column("person_name", String),
+            column("made", BigInteger),
+            column("won", Boolean),
+            column("created", Boolean),
         )
-        # The open conversation of each (channel, contact): existing ones locked in id order (so
-        # parallel batches queue instead of deadlocking, and the assignee read is the one at commit),
-        # missing ones opened. A conversation another transaction opened meanwhile is in neither
-        # half (ON CONFLICT): the caller locks it with `inbox.actions.ingest_batch`'s `open`.
+        # `people`'s second half alone, for what it left open after a race: the open conversation
+        # of each (channel, contact), locked (in the order given: the caller sorts), or opened. One
+        # that another transaction opened meanwhile is still in neither half (ON CONFLICT): the
+        # caller locks it with `inbox.actions.ingest_batch`'s `open`.
         conv = Inserts(m.conversations, ["tenant_id", "channel_id", "contact_id", "queue_id", "status"])
         self.conversations = _typed(
             f"""
@@ -204,44 +254,38 @@ def _naive(now: datetime) -> datetime:
     return m.UTCDateTime().process_bind_param(now, _PG)  # type: ignore[return-value]
 
 
-def lookup(
-    conn: Connection, items: Sequence[tuple[int, str, Key]]
-) -> tuple[set[int], dict[Key, tuple[int, str | None]]]:
-    """`items`: (channel, provider message id, identity). Returns the positions (0-based) already
-    stored, and the contact of every identity that has one."""
-    params = {
-        "chid": [chid for chid, _, _ in items],
-        "pid": [pid for _, pid, _ in items],
-        "tid": [k[0] for _, _, k in items],
-        "kind": [k[1] for _, _, k in items],
-        "xid": [k[2] for _, _, k in items],
-    }
-    stored: set[int] = set()
-    contacts: dict[Key, tuple[int, str | None]] = {}
-    for n, contact_id, name, is_stored in conn.execute(stmts().lookup, params):
-        if is_stored:
-            stored.add(n - 1)
-        if contact_id is not None:
-            contacts[items[n - 1][2]] = (contact_id, name)
-    return stored, contacts
+@dataclass(frozen=True)
+class Person:
+    """What the `people` statement found for one delivery."""
+
+    stored: bool  # a repeated delivery: nothing else is filled in
+    contact_id: int | None  # None: another transaction took the identity first (see `made`)
+    contact_name: str | None
+    made: int | None  # a contact created here; to be dropped when its identity was lost
+    conversation: Mapping[Any, Any] | None  # None: look again (see `Statements.people`)
+    created: bool  # the conversation was opened here
 
 
-def create_contacts(
-    conn: Connection, missing: Sequence[Key], names: Mapping[Key, str | None], now: datetime
-) -> tuple[dict[Key, int], dict[Key, int]]:
-    """Returns (won: identity -> new contact, lost: identity -> contact made here but not used)."""
-    params = {
-        "tid": [k[0] for k in missing],
-        "kind": [k[1] for k in missing],
-        "xid": [k[2] for k in missing],
-        "name": [names[k] for k in missing],
-        "now": _naive(now),
-    }
-    won: dict[Key, int] = {}
-    lost: dict[Key, int] = {}
-    for n, contact_id, ok in conn.execute(stmts().contacts, params):
-        (won if ok else lost)[missing[n - 1]] = contact_id
-    return won, lost
+def people(conn: Connection, asked: Sequence[Mapping[str, Any]], now: datetime) -> list[Person]:
+    """`asked`: per delivery, the channel (chid, queue, the status a new conversation starts in),
+    the provider's message id (pid) and the identity (tid, kind, xid, name). One `Person` each, in
+    order."""
+    params: dict[str, Any] = {k: [a[k] for a in asked] for k in _PEOPLE}
+    params["now"] = _naive(now)
+    found: list[Person] = []
+    for r in conn.execute(stmts().people, params):
+        conversation = r._mapping if r.id is not None else None
+        found.append(
+            Person(
+                stored=bool(r.stored),
+                contact_id=r.person,
+                contact_name=r.person_name,
+                made=r.made,
+                conversation=conversation,
+                created=bool(r.created),
+            )
+        )
+    return found
 
 
 def open_conversations(

@@ -110,6 +110,77 @@ async def test_concurrent_first_messages_through_two_processes(app: App, setting
     assert len(await messages_of(app, tenant)) == 10
 
 
+async def _race(app: App, ch: Channel, sender: str) -> None:
+    """Two ingest transactions interleaved on PostgreSQL: A writes and holds its transaction open,
+    B starts and must wait on A's rows; then A commits and B finishes."""
+    from inbox.actions.ingest_batch import ingest_batch
+
+    channel = await app.runtime.directory.by_id(ch.id)
+    assert channel is not None
+
+    def events(text: str) -> Any:
+        name = None if text == "b" else "Ana"
+        raw = json.dumps(notificame_message(ch, sender=sender, text=text, name=name))
+        return app.runtime.adapters["notificame"].parse(channel, raw.encode())
+
+    async def second() -> None:
+        async with app.runtime.uow() as b:
+            await ingest_batch(b, [(channel, events("b"))])
+
+    a = app.runtime.uow()
+    await a.__aenter__()
+    await ingest_batch(a, [(channel, events("a"))])
+    racer = asyncio.create_task(second())
+    await asyncio.sleep(0.5)
+    assert not racer.done()  # B waits on A's uncommitted rows
+    await a.__aexit__(None, None, None)
+    await asyncio.wait_for(racer, 10)
+
+
+async def test_a_batch_that_loses_the_race_for_a_new_contact_joins_the_winner(app: App) -> None:
+    """B finds the identity taken: it drops the contact it made and files its message under A's
+    contact and conversation. (SQLite has one writer: transactions cannot interleave like this.)"""
+    import pytest
+
+    if app.runtime.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite serializes writers")
+    tenant = await app.tenant()
+    ch = await tenant.channel()
+    await _race(app, ch, "5511955550000")
+    contacts = await count(app, m.contacts, m.contacts.c.tenant_id == tenant.id)
+    conversations = await count(app, m.conversations, m.conversations.c.tenant_id == tenant.id)
+    rows = await messages_of(app, tenant)
+    assert (contacts, conversations) == (1, 1)
+    assert [r.text for r in rows] == ["a", "b"]
+    assert rows[0].conversation_id == rows[1].conversation_id
+    assert rows[0].sender_id == rows[1].sender_id
+
+
+async def test_a_batch_that_loses_the_race_to_open_a_conversation_joins_it(app: App) -> None:
+    """A known customer whose last conversation was resolved writes twice at once: B's insert of a
+    new conversation conflicts with A's, and B then uses A's."""
+    import pytest
+    from sqlalchemy import update
+
+    if app.runtime.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite serializes writers")
+    tenant = await app.tenant()
+    ch = await tenant.channel()
+    sender = "5511955550001"
+    assert (await app.post_webhook(ch, notificame_message(ch, sender=sender, text="old"))).status_code == 200
+    async with app.runtime.engine.begin() as conn:
+        await conn.execute(
+            update(m.conversations).where(m.conversations.c.tenant_id == tenant.id).values(status="resolved")
+        )
+    await _race(app, ch, sender)
+    rows = await messages_of(app, tenant)
+    assert [r.text for r in rows] == ["old", "a", "b"]
+    assert rows[1].conversation_id == rows[2].conversation_id != rows[0].conversation_id
+    assert await count(app, m.contacts, m.contacts.c.tenant_id == tenant.id) == 1
+    open_now = m.conversations.c.status != "resolved"
+    assert await count(app, m.conversations, m.conversations.c.tenant_id == tenant.id, open_now) == 1
+
+
 async def test_meta_signature_is_required_and_checked(app: App) -> None:
     tenant = await app.tenant()
     ch = await tenant.channel("messenger", "meta")
