@@ -1,15 +1,18 @@
 """Normalized events -> values every database accepts, before they reach a transaction.
 
-Owns the storage limits of provider-supplied values: PostgreSQL refuses NUL characters in text, and
-identifiers have column sizes. A value that cannot be stored as it came would fail the whole batch,
-and a provider would retry it forever; so NULs are dropped and over-long identifiers are shortened
-deterministically (a repeated delivery shortens to the same id, so dedup still holds).
+Owns the storage limits of provider-supplied values: PostgreSQL refuses NUL characters in text and
+non-finite numbers in JSON (Python's parser reads `NaN`, `-Infinity` and `1e999`), and identifiers
+have column sizes. A value that cannot be stored as it came would fail the whole batch, and a provider
+would retry it forever; so NULs are dropped, non-finite numbers become null and over-long identifiers
+are shortened deterministically (a repeated delivery shortens to the same id, so dedup still holds).
+An event that needs none of this is returned as it is (the common case costs no copy).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
+import math
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
@@ -36,6 +39,8 @@ def ident(value: str | None) -> str | None:
 def _json(value: Any) -> Any:
     if isinstance(value, str):
         return text(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
     if isinstance(value, Mapping):
         return {text(str(k)): _json(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
@@ -43,24 +48,29 @@ def _json(value: Any) -> Any:
     return value
 
 
+def _replace(obj: T, **values: Any) -> T:
+    """`obj` itself when no value changes, else a copy with `values`."""
+    if all(getattr(obj, k) == v for k, v in values.items()):
+        return obj
+    return dataclasses.replace(obj, **values)  # type: ignore[type-var]
+
+
 def _contact(c: ContactRef | None) -> ContactRef | None:
     if c is None:
         return None
     name = text(c.name)
-    return dataclasses.replace(
-        c, external_id=ident(c.external_id) or "", name=name[:NAME_MAX] if name else name
-    )
+    return _replace(c, external_id=ident(c.external_id) or "", name=name[:NAME_MAX] if name else name)
 
 
 def _attachment(a: Attachment) -> Attachment:
-    return dataclasses.replace(a, url=text(a.url), mime_type=text(a.mime_type), name=text(a.name))
+    return _replace(a, url=text(a.url), mime_type=text(a.mime_type), name=text(a.name))
 
 
 def clean(event: InboundEvent) -> InboundEvent:
     if isinstance(event, MessageReceived):
-        return dataclasses.replace(
+        return _replace(
             event,
-            contact=_contact(event.contact),  # type: ignore[arg-type]
+            contact=_contact(event.contact),
             provider_message_id=ident(event.provider_message_id) or "",
             text=text(event.text),
             attachments=tuple(_attachment(a) for a in event.attachments),
@@ -68,14 +78,14 @@ def clean(event: InboundEvent) -> InboundEvent:
             raw=_json(event.raw) if event.raw is not None else None,
         )
     if isinstance(event, StatusUpdate):
-        return dataclasses.replace(
+        return _replace(
             event,
             provider_message_id=ident(event.provider_message_id),
             error=text(event.error),
             contact=_contact(event.contact),
         )
     if isinstance(event, MessageDeleted):
-        return dataclasses.replace(
+        return _replace(
             event, provider_message_id=ident(event.provider_message_id) or "", contact=_contact(event.contact)
         )
     return event

@@ -34,3 +34,24 @@ def test_long_identifiers_shorten_deterministically_and_stay_distinct() -> None:
     assert (
         isinstance(status, StatusUpdate) and status.provider_message_id == ident(a) and status.error == "bad"
     )
+
+
+def test_non_finite_numbers_in_raw_json_become_null() -> None:
+    ev = MessageReceived(
+        contact=ContactRef("messenger", "123"),
+        provider_message_id="m1",
+        kind="unsupported",
+        raw={"a": float("-inf"), "b": [float("nan"), 1.5, float("inf")], "c": {"d": 2}},
+    )
+    out = clean(ev)
+    assert isinstance(out, MessageReceived)
+    assert out.raw == {"a": None, "b": [None, 1.5, None], "c": {"d": 2}}
+
+
+def test_an_event_that_needs_nothing_is_not_copied() -> None:
+    ev = MessageReceived(
+        contact=ContactRef("whatsapp", "5511", name="Maria"), provider_message_id="m1", kind="text", text="oi"
+    )
+    assert clean(ev) is ev
+    status = StatusUpdate(provider_message_id="m1", status="read")
+    assert clean(status) is status
