@@ -187,6 +187,12 @@ class Bus:
         self._stopping = False
 
     @property
+    def shared(self) -> bool:
+        """Other processes can hear this bus (Redis). A memory bus is this process's alone: its only
+        listener is our own, which skips what we published."""
+        return self._remote
+
+    @property
     def up(self) -> bool:
         return self._backend.up if self._backend is not None else self._memory_up
 
@@ -226,6 +232,8 @@ class Bus:
     def publish(self, lines: list[str]) -> None:
         if not self._tasks:
             return  # not started (a CLI command): the hubs' tail poll finds these in the log
+        if not self.shared:
+            return  # nobody else to tell
         self._outbox.extend(lines)
         while len(self._outbox) > MAX_QUEUED_LINES:
             self._outbox.popleft()

@@ -112,7 +112,8 @@ class Hub:
         """Called after commit: deliver here at once, and tell the other processes."""
         for rec in records:
             self._receive(rec)
-        self.bus.publish([rec.to_wire() for rec in records])
+        if self.bus.shared:
+            self.bus.publish([rec.to_wire() for rec in records])
 
     def _on_bus_message(self, body: str) -> None:
         for line in body.split("\n"):
