@@ -31,6 +31,10 @@ Item = tuple[ChannelConfig, Sequence[InboundEvent], "asyncio.Future[None]"]
 # PostgreSQL's deadlock_detected and serialization_failure: nothing was written, run it again.
 _CONFLICTS = ("40P01", "40001")
 CONFLICT_RETRIES = 3
+# How long a writer lets its batch fill while another writer commits (measured with 2 PostgreSQL
+# writers and 32 busy connections: 1 ms gave the largest batches and ~15% more webhooks/s than 0;
+# 2-3 ms no better). A lone writer never waits.
+LINGER_SECONDS = 0.001
 
 
 def _is_conflict(exc: BaseException) -> bool:
@@ -51,6 +55,7 @@ class IngestBatcher:
         self._max_batch = max_batch
         self._queue: asyncio.Queue[Item] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []
+        self._busy = 0  # writers committing right now
 
     async def submit(self, channel: ChannelConfig, events: Sequence[InboundEvent]) -> None:
         """Returns once the events are committed; raises StorageUnavailable if they were not."""
@@ -77,9 +82,39 @@ class IngestBatcher:
     async def _run(self) -> None:
         while True:
             batch = [await self._queue.get()]
+            try:
+                if self._busy:
+                    await self._linger(batch)
+            except asyncio.CancelledError:
+                for *_, fut in batch:
+                    if not fut.done():
+                        fut.set_exception(StorageUnavailable("shutting down"))
+                raise
             while len(batch) < self._max_batch and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
-            await self._commit(batch)
+            self._busy += 1
+            try:
+                await self._commit(batch)
+            finally:
+                self._busy -= 1
+
+    async def _linger(self, batch: list[Item]) -> None:
+        """Another writer is committing, so nothing waits on this one: let the batch fill for a
+        moment (deliveries whose requests are being read right now) rather than commit a batch of one
+        and keep the next arrivals waiting a whole commit."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + LINGER_SECONDS
+        while len(batch) < self._max_batch:
+            if not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+                continue
+            left = deadline - loop.time()
+            if left <= 0:
+                return
+            try:
+                batch.append(await asyncio.wait_for(self._queue.get(), left))
+            except TimeoutError:
+                return
 
     async def _commit(self, batch: list[Item], attempt: int = 0) -> None:
         live = sorted((item for item in batch if not item[2].done()), key=_lock_order)  # done: hung up
