@@ -1,10 +1,12 @@
 """Normalized events -> values every database accepts, before they reach a transaction.
 
 Owns the storage limits of provider-supplied values: PostgreSQL refuses NUL characters in text and
-non-finite numbers in JSON (Python's parser reads `NaN`, `-Infinity` and `1e999`), and identifiers
-have column sizes. A value that cannot be stored as it came would fail the whole batch, and a provider
-would retry it forever; so NULs are dropped, non-finite numbers become null and over-long identifiers
-are shortened deterministically (a repeated delivery shortens to the same id, so dedup still holds).
+non-finite numbers in JSON (Python's parser reads `NaN`, `-Infinity` and `1e999`), neither database
+can store a lone UTF-16 surrogate (a JSON body may escape one: "\\ud800"), and identifiers have
+column sizes. A value that cannot be stored as it came would fail the whole batch, and a provider
+would retry it forever; so NULs are dropped, lone surrogates become U+FFFD, non-finite numbers become
+null and over-long identifiers are shortened deterministically (a repeated delivery shortens to the
+same id, so dedup still holds).
 An event that needs none of this is returned as it is (the common case costs no copy).
 """
 
@@ -24,7 +26,15 @@ T = TypeVar("T")
 
 
 def text(value: str | None) -> str | None:
-    return None if value is None else value.replace("\x00", "")
+    if value is None:
+        return None
+    value = value.replace("\x00", "")
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate ("\ud800" in the JSON): not storable
+            value = value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    return value
 
 
 def ident(value: str | None) -> str | None:

@@ -55,3 +55,16 @@ def test_an_event_that_needs_nothing_is_not_copied() -> None:
     assert clean(ev) is ev
     status = StatusUpdate(provider_message_id="m1", status="read")
     assert clean(status) is status
+
+
+def test_lone_surrogates_become_replacement_characters() -> None:
+    ev = MessageReceived(
+        contact=ContactRef("whatsapp", "5511", name="Ana \udfff"),
+        provider_message_id="m1",
+        kind="text",
+        text="oi \ud800 🎉 ção",
+        raw={"k": "\ud83c"},
+    )
+    out = clean(ev)
+    assert isinstance(out, MessageReceived)
+    assert (out.text, out.contact.name, out.raw) == ("oi \ufffd 🎉 ção", "Ana \ufffd", {"k": "\ufffd"})

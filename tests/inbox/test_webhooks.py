@@ -391,6 +391,15 @@ async def test_bad_bodies_get_4xx_and_store_nothing(app: App) -> None:
     assert await messages_of(app, tenant) == []
 
 
+async def test_lone_surrogates_are_stored_as_replacement_characters(app: App) -> None:
+    """JSON may escape half of a UTF-16 pair; neither database can store it. The message is kept."""
+    tenant = await app.tenant()
+    ch = await tenant.channel()
+    r = await app.post_webhook(ch, notificame_message(ch, text="oi \ud800 ção", name="Ana \udfff"))
+    assert r.status_code == 200, r.text
+    assert [x.text for x in await messages_of(app, tenant)] == ["oi \ufffd ção"]
+
+
 async def test_chunked_body_over_the_limit_is_413(app: App) -> None:
     tenant = await app.tenant()
     ch = await tenant.channel()
