@@ -9,6 +9,7 @@ only after the commit succeeds and are dropped on rollback (Zulip's send_event_o
 
 from __future__ import annotations
 
+import json
 import logging
 import sqlite3
 import weakref
@@ -48,10 +49,8 @@ _append_pg = text(
         )
         SELECT :tid, s.base + e.n, e.type, e.conv, e.assignee, e.prev, e.queue,
                '{"seq":' || (s.base + e.n) || ',' || substr(e.tail, 2), :now
-        FROM s, unnest(
-            CAST(:types AS TEXT[]), CAST(:convs AS BIGINT[]), CAST(:assignees AS BIGINT[]),
-            CAST(:prevs AS BIGINT[]), CAST(:queues AS BIGINT[]), CAST(:tails AS TEXT[])
-        ) WITH ORDINALITY AS e(type, conv, assignee, prev, queue, tail, n)
+        FROM s, json_to_recordset(CAST(:events AS JSON))
+            AS e(n BIGINT, type TEXT, conv BIGINT, assignee BIGINT, prev BIGINT, queue BIGINT, tail TEXT)
         RETURNING 1
     )
     SELECT s.base, (SELECT count(*) FROM ins) AS appended FROM s
@@ -206,16 +205,23 @@ class UnitOfWork:
             evs = by_tenant[tenant_id]
             queues = [SUPERVISORS_ONLY if ev.supervisors_only else ev.queue_id for ev in evs]
             tails = [frame_tail(ev) for ev in evs]
+            rows = [
+                {
+                    "n": i,
+                    "type": ev.type,
+                    "conv": ev.conversation_id,
+                    "assignee": ev.assignee_id,
+                    "prev": ev.prev_assignee_id,
+                    "queue": queue_id,
+                    "tail": tail,
+                }
+                for i, (ev, queue_id, tail) in enumerate(zip(evs, queues, tails, strict=True), start=1)
+            ]
             params = {
                 "tid": tenant_id,
                 "n": len(evs),
                 "now": now,
-                "types": [ev.type for ev in evs],
-                "convs": [ev.conversation_id for ev in evs],
-                "assignees": [ev.assignee_id for ev in evs],
-                "prevs": [ev.prev_assignee_id for ev in evs],
-                "queues": queues,
-                "tails": tails,
+                "events": json.dumps(rows, separators=(",", ":")),
             }
             base, appended = conn.execute(_append_pg, params).one()
             if appended != len(evs):

@@ -23,7 +23,7 @@ from sqlalchemy import BigInteger, Boolean, Column, Integer, String, Table, colu
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import TextClause
-from sqlalchemy.types import JSON, TypeDecorator
+from sqlalchemy.types import TypeDecorator
 
 from inbox import models as m
 
@@ -36,37 +36,46 @@ def _sql_type(col: Column[Any]) -> str:
     return col.type.compile(dialect=_PG)
 
 
-def _to_db(col: Column[Any]) -> Any:
-    """What an array element of this column must be: asyncpg takes JSON as text, and our
-    `UTCDateTime` stores naive UTC."""
-    if isinstance(col.type, JSON):
-        return lambda v: None if v is None else json.dumps(v)
+def _to_json(col: Column[Any]) -> Any:
+    """How a value of this column travels in the rows document: JSON as itself, our `UTCDateTime`
+    as naive UTC in ISO 8601 (PostgreSQL reads it back as `timestamp`), the rest as it is."""
     if isinstance(col.type, TypeDecorator):
-        return lambda v, t=col.type: t.process_bind_param(v, _PG)
-    return lambda v: v
+        return lambda v, t=col.type: None if v is None else t.process_bind_param(v, _PG).isoformat()
+    return None
 
 
-def _unnest(names: Iterable[str], types: Iterable[str], alias: str, ordinality: bool = False) -> str:
-    """`unnest(CAST(:a AS T[]), ...) AS alias(a, ...)`: one array parameter per column."""
-    names = list(names)
-    arrays = ", ".join(f"CAST(:{n} AS {t}[])" for n, t in zip(names, types, strict=True))
-    cols = ", ".join(names + (["n"] if ordinality else []))
-    return f"unnest({arrays}){' WITH ORDINALITY' if ordinality else ''} AS {alias}({cols})"
+def recordset(columns: Sequence[tuple[str, str]], alias: str, param: str = "rows") -> str:
+    """`json_to_recordset(:rows) AS alias(n, a, ...)`: the batch as one JSON parameter, a list of
+    objects with a position `n` (1-based) and one member per column. One text parameter instead of
+    an array per column: asyncpg checks every array element against abstract base classes, and
+    building the per-column lists cost as much again."""
+    cols = ", ".join(f"{name} {sqltype}" for name, sqltype in [("n", "BIGINT"), *columns])
+    return f"json_to_recordset(CAST(:{param} AS JSON)) AS {alias}({cols})"
+
+
+def rows_json(rows: Iterable[Mapping[str, Any]]) -> str:
+    return json.dumps([{"n": i, **row} for i, row in enumerate(rows, start=1)], separators=(",", ":"))
 
 
 class Inserts:
-    """Rows of one table as arrays, column by column, for `INSERT ... SELECT FROM unnest(...)`."""
+    """Rows of one table as one JSON parameter, for `INSERT ... SELECT FROM json_to_recordset(...)`."""
 
     def __init__(self, table: Table, names: Sequence[str]) -> None:
         self.table = table
         self.names = list(names)
-        self._cols = [table.c[n] for n in self.names]
-        self._conv = [_to_db(c) for c in self._cols]
-        self.source = _unnest(self.names, (_sql_type(c) for c in self._cols), "r", ordinality=True)
+        cols = [table.c[n] for n in self.names]
+        self._conv = [(n, f) for n, c in zip(self.names, cols, strict=True) if (f := _to_json(c)) is not None]
+        self.source = recordset([(n, _sql_type(c)) for n, c in zip(self.names, cols, strict=True)], "r")
         self.column_list = ", ".join(self.names)
 
-    def params(self, rows: Sequence[Mapping[str, Any]]) -> dict[str, list[Any]]:
-        return {n: [f(r[n]) for r in rows] for n, f in zip(self.names, self._conv, strict=True)}
+    def params(self, rows: Sequence[Mapping[str, Any]]) -> str:
+        out = []
+        for row in rows:
+            values = {n: row[n] for n in self.names}
+            for n, f in self._conv:
+                values[n] = f(values[n])
+            out.append(values)
+        return rows_json(out)
 
 
 def _typed(sql: str, table: Table, *extra: Any) -> TextClause:
@@ -75,8 +84,16 @@ def _typed(sql: str, table: Table, *extra: Any) -> TextClause:
 
 
 _NOW = "CAST(:now AS TIMESTAMP)"
-_PEOPLE = ["chid", "pid", "tid", "kind", "xid", "name", "queue", "status"]
-_PEOPLE_TYPES = ["BIGINT", "TEXT", "BIGINT", "TEXT", "TEXT", "TEXT", "BIGINT", "TEXT"]
+_PEOPLE = [
+    ("chid", "BIGINT"),
+    ("pid", "TEXT"),
+    ("tid", "BIGINT"),
+    ("kind", "TEXT"),
+    ("xid", "TEXT"),
+    ("name", "TEXT"),
+    ("queue", "BIGINT"),
+    ("status", "TEXT"),
+]
 
 
 class Statements:
@@ -90,7 +107,7 @@ class Statements:
         # subqueries with LIMIT keep every lookup an index probe whatever the statistics say (as
         # joins they were planned as hashes over whole tables). A conversation another transaction
         # opened meanwhile is missing from the answer (ON CONFLICT): the caller looks again.
-        src = _unnest(_PEOPLE, _PEOPLE_TYPES, "u", ordinality=True)
+        src = recordset(_PEOPLE, "u")
         self.people = _typed(
             f"""
             WITH i AS MATERIALIZED (
@@ -270,8 +287,7 @@ def people(conn: Connection, asked: Sequence[Mapping[str, Any]], now: datetime) 
     """`asked`: per delivery, the channel (chid, queue, the status a new conversation starts in),
     the provider's message id (pid) and the identity (tid, kind, xid, name). One `Person` each, in
     order."""
-    params: dict[str, Any] = {k: [a[k] for a in asked] for k in _PEOPLE}
-    params["now"] = _naive(now)
+    params = {"rows": rows_json(asked), "now": _naive(now)}
     found: list[Person] = []
     for r in conn.execute(stmts().people, params):
         conversation = r._mapping if r.id is not None else None
@@ -294,8 +310,7 @@ def open_conversations(
     """`rows`: the conversation each (channel, contact) would open with. Returns (created, row) for
     every conversation found or opened."""
     s = stmts()
-    params: dict[str, Any] = s.conversation_rows.params(rows)
-    params["now"] = _naive(now)
+    params = {"rows": s.conversation_rows.params(rows), "now": _naive(now)}
     return [(r.created, r._mapping) for r in conn.execute(s.conversations, params)]
 
 
@@ -305,6 +320,5 @@ def insert_messages(
     """Inserts what is not stored yet and moves the conversations (but snoozed ones). Returns the
     inserted rows."""
     s = stmts()
-    params: dict[str, Any] = s.message_rows.params(rows)
-    params["now"] = _naive(now)
+    params = {"rows": s.message_rows.params(rows), "now": _naive(now)}
     return [r._mapping for r in conn.execute(s.messages, params)]
