@@ -101,20 +101,11 @@ class IngestBatcher:
     async def _linger(self, batch: list[Item]) -> None:
         """Another writer is committing, so nothing waits on this one: let the batch fill for a
         moment (deliveries whose requests are being read right now) rather than commit a batch of one
-        and keep the next arrivals waiting a whole commit."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + LINGER_SECONDS
-        while len(batch) < self._max_batch:
-            if not self._queue.empty():
-                batch.append(self._queue.get_nowait())
-                continue
-            left = deadline - loop.time()
-            if left <= 0:
-                return
-            try:
-                batch.append(await asyncio.wait_for(self._queue.get(), left))
-            except TimeoutError:
-                return
+        and keep the next arrivals waiting a whole commit. (A plain sleep: no timeout on the queue,
+        which on Python 3.11 could swallow a shutdown's cancellation.)"""
+        await asyncio.sleep(LINGER_SECONDS)
+        while len(batch) < self._max_batch and not self._queue.empty():
+            batch.append(self._queue.get_nowait())
 
     async def _commit(self, batch: list[Item], attempt: int = 0) -> None:
         live = sorted((item for item in batch if not item[2].done()), key=_lock_order)  # done: hung up

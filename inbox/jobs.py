@@ -19,6 +19,7 @@ from sqlalchemy.engine import Row
 
 from inbox import models as m
 from inbox.runtime import worker
+from inbox.waiting import wait_event
 
 if TYPE_CHECKING:
     from inbox.runtime import Runtime
@@ -121,7 +122,4 @@ async def jobs_worker(rt: Runtime) -> None:
             task.add_done_callback(lambda _t: slots.release())
         if jobs:
             continue
-        try:
-            await asyncio.wait_for(wake.wait(), timeout=await _seconds_to_next(rt))
-        except TimeoutError:
-            pass
+        await wait_event(wake, await _seconds_to_next(rt))

@@ -34,6 +34,7 @@ from inbox.actions.replies import window_rule
 from inbox.db import is_connection_error
 from inbox.runtime import worker
 from inbox.uow import UnitOfWork
+from inbox.waiting import wait_event
 
 if TYPE_CHECKING:
     from inbox.runtime import Runtime
@@ -100,11 +101,8 @@ async def _keep_lease(rt: Runtime, outbox_id: int, done: asyncio.Event) -> None:
     cancellation can leave its connection, and SQLite's write lock, behind)."""
     period = max(0.05, rt.settings.send_lease_seconds / 3)
     while True:
-        try:
-            await asyncio.wait_for(done.wait(), timeout=period)
+        if await wait_event(done, period):
             return
-        except TimeoutError:
-            pass
         try:
             async with rt.engine.begin() as conn:
                 await conn.execute(
@@ -389,10 +387,7 @@ async def outbox_worker(rt: Runtime) -> None:
                 task.add_done_callback(functools.partial(done, row.id))
             if rows:
                 continue
-            try:
-                await asyncio.wait_for(wake.wait(), timeout=timeout)
-            except TimeoutError:
-                pass
+            await wait_event(wake, timeout)
     finally:
         # Deliveries stop their provider calls and finish their database work; none is cancelled.
         stopping.set()

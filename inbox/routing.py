@@ -30,6 +30,7 @@ from inbox.runtime import worker
 from inbox.serialize import iso
 from inbox.signals import drain
 from inbox.uow import UnitOfWork
+from inbox.waiting import wait_event
 
 if TYPE_CHECKING:
     from inbox.runtime import Runtime
@@ -444,10 +445,7 @@ async def routing_worker(rt: Runtime) -> None:
             raise
         except Exception:  # storage down: keep polling, it comes back
             log.exception("routing pass failed")
-        try:
-            await asyncio.wait_for(wake.wait(), timeout=POLL_SECONDS)
-        except TimeoutError:
-            pass
+        await wait_event(wake, POLL_SECONDS)
 
 
 @job_handler("snooze")

@@ -103,11 +103,16 @@ class Runtime:
                 await asyncio.sleep(1)
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
+        # Cancelled again until done: a cancellation swallowed inside a worker (a library that
+        # catches it, or asyncio.wait_for on Python 3.11) must not hang the shutdown.
+        pending = set(self._tasks)
+        while pending:
+            for task in pending:
+                task.cancel()
+            _, pending = await asyncio.wait(pending, timeout=5.0)
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+                task.result()
         self._tasks.clear()
         await self.ingestor.stop()
         await self.hub.stop()

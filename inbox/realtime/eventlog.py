@@ -7,8 +7,6 @@ Owns reads and pruning only; events are written by inbox/uow.py. Commits are ord
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from typing import TYPE_CHECKING
 
@@ -18,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from inbox import models as m
 from inbox.events import EventRecord
 from inbox.runtime import worker
+from inbox.waiting import wait_event
 
 if TYPE_CHECKING:
     from inbox.runtime import Runtime
@@ -98,5 +97,4 @@ async def retention_worker(rt: Runtime) -> None:
         except Exception:
             log.exception("pruning events failed")
         wake.clear()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(wake.wait(), PRUNE_EVERY_SECONDS)
+        await wait_event(wake, PRUNE_EVERY_SECONDS)

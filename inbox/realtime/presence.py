@@ -24,6 +24,7 @@ from sqlalchemy import and_, bindparam, delete, select, update
 from inbox import db
 from inbox import models as m
 from inbox.actions.presence import set_status
+from inbox.waiting import wait_event
 
 if TYPE_CHECKING:
     from inbox.runtime import Runtime
@@ -107,8 +108,7 @@ class Presence:
                         log.exception("presence check for agent %s failed", agent_id)
             wake_at = min([next_beat, *(d for _, d in self.leaving.values())])
             self._wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), max(wake_at - loop.time(), 0.0))
+            await wait_event(self._wake, wake_at - loop.time())
 
     async def _beat(self) -> None:
         if self.tenant_of:
