@@ -96,17 +96,44 @@ _PEOPLE = [
 ]
 
 
+# The open conversation of each (channel `chid`, contact `person`) of the CTE `pairs` (with `tid`,
+# `queue` and the `status` a new one starts in), as the CTE `convs` (`created` + the row): existing
+# ones locked, one by one in (channel, contact) order so that parallel batches queue instead of
+# deadlocking (and the assignee read is the one at commit), missing ones opened. One that another
+# transaction opened meanwhile is in neither half (ON CONFLICT): the caller looks again. The
+# partial index's predicate is a literal: PostgreSQL must prove the arbiter index applies, which it
+# cannot do with a parameter in a generic plan.
+_LOCK_OR_OPEN = f"""old AS (
+                SELECT cv.* FROM pairs CROSS JOIN LATERAL (
+                    SELECT * FROM conversations
+                    WHERE channel_id = pairs.chid AND contact_id = pairs.person AND status <> 'resolved'
+                    LIMIT 1 FOR UPDATE
+                ) cv
+            ), new AS (
+                INSERT INTO conversations (tenant_id, channel_id, contact_id, queue_id, status,
+                                           created_at, last_message_at, queued_at, bot_turns, unread_count)
+                SELECT tid, chid, person, queue, status,
+                       {_NOW}, {_NOW}, CASE WHEN status = 'queued' THEN {_NOW} END, 0, 0
+                FROM pairs
+                WHERE NOT EXISTS (
+                    SELECT 1 FROM old WHERE old.channel_id = pairs.chid AND old.contact_id = pairs.person
+                )
+                ORDER BY chid, person
+                ON CONFLICT (channel_id, contact_id) WHERE status <> 'resolved' DO NOTHING
+                RETURNING *
+            ), convs AS (
+                SELECT false AS created, old.* FROM old UNION ALL SELECT true, new.* FROM new
+            )"""
+
+
 class Statements:
     def __init__(self) -> None:
-        # Per delivery: already stored? the identity's contact and its name.
         # Everything before the messages, in one statement: per delivery, stored already? whose
         # identity? (new contacts created with their identities; where another transaction took an
         # identity first, `won` is false and the caller drops the contact made here), and the open
-        # conversation of each (channel, contact), existing ones locked in (channel, contact) order
-        # so that parallel batches queue instead of deadlocking, missing ones opened. Lateral
-        # subqueries with LIMIT keep every lookup an index probe whatever the statistics say (as
-        # joins they were planned as hashes over whole tables). A conversation another transaction
-        # opened meanwhile is missing from the answer (ON CONFLICT): the caller looks again.
+        # conversation of each (channel, contact) (`_LOCK_OR_OPEN`). Lateral subqueries with LIMIT
+        # keep every lookup an index probe whatever the statistics say (as joins they were planned
+        # as hashes over whole tables).
         src = recordset(_PEOPLE, "u")
         self.people = _typed(
             f"""
@@ -146,27 +173,7 @@ class Statements:
                 SELECT DISTINCT ON (chid, person) chid, person, tid, queue, status FROM who
                 WHERE stored IS NULL AND person IS NOT NULL
                 ORDER BY chid, person
-            ), old AS (
-                SELECT cv.* FROM pairs CROSS JOIN LATERAL (
-                    SELECT * FROM conversations
-                    WHERE channel_id = pairs.chid AND contact_id = pairs.person AND status <> 'resolved'
-                    LIMIT 1 FOR UPDATE
-                ) cv
-            ), new AS (
-                INSERT INTO conversations (tenant_id, channel_id, contact_id, queue_id, status,
-                                           created_at, last_message_at, queued_at, bot_turns, unread_count)
-                SELECT tid, chid, person, queue, status,
-                       {_NOW}, {_NOW}, CASE WHEN status = 'queued' THEN {_NOW} END, 0, 0
-                FROM pairs
-                WHERE NOT EXISTS (
-                    SELECT 1 FROM old WHERE old.channel_id = pairs.chid AND old.contact_id = pairs.person
-                )
-                ORDER BY chid, person
-                ON CONFLICT (channel_id, contact_id) WHERE status <> 'resolved' DO NOTHING
-                RETURNING *
-            ), convs AS (
-                SELECT false AS created, old.* FROM old UNION ALL SELECT true, new.* FROM new
-            )
+            ), {_LOCK_OR_OPEN}
             SELECT who.n, who.stored, who.person, who.person_name, who.made, who.won IS NOT NULL, convs.*
             FROM who LEFT JOIN convs ON convs.channel_id = who.chid AND convs.contact_id = who.person
             ORDER BY who.n
@@ -180,33 +187,16 @@ class Statements:
             column("won", Boolean),
             column("created", Boolean),
         )
-        # `people`'s second half alone, for what it left open after a race: the open conversation
-        # of each (channel, contact), locked (in the order given: the caller sorts), or opened. One
-        # that another transaction opened meanwhile is still in neither half (ON CONFLICT): the
-        # caller locks it with `inbox.actions.ingest_batch`'s `open`.
+        # `people`'s second half alone, for what a race left open: `_LOCK_OR_OPEN` over given rows.
         conv = Inserts(m.conversations, ["tenant_id", "channel_id", "contact_id", "queue_id", "status"])
         self.conversations = _typed(
             f"""
-            WITH old AS (
-                SELECT cv.* FROM {conv.source}
-                CROSS JOIN LATERAL (
-                    SELECT * FROM conversations
-                    WHERE channel_id = r.channel_id AND contact_id = r.contact_id AND status <> 'resolved'
-                    LIMIT 1 FOR UPDATE
-                ) cv
-            ), new AS (
-                INSERT INTO conversations
-                    ({conv.column_list}, created_at, last_message_at, queued_at, bot_turns, unread_count)
-                SELECT {conv.column_list}, {_NOW}, {_NOW}, CASE WHEN status = 'queued' THEN {_NOW} END, 0, 0
+            WITH pairs AS (
+                SELECT channel_id AS chid, contact_id AS person, tenant_id AS tid, queue_id AS queue, status
                 FROM {conv.source}
-                WHERE NOT EXISTS (
-                    SELECT 1 FROM old WHERE old.channel_id = r.channel_id AND old.contact_id = r.contact_id
-                )
-                ORDER BY n
-                ON CONFLICT (channel_id, contact_id) WHERE status <> 'resolved' DO NOTHING
-                RETURNING *
-            )
-            SELECT false AS created, old.* FROM old UNION ALL SELECT true, new.* FROM new
+                ORDER BY chid, person
+            ), {_LOCK_OR_OPEN}
+            SELECT * FROM convs
             """,
             m.conversations,
             column("created", Boolean),
