@@ -337,7 +337,8 @@ def _names(todo: Todo) -> dict[Key, str | None]:
     """The name each identity comes with: the first one given in the batch."""
     names: dict[Key, str | None] = {}
     for ch, ev in todo.values():
-        names[_key(ch, ev)] = names.get(_key(ch, ev)) or ev.contact.name
+        key = _key(ch, ev)
+        names[key] = names.get(key) or ev.contact.name
     return names
 
 

@@ -61,7 +61,6 @@ class Inserts:
     """Rows of one table as one JSON parameter, for `INSERT ... SELECT FROM json_to_recordset(...)`."""
 
     def __init__(self, table: Table, names: Sequence[str]) -> None:
-        self.table = table
         self.names = list(names)
         cols = [table.c[n] for n in self.names]
         self._conv = [(n, f) for n, c in zip(self.names, cols, strict=True) if (f := _to_json(c)) is not None]
