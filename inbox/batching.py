@@ -1,8 +1,8 @@
 """Groups concurrent webhook deliveries into one transaction.
 
 Owns the write side of the webhook hot path. Requests hand their parsed events to a queue and wait;
-a writer takes everything waiting (up to a bound) and ingests it in one unit of work: one commit,
-one sequence allocation, one fsync for the whole burst. If a batch fails for a reason other than
+a writer takes everything waiting (up to a bound) and stores it together (`ingest_batch.store`): one
+commit, one sequence allocation, one fsync for the whole burst. If a batch fails for a reason other than
 storage being down, its items are retried one by one so a single bad delivery cannot fail others.
 Items are written in one global order (tenant, customer, channel), so parallel writers take row
 locks in the same order and cannot deadlock each other; a deadlock or serialization failure with
@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from channels.base import ChannelConfig, InboundEvent
-from inbox.actions.ingest_batch import ingest_batch
+from inbox.actions.ingest_batch import store
 from inbox.db import StorageUnavailable, is_connection_error
 
 if TYPE_CHECKING:
@@ -112,8 +112,7 @@ class IngestBatcher:
         if not live:
             return
         try:
-            async with self._runtime.uow() as uow:
-                await ingest_batch(uow, [(channel, events) for channel, events, _ in live])
+            await store(self._runtime, [(channel, events) for channel, events, _ in live])
         except asyncio.CancelledError:
             for *_, fut in live:
                 if not fut.done():

@@ -41,6 +41,9 @@ class Runtime:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.engine = create_engine(settings.database_url)
+        # The same pool, for work done in single statements that are their own transaction (no
+        # BEGIN and COMMIT round trips: the webhook batch on PostgreSQL).
+        self.autocommit = self.engine.execution_options(isolation_level="AUTOCOMMIT")
         self.box = SecretBox(load_or_create_key(settings.secret_key, settings.data_dir))
         self.adapters: dict[str, Adapter] = build_adapters(
             notificame_api_url=settings.notificame_api_url, meta_graph_url=settings.meta_graph_url

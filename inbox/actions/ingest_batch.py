@@ -3,7 +3,9 @@
 Owns the webhook hot path's writes for the common case, deliveries whose events are all customer
 messages (`MessageReceived`, direction "in"). Same rules and events as `inbox.actions.ingest`, which
 stays the one path for everything else (statuses, deletions, echoes) and is called here for those
-deliveries unchanged. Per batch: one dedup read per channel, one identity read per network, one
+deliveries unchanged. `store` is the entry point: on PostgreSQL the customer messages of a batch are
+one statement (`inbox.actions.ingest_pg`); on SQLite they are the portable statements below, in the
+batch's unit of work. Per batch there: one dedup read per channel, one identity read per network, one
 open-conversation read per channel (locked, in id order), one multi-row insert each for new contacts,
 identities, conversations and messages, one executemany to bump conversations. Each statement is a
 round trip and, through aiosqlite, several thread hops: that per-statement cost is what this module
@@ -13,16 +15,13 @@ exists to cut (PERFORMANCE.md). The batch's statements are plain synchronous SQL
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
-    ARRAY,
-    BigInteger,
     ColumnElement,
-    String,
-    any_,
     bindparam,
     delete,
     insert,
@@ -34,9 +33,10 @@ from sqlalchemy.sql.elements import ColumnClause
 
 from channels.base import ChannelConfig, InboundEvent, MessageReceived
 from inbox import models as m
-from inbox.actions import ingest_pg as pg_ingest
+from inbox.actions import ingest_pg
 from inbox.actions.ingest import (
     conversation_event,
+    ingest,
     message_event,
     message_row,
     schedule_bot_turn,
@@ -45,25 +45,24 @@ from inbox.actions.ingest import (
 from inbox.db import insert as dialect_insert
 from inbox.uow import UnitOfWork
 
+if TYPE_CHECKING:
+    from inbox.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
 cv, msg, idt, ct = m.conversations.c, m.messages.c, m.contact_identities.c, m.contacts.c
 
 Key = tuple[int, str, str]  # (tenant, network, external id): one identity
 
 
-def _in(
-    col: ColumnClause[Any] | ColumnElement[Any], name: str, dialect: str, item: Any
-) -> ColumnElement[bool]:
-    """`col IN (:name)`. On PostgreSQL `= ANY(array)`: one statement text whatever the batch size, so
-    asyncpg's prepared-statement cache keeps hitting; SQLite expands the list."""
-    if dialect == "postgresql":
-        return col == any_(bindparam(name, type_=ARRAY(item)))
+def _in(col: ColumnClause[Any] | ColumnElement[Any], name: str) -> ColumnElement[bool]:
     return col.in_(bindparam(name, expanding=True))
 
 
 class _Statements:
     def __init__(self, d: str) -> None:
         self.stored = select(msg.provider_message_id).where(
-            msg.channel_id == bindparam("chid"), _in(msg.provider_message_id, "pids", d, String())
+            msg.channel_id == bindparam("chid"), _in(msg.provider_message_id, "pids")
         )
         self.identities = (
             select(idt.external_id, idt.contact_id, ct.name)
@@ -71,7 +70,7 @@ class _Statements:
             .where(
                 idt.tenant_id == bindparam("tid"),
                 idt.kind == bindparam("kind"),
-                _in(idt.external_id, "xids", d, String()),
+                _in(idt.external_id, "xids"),
             )
         )
         self.insert_contacts = insert(m.contacts).returning(ct.id, sort_by_parameter_order=True)
@@ -80,7 +79,7 @@ class _Statements:
             .on_conflict_do_nothing(index_elements=["tenant_id", "kind", "external_id"])
             .returning(idt.kind, idt.external_id, idt.contact_id)
         )
-        self.delete_contacts = delete(m.contacts).where(_in(ct.id, "ids", d, BigInteger()))
+        self.delete_contacts = delete(m.contacts).where(_in(ct.id, "ids"))
         self.set_name = (
             update(m.contacts)
             .where(ct.id == bindparam("cid"), ct.name.is_(None))
@@ -93,7 +92,7 @@ class _Statements:
             .where(
                 cv.channel_id == bindparam("chid"),
                 cv.status != "resolved",
-                _in(cv.contact_id, "cids", d, BigInteger()),
+                _in(cv.contact_id, "cids"),
             )
             .order_by(cv.id)
             .with_for_update()
@@ -140,13 +139,30 @@ def plain(events: Sequence[InboundEvent]) -> bool:
     return bool(events) and all(isinstance(ev, MessageReceived) and ev.direction == "in" for ev in events)
 
 
-async def ingest_batch(
-    uow: UnitOfWork, items: Sequence[tuple[ChannelConfig, Sequence[InboundEvent]]]
-) -> None:
-    """Store what every delivery in `items` says, in this unit of work."""
-    from inbox.actions.ingest import ingest
+Item = tuple[ChannelConfig, Sequence[InboundEvent]]
 
-    fast = [(ch, ev) for ch, evs in items if plain(evs) for ev in evs if isinstance(ev, MessageReceived)]
+# How often the one-statement path runs again what lost a race before the slow path takes it.
+LEFTOVER_ROUNDS = 2
+
+
+async def store(runtime: Runtime, items: Sequence[Item]) -> None:
+    """Store what every delivery in `items` says; returns once all of it is committed and published.
+    Safe to run again after a failure: everything is keyed on the provider's ids."""
+    if runtime.engine.dialect.name != "postgresql":
+        async with runtime.uow() as uow:
+            await ingest_batch(uow, items)
+        return
+    await _messages_pg(runtime, _customer_messages(items))
+    rest = [(ch, evs) for ch, evs in items if not plain(evs)]
+    if rest:
+        async with runtime.uow() as uow:
+            for ch, evs in rest:
+                await ingest(uow, ch, evs)
+
+
+async def ingest_batch(uow: UnitOfWork, items: Sequence[Item]) -> None:
+    """Store what every delivery in `items` says, in this unit of work (the portable path)."""
+    fast = _customer_messages(items)
     if fast:
         bots = await uow.run_sync(_messages, uow, fast)
         for tenant_id, conversation_id in bots:
@@ -156,19 +172,49 @@ async def ingest_batch(
             await ingest(uow, ch, evs)
 
 
+def _customer_messages(items: Sequence[Item]) -> list[tuple[ChannelConfig, MessageReceived]]:
+    """The messages of the deliveries the set-based path takes, each (channel, provider id) once."""
+    todo: dict[tuple[int, str], tuple[ChannelConfig, MessageReceived]] = {}
+    for ch, evs in items:
+        if plain(evs):
+            for ev in evs:
+                assert isinstance(ev, MessageReceived)
+                todo.setdefault((ch.id, ev.provider_message_id), (ch, ev))
+    return list(todo.values())
+
+
+async def _messages_pg(runtime: Runtime, todo: list[tuple[ChannelConfig, MessageReceived]]) -> None:
+    """The one-statement path; what a concurrent transaction won a race for is run again (then it
+    finds the winner's rows), and after `LEFTOVER_ROUNDS` by the slow path, which waits its turn."""
+    for _ in range(LEFTOVER_ROUNDS):
+        if not todo:
+            return
+        async with runtime.autocommit.connect() as conn:
+            out = await ingest_pg.ingest(conn, todo, m.utcnow())
+        if out.records:
+            try:
+                await runtime.publish(out.records)
+            except Exception:  # the log has them; sockets recover through replay
+                log.exception("publishing %d events failed", len(out.records))
+        if out.queued:
+            runtime.wake("routing")
+        if out.bot:
+            runtime.wake("jobs")
+        todo = [todo[n] for n in out.leftover]
+    for ch, ev in todo:
+        async with runtime.uow() as uow:
+            await ingest(uow, ch, [ev])
+
+
 def _messages(
     conn: Connection, uow: UnitOfWork, pairs: list[tuple[ChannelConfig, MessageReceived]]
 ) -> list[tuple[int, int]]:
     """Synchronous on purpose: see `ingest_batch`. Returns the (tenant, conversation) pairs that need
     a bot turn (scheduled by the caller, which is async)."""
     s = _stmts(uow.dialect)
-
-    pg = uow.dialect == "postgresql"
     now = m.utcnow()
-    todo: dict[tuple[int, str], tuple[ChannelConfig, MessageReceived]] = {}
-    for ch, ev in pairs:  # repeated within the batch
-        todo.setdefault((ch.id, ev.provider_message_id), (ch, ev))
-    found = (_people_pg if pg else _people)(conn, s, todo, now)
+    todo: Todo = {(ch.id, ev.provider_message_id): (ch, ev) for ch, ev in pairs}
+    found = _people(conn, s, todo, now)
     if found is None:
         return []
     contacts, convs, created = found
@@ -183,10 +229,7 @@ def _messages(
         conv = convs[(chid, contact_id)]
         conv_of[(chid, pid)] = conv
         message_rows.append(message_row(ch, conv["id"], contact_id, ev, now))
-    if pg:  # the insert moves the conversations too (snoozed ones below)
-        fresh = pg_ingest.insert_messages(conn, message_rows, now)
-    else:
-        fresh = [r._mapping for r in conn.execute(s.insert_messages, message_rows)]
+    fresh = [r._mapping for r in conn.execute(s.insert_messages, message_rows)]
     inserted = {(r["channel_id"], r["provider_message_id"]): r for r in fresh}
     if not inserted:
         return []
@@ -206,7 +249,7 @@ def _messages(
             queued_at = conv["queued_at"] if conv["assignee_id"] else now
             params = {"cid": cid, "now": now, "k": counts[cid], "status": status, "queued_at": queued_at}
             woken[cid] = (conn.execute(s.wake, params)).one()._mapping
-        elif not pg:
+        else:
             bumps.append({"cid": cid, "now": now, "k": counts[cid]})
     if bumps:
         conn.execute(s.bump, bumps)
@@ -272,63 +315,6 @@ def _people(conn: Connection, s: _Statements, todo: Todo, now: datetime) -> Foun
         for row in conn.execute(s.insert_conversations, rows):
             convs[(row.channel_id, row.contact_id)] = row._mapping
             created.add(row.id)
-    _opened_elsewhere(conn, s, wanted, convs)
-    return contacts, convs, created
-
-
-def _people_pg(conn: Connection, s: _Statements, todo: Todo, now: datetime) -> Found | None:
-    """Steps 1-3 on PostgreSQL: one statement (`ingest_pg.Statements.people`), then the rare
-    leftovers of a race with another transaction, in the portable statements."""
-    asked = []
-    for ch, ev in todo.values():
-        opens = _new_conversation(ch, 0)  # how its conversation would open
-        asked.append(
-            {
-                "chid": ch.id,
-                "pid": ev.provider_message_id,
-                "tid": ch.tenant_id,
-                "kind": ev.contact.kind,
-                "xid": ev.contact.external_id,
-                "name": ev.contact.name or None,
-                "queue": opens["queue_id"],
-                "status": opens["status"],
-            }
-        )
-    found = pg_ingest.people(conn, asked, now)
-    contacts: dict[Key, tuple[int, str | None]] = {}
-    convs: dict[tuple[int, int], Mapping[Any, Any]] = {}
-    created: set[int] = set()
-    lost: dict[int, Key] = {}
-    for (tkey, (ch, ev)), person in zip(list(todo.items()), found, strict=True):
-        if person.stored:
-            del todo[tkey]
-            continue
-        key = _key(ch, ev)
-        if person.contact_id is None:  # another transaction created this identity's contact
-            assert person.made is not None
-            lost[person.made] = key
-            continue
-        contacts[key] = (person.contact_id, person.contact_name)
-        if person.conversation is not None:
-            convs[(ch.id, person.contact_id)] = person.conversation
-            if person.created:
-                created.add(person.conversation["id"])
-    if not todo:
-        return None
-    names = _names(todo)
-    if lost:
-        conn.execute(s.delete_contacts, {"ids": sorted(lost)})
-        contacts.update(_read_identities(conn, s, sorted(set(lost.values()))))
-    _set_names(conn, s, contacts, names)
-    wanted = sorted({(ch.id, contacts[_key(ch, ev)][0]) for ch, ev in todo.values()})
-    new = [k for k in wanted if k not in convs]
-    if new:  # contacts found only now, or a conversation opened meanwhile by another transaction
-        channels = {ch.id: ch for ch, _ in todo.values()}
-        opening = [_new_conversation(channels[chid], cid) for chid, cid in new]
-        for was_created, row in pg_ingest.open_conversations(conn, opening, now):
-            convs[(row["channel_id"], row["contact_id"])] = row
-            if was_created:
-                created.add(row["id"])
     _opened_elsewhere(conn, s, wanted, convs)
     return contacts, convs, created
 

@@ -111,34 +111,41 @@ async def test_concurrent_first_messages_through_two_processes(app: App, setting
 
 
 async def _race(app: App, ch: Channel, sender: str) -> None:
-    """Two ingest transactions interleaved on PostgreSQL: A writes and holds its transaction open,
-    B starts and must wait on A's rows; then A commits and B finishes."""
-    from inbox.actions.ingest_batch import ingest_batch
+    """Two ingest statements interleaved on PostgreSQL: A's runs in a transaction held open, B's
+    must wait on A's rows; A commits, B stores nothing of what it lost the race for and says so,
+    and run again (as the batch path does) it joins A's rows."""
+    from inbox.actions import ingest_pg
+    from inbox.actions.ingest_batch import store
 
     channel = await app.runtime.directory.by_id(ch.id)
     assert channel is not None
 
-    def events(text: str) -> Any:
+    def message(text: str) -> Any:
         name = None if text == "b" else "Ana"
         raw = json.dumps(notificame_message(ch, sender=sender, text=text, name=name))
-        return app.runtime.adapters["notificame"].parse(channel, raw.encode())
+        (ev,) = app.runtime.adapters["notificame"].parse(channel, raw.encode())
+        return ev
 
-    async def second() -> None:
-        async with app.runtime.uow() as b:
-            await ingest_batch(b, [(channel, events("b"))])
+    a, b = message("a"), message("b")
 
-    a = app.runtime.uow()
-    await a.__aenter__()
-    await ingest_batch(a, [(channel, events("a"))])
-    racer = asyncio.create_task(second())
-    await asyncio.sleep(0.5)
-    assert not racer.done()  # B waits on A's uncommitted rows
-    await a.__aexit__(None, None, None)
-    await asyncio.wait_for(racer, 10)
+    async def second() -> ingest_pg.Outcome:
+        async with app.runtime.autocommit.connect() as conn:
+            return await ingest_pg.ingest(conn, [(channel, b)], m.utcnow())
+
+    async with app.runtime.engine.connect() as held:
+        first = await ingest_pg.ingest(held, [(channel, a)], m.utcnow())
+        assert first.leftover == [] and len(first.records) >= 1
+        racer = asyncio.create_task(second())
+        await asyncio.sleep(0.5)
+        assert not racer.done()  # B waits on A's uncommitted rows
+        await held.commit()
+    lost = await asyncio.wait_for(racer, 10)
+    assert lost.leftover == [0] and lost.records == []
+    await store(app.runtime, [(channel, [b])])
 
 
 async def test_a_batch_that_loses_the_race_for_a_new_contact_joins_the_winner(app: App) -> None:
-    """B finds the identity taken: it drops the contact it made and files its message under A's
+    """B finds the identity taken: it keeps no contact of its own and files its message under A's
     contact and conversation. (SQLite has one writer: transactions cannot interleave like this.)"""
     import pytest
 
