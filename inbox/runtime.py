@@ -56,8 +56,8 @@ class Runtime:
         from inbox.realtime.hub import Hub
 
         self.hub = Hub(self)
-        # SQLite has one writer at a time: one batching writer; PostgreSQL takes a few in parallel.
-        self.ingestor = IngestBatcher(self, writers=1 if settings.is_sqlite else 2)
+        # SQLite has one writer at a time; on PostgreSQL a stuck batch may have others beside it.
+        self.ingestor = IngestBatcher(self, parallel=1 if settings.is_sqlite else 4)
 
     def uow(self) -> UnitOfWork:
         return UnitOfWork(self, self.engine)

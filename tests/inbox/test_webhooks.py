@@ -482,3 +482,31 @@ async def test_snoozed_conversation_wakes_on_a_customer_message(app: App) -> Non
             .all()
         )
     assert statuses == ["queued"]
+
+
+async def test_a_batch_stuck_on_a_lock_holds_up_no_one_else(app: App) -> None:
+    """A customer's conversation is locked elsewhere (an agent's transaction): that delivery waits,
+    and the next customer's, batched after it, is stored and answered meanwhile."""
+    import pytest
+
+    if app.runtime.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite serializes writers")
+    tenant = await app.tenant()
+    ch = await tenant.channel()
+    assert (await app.post_webhook(ch, notificame_message(ch, sender="5511977770001"))).status_code == 200
+    async with app.runtime.engine.connect() as held:
+        await held.execute(
+            select(m.conversations.c.id).where(m.conversations.c.tenant_id == tenant.id).with_for_update()
+        )
+        stuck = asyncio.create_task(
+            app.post_webhook(ch, notificame_message(ch, sender="5511977770001", text="stuck"))
+        )
+        await asyncio.sleep(0.3)
+        other = await asyncio.wait_for(
+            app.post_webhook(ch, notificame_message(ch, sender="5511977770002", text="free")), 10
+        )
+        assert other.status_code == 200
+        assert not stuck.done()
+        await held.commit()
+    assert (await asyncio.wait_for(stuck, 10)).status_code == 200
+    assert [r.text for r in await messages_of(app, tenant)] == ["Olá", "free", "stuck"]
