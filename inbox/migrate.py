@@ -68,8 +68,24 @@ async def migration_lock(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
 
 
 async def upgrade(conn: AsyncConnection, revision: str = "head") -> None:
-    await conn.run_sync(_upgrade, revision)
-    await conn.commit()
+    sqlite = conn.dialect.name == "sqlite"
+    if sqlite:
+        # A migration that changes a table's constraints rebuilds it on SQLite (copy, drop, rename):
+        # with foreign keys on, dropping the old table would cascade to the rows that reference it.
+        # Outside a transaction, where this pragma takes effect; the database is checked after.
+        await conn.commit()
+        await conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
+    try:
+        await conn.run_sync(_upgrade, revision)
+        if sqlite:
+            broken = (await conn.exec_driver_sql("PRAGMA foreign_key_check")).all()
+            if broken:
+                raise RuntimeError(f"migration left rows without their referenced rows: {broken[:5]}")
+        await conn.commit()
+    finally:
+        if sqlite:
+            await conn.rollback()
+            await conn.exec_driver_sql("PRAGMA foreign_keys=ON")
 
 
 async def migrate(engine: AsyncEngine, revision: str = "head") -> None:

@@ -229,9 +229,12 @@ messages = Table(
     "messages",
     metadata,
     _id(),
-    _tenant(),
+    # The conversation's tenant and channel, copied for scoping and dedup; no foreign keys of their
+    # own (the conversation has them, and its deletion cascades here): each one was a trigger per
+    # webhook on the hottest table (migration 0002).
+    Column("tenant_id", Id, nullable=False),
     Column("conversation_id", Id, ForeignKey("conversations.id", ondelete="CASCADE"), nullable=False),
-    Column("channel_id", Id, ForeignKey("channels.id", ondelete="CASCADE"), nullable=False),
+    Column("channel_id", Id, nullable=False),
     Column("direction", String(3), nullable=False),  # in | out
     Column("sender_type", String(10), nullable=False),  # contact | agent | bot | system
     Column("sender_id", Id, nullable=True),
@@ -249,7 +252,15 @@ messages = Table(
     _created(),
     # Dedup is the database's job: repeated deliveries hit this and insert nothing.
     UniqueConstraint("channel_id", "provider_message_id"),
-    UniqueConstraint("tenant_id", "client_id"),
+    # An agent reply's idempotency key; customers' messages have none, so they skip this index.
+    Index(
+        "uq_messages_tenant_id_client_id",
+        "tenant_id",
+        "client_id",
+        unique=True,
+        sqlite_where=text("client_id IS NOT NULL"),
+        postgresql_where=text("client_id IS NOT NULL"),
+    ),
     Index("ix_messages_conversation", "conversation_id", "id"),
 )
 
@@ -306,7 +317,8 @@ jobs = Table(
 events = Table(
     "events",
     metadata,
-    Column("tenant_id", Id, ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True),
+    # No foreign key: an append per event, and tenants are never deleted (migration 0002).
+    Column("tenant_id", Id, primary_key=True),
     Column("seq", BigInteger, primary_key=True, autoincrement=False),
     Column("type", String(40), nullable=False),
     # Who may see it (see inbox/access.py): the conversation's assignee, the previous

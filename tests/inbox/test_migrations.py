@@ -54,3 +54,80 @@ async def test_postgresql_from_empty_with_concurrent_migrators() -> None:
         await _check_fresh(url)
     finally:
         await drop_pg_database(url)
+
+
+async def _upgrade_keeps_every_row(url: str, settings: Any) -> None:
+    """A database at 0001 with a conversation, a message, a queued reply and their events: 0002
+    rebuilds `messages` on SQLite, which must not cascade to the outbox, and leaves foreign keys on."""
+    from sqlalchemy import func, select
+
+    from channels.base import ContactRef, MessageReceived
+    from inbox import models as m
+    from inbox.actions import admin
+    from inbox.actions.ingest import ingest
+    from inbox.actions.replies import create_reply
+    from inbox.runtime import Runtime
+
+    engine = create_engine(url)
+    await migrate(engine, "0001")
+    await engine.dispose()
+    rt = Runtime(settings.but(database_url=url, workers=False))
+    try:
+        async with rt.uow() as uow:
+            tenant = await admin.create_tenant(uow, "Antes")
+        async with rt.uow() as uow:
+            made = await admin.create_channel(
+                uow, tenant["id"], kind="whatsapp", provider="notificame", name="W", external_id="nm-1",
+                secrets_={"notificame_token": "t"},
+            )  # fmt: skip
+        channel = await rt.directory.by_id(made["id"])
+        assert channel is not None
+        async with rt.uow() as uow:
+            await ingest(
+                uow,
+                channel,
+                [MessageReceived(ContactRef("whatsapp", "5511900000001", "Ana"), "m-1", "text", "oi")],
+            )
+        async with rt.engine.connect() as conn:
+            conv_id = (await conn.execute(select(m.conversations.c.id))).scalar_one()
+        async with rt.uow() as uow:
+            await create_reply(
+                uow, tenant["id"], conv_id, text="olá", sender_type="system", sender_id=None, client_id="k-1"
+            )
+
+        async def counts() -> list[int]:
+            async with rt.engine.connect() as conn:
+                return [
+                    (await conn.execute(select(func.count()).select_from(t))).scalar_one()
+                    for t in (m.messages, m.outbox, m.events, m.conversations)
+                ]
+
+        before = await counts()
+        assert before[:2] == [2, 1]
+        await migrate(rt.engine)
+        assert await counts() == before
+        async with rt.engine.connect() as conn:
+            assert await conn.run_sync(_diff) == []
+            if rt.engine.dialect.name == "sqlite":
+                assert (await conn.exec_driver_sql("PRAGMA foreign_keys")).scalar() == 1
+        async with rt.uow() as uow:  # the reply's idempotency key still holds
+            _, created = await create_reply(
+                uow, tenant["id"], conv_id, text="olá", sender_type="system", sender_id=None, client_id="k-1"
+            )
+        assert not created and await counts() == before
+    finally:
+        await rt.stop()
+
+
+async def test_sqlite_upgrade_from_0001_keeps_every_row(tmp_path: Path, settings: Any) -> None:
+    await _upgrade_keeps_every_row(f"sqlite+aiosqlite:///{tmp_path / 'old.db'}", settings)
+
+
+async def test_postgresql_upgrade_from_0001_keeps_every_row(settings: Any) -> None:
+    if not pg_ok():
+        pytest.skip("PostgreSQL not configured")
+    url = await create_pg_database()
+    try:
+        await _upgrade_keeps_every_row(url, settings)
+    finally:
+        await drop_pg_database(url)
