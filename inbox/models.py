@@ -75,6 +75,11 @@ def _tenant() -> Column[int]:
     return Column("tenant_id", Id, ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False)
 
 
+def _unique_where(name: str, *columns: str, where: str) -> Index:
+    """Unique among the rows matching `where` (a partial index, the same on both databases)."""
+    return Index(name, *columns, unique=True, sqlite_where=text(where), postgresql_where=text(where))
+
+
 def _created() -> Column[datetime]:
     return Column("created_at", UTCDateTime, nullable=False, default=utcnow)
 
@@ -209,14 +214,7 @@ conversations = Table(
     # times count from here, since queued_at restarts whenever the conversation re-enters a queue.
     Column("handed_off_at", UTCDateTime, nullable=True),
     # One open conversation per contact and channel; ingest relies on it under concurrency.
-    Index(
-        "uq_conversations_open",
-        "channel_id",
-        "contact_id",
-        unique=True,
-        sqlite_where=text("status <> 'resolved'"),
-        postgresql_where=text("status <> 'resolved'"),
-    ),
+    _unique_where("uq_conversations_open", "channel_id", "contact_id", where="status <> 'resolved'"),
     Index("ix_conversations_list", "tenant_id", "last_message_at", "id"),
     Index("ix_conversations_status", "tenant_id", "status", "queued_at"),
     Index("ix_conversations_assignee", "assignee_id", "status"),
@@ -253,14 +251,7 @@ messages = Table(
     # Dedup is the database's job: repeated deliveries hit this and insert nothing.
     UniqueConstraint("channel_id", "provider_message_id"),
     # An agent reply's idempotency key; customers' messages have none, so they skip this index.
-    Index(
-        "uq_messages_tenant_id_client_id",
-        "tenant_id",
-        "client_id",
-        unique=True,
-        sqlite_where=text("client_id IS NOT NULL"),
-        postgresql_where=text("client_id IS NOT NULL"),
-    ),
+    _unique_where("uq_messages_tenant_id_client_id", "tenant_id", "client_id", where="client_id IS NOT NULL"),
     Index("ix_messages_conversation", "conversation_id", "id"),
 )
 
