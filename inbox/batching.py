@@ -2,8 +2,9 @@
 
 Owns the write side of the webhook hot path. Requests hand their parsed events to a queue and wait;
 the batcher takes everything waiting (up to a bound) and stores it together (`ingest_batch.store`):
-one commit, one sequence allocation, one fsync for the whole burst. If a batch fails for a reason other than
-storage being down, its items are retried one by one so a single bad delivery cannot fail others.
+one commit, one sequence allocation, one fsync for the whole burst. If a batch fails for a reason
+other than storage being down, its items are retried one by one so a single bad delivery cannot fail
+others.
 Items are written in one global order (tenant, customer, channel), so parallel batches take row
 locks in the same order and cannot deadlock each other; a deadlock or serialization failure with
 some other writer runs the batch again rather than answering 503.
@@ -31,6 +32,8 @@ Item = tuple[ChannelConfig, Sequence[InboundEvent], "asyncio.Future[None]"]
 # PostgreSQL's deadlock_detected and serialization_failure: nothing was written, run it again.
 _CONFLICTS = ("40P01", "40001")
 CONFLICT_RETRIES = 3
+# A batch committing longer than this is stuck (see `IngestBatcher._standby`); a normal one takes a
+# few milliseconds.
 STANDBY_SECONDS = 0.02
 
 

@@ -72,7 +72,12 @@ class Runtime:
         return self._http
 
     async def publish(self, records: list[EventRecord]) -> None:
-        await self.hub.publish(records)
+        """Committed events to this process's sockets and the other processes. Never raises: the log
+        has them, and sockets recover through replay."""
+        try:
+            await self.hub.publish(records)
+        except Exception:
+            log.exception("publishing %d events failed", len(records))
 
     def wakeup(self, name: str) -> asyncio.Event:
         ev = self._wakeups.get(name)

@@ -243,10 +243,7 @@ class UnitOfWork:
 
     async def _publish(self) -> None:
         if self.records:
-            try:
-                await self.runtime.publish(self.records)
-            except Exception:  # the log has them; sockets recover through replay
-                log.exception("publishing %d events failed", len(self.records))
+            await self.runtime.publish(self.records)
         for fn in self._after:
             try:
                 result = fn()

@@ -96,6 +96,12 @@ def _stmts(uow: UnitOfWork) -> _Statements:
     return statements(uow.dialect)
 
 
+def opening_status(channel: ChannelConfig, *, inbound: bool = True) -> str:
+    """How a conversation opens: one the customer starts on a bot channel begins with the bot;
+    otherwise (or opened by an echo of the business) it queues."""
+    return "bot" if channel.bot_enabled and inbound else "queued"
+
+
 def message_row(
     channel: ChannelConfig, conversation_id: int, contact_id: int, ev: MessageReceived, now: datetime
 ) -> dict[str, Any]:
@@ -223,8 +229,7 @@ async def open_conversation(
     if row is not None:
         return row, False
     now = m.utcnow()
-    # A conversation the customer starts on a bot channel begins with the bot; otherwise it queues.
-    status = "bot" if channel.bot_enabled and inbound else "queued"
+    status = opening_status(channel, inbound=inbound)
     row = (
         await conn.execute(
             _stmts(uow).insert_conversation,

@@ -15,7 +15,6 @@ exists to cut (PERFORMANCE.md). The batch's statements are plain synchronous SQL
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -39,6 +38,7 @@ from inbox.actions.ingest import (
     ingest,
     message_event,
     message_row,
+    opening_status,
     schedule_bot_turn,
     statements,
 )
@@ -48,7 +48,6 @@ from inbox.uow import UnitOfWork
 if TYPE_CHECKING:
     from inbox.runtime import Runtime
 
-log = logging.getLogger(__name__)
 
 cv, msg, idt, ct = m.conversations.c, m.messages.c, m.contact_identities.c, m.contacts.c
 
@@ -192,10 +191,7 @@ async def _messages_pg(runtime: Runtime, todo: list[tuple[ChannelConfig, Message
         async with runtime.autocommit.connect() as conn:
             out = await ingest_pg.ingest(conn, todo, m.utcnow())
         if out.records:
-            try:
-                await runtime.publish(out.records)
-            except Exception:  # the log has them; sockets recover through replay
-                log.exception("publishing %d events failed", len(out.records))
+            await runtime.publish(out.records)
         if out.queued:
             runtime.wake("routing")
         if out.bot:
@@ -359,8 +355,8 @@ def _key(ch: ChannelConfig, ev: MessageReceived) -> Key:
 
 
 def _new_conversation(ch: ChannelConfig, contact_id: int, now: datetime | None = None) -> dict[str, Any]:
-    """The row a customer's first message opens: with the bot on a bot channel, else queued."""
-    status = "bot" if ch.bot_enabled else "queued"
+    """The row a customer's first message opens."""
+    status = opening_status(ch)
     row: dict[str, Any] = {
         "tenant_id": ch.tenant_id,
         "channel_id": ch.id,

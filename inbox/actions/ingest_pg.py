@@ -22,13 +22,15 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from channels.base import ChannelConfig, MessageReceived
-from inbox.actions.ingest import BOT_DEBOUNCE
+from inbox import models as m
+from inbox.actions.ingest import BOT_DEBOUNCE, opening_status
 from inbox.events import EventRecord
 from inbox.serialize import WINDOW
 
@@ -54,6 +56,7 @@ _ROWS = [
     ("raw", "JSON"),
     ("pts", "TIMESTAMP"),
 ]
+_PG = postgresql.dialect()
 _NOW = "$2::timestamp"  # naive UTC, as every timestamp column stores it
 
 
@@ -273,7 +276,6 @@ class Outcome:
 
 
 def _row(n: int, ch: ChannelConfig, ev: MessageReceived) -> dict[str, Any]:
-    status = "bot" if ch.bot_enabled else "queued"  # how a customer's first message opens one
     return {
         "n": n,
         "chid": ch.id,
@@ -283,7 +285,7 @@ def _row(n: int, ch: ChannelConfig, ev: MessageReceived) -> dict[str, Any]:
         "xid": ev.contact.external_id,
         "name": ev.contact.name or None,
         "queue": ch.queue_id,
-        "status": status,
+        "status": opening_status(ch),
         "chkind": ch.kind,
         "chname": ch.name,
         "meta": ch.provider == "meta",
@@ -298,7 +300,7 @@ def _row(n: int, ch: ChannelConfig, ev: MessageReceived) -> dict[str, Any]:
 
 def _naive(t: datetime) -> datetime:
     """Naive UTC, as every timestamp column stores it."""
-    return t.astimezone(UTC).replace(tzinfo=None) if t.tzinfo is not None else t
+    return m.UTCDateTime().process_bind_param(t, _PG)  # type: ignore[return-value]
 
 
 async def ingest(
