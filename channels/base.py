@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any, ClassVar, Literal, Protocol
+from datetime import datetime, timedelta
+from typing import Any, ClassVar, Literal, Protocol, Self
 
 import httpx
 
@@ -140,8 +140,56 @@ class SendResult:
     provider_message_id: str
 
 
+@dataclass(frozen=True)
+class Option:
+    """A setting a provider's channels take at creation (a CLI flag, an admin form field).
+
+    `target` says where the value goes: the channel's `external_id` (the account the channel speaks
+    as), one of its sealed `secrets`, or one of its `settings` (a flag: `--flag` sets it true).
+    """
+
+    flag: str  # "--notificame-token"
+    target: Literal["external_id", "secret", "setting"]
+    name: str  # the secret's or setting's key; "external_id" for that target
+    help: str
+    required: bool = True
+
+    @property
+    def dest(self) -> str:
+        """The argparse destination (and form field name): the flag without dashes, snake_case."""
+        return self.flag.removeprefix("--").replace("-", "_")
+
+
+@dataclass(frozen=True)
+class Window:
+    """What a provider allows for a free-form message now: `refusal` (why not, readable by the agent)
+    or an optional message `tag` that makes it allowed."""
+
+    tag: str | None = None
+    refusal: str | None = None
+
+
 class Adapter(Protocol):
+    """One provider. Class attributes describe it to the core (every list of providers, kinds and
+    options is derived from them by `channels.registry`); methods do its work."""
+
     provider: ClassVar[str]
+    # The networks its channels speak on.
+    kinds: ClassVar[tuple[ChannelKind, ...]]
+    # What a channel of this provider is created with.
+    options: ClassVar[tuple[Option, ...]]
+    # Environment variables the adapter is configured by, with their defaults (API base URLs).
+    env: ClassVar[Mapping[str, str]]
+    # The free-form messaging window after the customer's last message, shown to agents; None when
+    # the provider enforces its own rules and the inbox does not judge.
+    window: ClassVar[timedelta | None]
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Self:
+        """The adapter configured by `env` (its `env` names; missing ones take their defaults)."""
+
+    def window_rule(self, channel: ChannelConfig, last_inbound_at: datetime | None, now: datetime) -> Window:
+        """Whether a free-form message may go to this channel's customer now."""
 
     def verify(self, channel: ChannelConfig, headers: Mapping[str, str], raw: bytes) -> None:
         """Raise `Unauthorized` unless the body is authentic. Runs on the raw bytes, before parsing."""

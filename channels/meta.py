@@ -13,7 +13,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from datetime import datetime, timedelta
+from typing import Any, ClassVar, Self
 
 import httpx
 
@@ -35,10 +36,12 @@ from channels.base import (
     ChannelKind,
     InboundEvent,
     InvalidPayload,
+    Option,
     Outgoing,
     SendError,
     SendResult,
     Unauthorized,
+    Window,
 )
 
 # The webhook `object` names the product, and so the network of every contact inside.
@@ -75,14 +78,77 @@ _WHATSAPP_CAPTIONED = {"image", "video", "document"}
 
 _SIGNATURE_HEADER = "x-hub-signature-256"
 
+# Free-form messages only within 24 hours of the customer's last message. Messenger / Instagram: the
+# HUMAN_AGENT tag stretches it to 7 days for human replies.
+# https://developers.facebook.com/docs/messenger-platform/policy/policy-overview#24hours_window
+# https://developers.facebook.com/docs/messenger-platform/send-messages/message-tags
+WINDOW = timedelta(hours=24)
+HUMAN_AGENT_WINDOW = timedelta(days=7)
+HUMAN_AGENT_TAG = "HUMAN_AGENT"
+
 
 class MetaAdapter:
     """The `meta` provider. `graph_url` is the versioned Graph base, e.g. https://graph.facebook.com/v21.0."""
 
     provider: ClassVar[str] = "meta"
+    kinds: ClassVar[tuple[ChannelKind, ...]] = ("whatsapp", "instagram", "messenger")
+    options: ClassVar[tuple[Option, ...]] = (
+        Option("--external-id", "external_id", "external_id", "the page, Instagram or phone number id"),
+        Option("--app-secret", "secret", "app_secret", "the app secret that signs webhooks"),
+        Option("--verify-token", "secret", "verify_token", "the token Meta's webhook handshake sends"),
+        Option("--access-token", "secret", "access_token", "the token the Send API is called with"),
+        Option(
+            "--human-agent-tag",
+            "setting",
+            "human_agent_tag",
+            "allow HUMAN_AGENT replies up to 7 days after the customer wrote (needs Meta's approval)",
+            required=False,
+        ),
+    )
+    env: ClassVar[Mapping[str, str]] = {"META_GRAPH_URL": "https://graph.facebook.com/v21.0"}
+    window: ClassVar[timedelta | None] = WINDOW
 
     def __init__(self, graph_url: str) -> None:
         self.graph_url = graph_url.rstrip("/")
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Self:
+        return cls(graph_url=env.get("META_GRAPH_URL") or cls.env["META_GRAPH_URL"])
+
+    def window_rule(self, channel: ChannelConfig, last_inbound_at: datetime | None, now: datetime) -> Window:
+        """Meta's customer-service window for free-form messages.
+
+        WhatsApp: 24 hours after the customer's last message, then only approved templates.
+        Messenger / Instagram: 24 hours, then up to 7 days with the HUMAN_AGENT tag when the channel
+        enables it (`settings.human_agent_tag`), since that tag needs Meta's approval of the app.
+        """
+        if last_inbound_at is not None and now - last_inbound_at < WINDOW:
+            return Window()
+        since = (
+            f"the customer's last message was at {_iso(last_inbound_at)}"
+            if last_inbound_at is not None
+            else "the customer has not written on this conversation"
+        )
+        if channel.kind == "whatsapp":
+            return Window(
+                refusal=(
+                    f"WhatsApp's 24-hour customer-service window is closed ({since}). Outside it WhatsApp "
+                    "only accepts an approved template message, and this inbox does not support templates "
+                    "yet. The window opens again when the customer writes."
+                )
+            )
+        enabled = bool(channel.settings.get("human_agent_tag"))
+        if enabled and last_inbound_at is not None and now - last_inbound_at < HUMAN_AGENT_WINDOW:
+            return Window(tag=HUMAN_AGENT_TAG)
+        network = "Instagram" if channel.kind == "instagram" else "Messenger"
+        if enabled:
+            allowed = "the HUMAN_AGENT tag allows human replies only within 7 days of it"
+        else:
+            allowed = (
+                "within 7 days a human reply may carry the HUMAN_AGENT tag, but this channel does not "
+                'enable it (channel setting "human_agent_tag")'
+            )
+        return Window(refusal=f"{network}'s 24-hour messaging window is closed ({since}); {allowed}.")
 
     # -- webhooks ------------------------------------------------------------------------------------
 
@@ -237,3 +303,7 @@ def _whatsapp_bodies(out: Outgoing) -> list[dict[str, Any]]:
         bodies.append({**envelope, "type": "text", "text": {"body": out.text, "preview_url": False}})
     bodies.extend({**envelope, **_whatsapp_media(a, None)} for a in files)
     return bodies
+
+
+def _iso(value: datetime) -> str:
+    return value.isoformat().replace("+00:00", "Z")

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal, cast
+from datetime import datetime, timedelta
+from typing import Any, ClassVar, Literal, Self, cast
 
 import httpx
 
@@ -45,10 +46,12 @@ from channels.base import (
     InvalidPayload,
     MessageDeleted,
     MessageReceived,
+    Option,
     Outgoing,
     SendError,
     SendResult,
     StatusUpdate,
+    Window,
 )
 
 # The event's `channel` field names the network; Notifica.me calls Messenger "facebook".
@@ -87,9 +90,25 @@ class NotificameAdapter:
     """The `notificame` provider. `api_url` is the Hub API base, e.g. https://hub.notificame.com.br/v1."""
 
     provider: ClassVar[str] = "notificame"
+    kinds: ClassVar[tuple[ChannelKind, ...]] = ("whatsapp", "instagram", "messenger", "telegram")
+    options: ClassVar[tuple[Option, ...]] = (
+        Option("--notificame-channel", "external_id", "external_id", "the Hub channel's UUID"),
+        Option("--notificame-token", "secret", "notificame_token", "the Hub account's API token"),
+    )
+    env: ClassVar[Mapping[str, str]] = {"NOTIFICAME_API_URL": "https://hub.notificame.com.br/v1"}
+    # The Hub applies each network's messaging window itself and answers a refused send with the
+    # reason, which the agent sees: the inbox does not judge it up front.
+    window: ClassVar[timedelta | None] = None
 
     def __init__(self, api_url: str) -> None:
         self.api_url = api_url.rstrip("/")
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Self:
+        return cls(api_url=env.get("NOTIFICAME_API_URL") or cls.env["NOTIFICAME_API_URL"])
+
+    def window_rule(self, channel: ChannelConfig, last_inbound_at: datetime | None, now: datetime) -> Window:
+        return Window()
 
     def verify(self, channel: ChannelConfig, headers: Mapping[str, str], raw: bytes) -> None:
         # No signature exists on Notifica.me webhooks; the secret webhook key in the path was checked

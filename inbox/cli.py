@@ -13,6 +13,7 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import Any, NoReturn
 
+from channels import registry
 from inbox.config import Settings
 from inbox.errors import ActionError
 
@@ -112,23 +113,14 @@ def cmd_agent(args: argparse.Namespace, settings: Settings) -> None:
 
 
 def cmd_channel(args: argparse.Namespace, settings: Settings) -> None:
+    from channels.registry import channel_fields
     from inbox import models as m
     from inbox.actions import admin
 
     async def go(rt: Any) -> Any:
         async with rt.uow() as uow:
             if args.action == "create":
-                if args.provider == "notificame":
-                    external_id = args.notificame_channel
-                    secrets = {"notificame_token": args.notificame_token or ""}
-                else:
-                    external_id = args.external_id
-                    secrets = {
-                        "app_secret": args.app_secret or "",
-                        "verify_token": args.verify_token or "",
-                        "access_token": args.access_token or "",
-                    }
-                settings_ = {"human_agent_tag": True} if args.human_agent_tag else {}
+                external_id, secrets, settings_ = channel_fields(args.provider, vars(args))
                 return await admin.create_channel(
                     uow,
                     args.tenant,
@@ -250,16 +242,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     s = c.add_parser("create")
     s.add_argument("--tenant", type=int, required=True)
-    s.add_argument("--kind", required=True, help="whatsapp, instagram, messenger or telegram")
-    s.add_argument("--provider", required=True, help="notificame or meta")
+    s.add_argument("--kind", required=True, help=", ".join(registry.kinds()))
+    s.add_argument("--provider", required=True, help=", ".join(registry.providers()))
     s.add_argument("--name", required=True)
-    s.add_argument("--notificame-channel")
-    s.add_argument("--notificame-token")
-    s.add_argument("--external-id")
-    s.add_argument("--app-secret")
-    s.add_argument("--verify-token")
-    s.add_argument("--access-token")
-    s.add_argument("--human-agent-tag", action="store_true", help="allow HUMAN_AGENT replies (Meta, 7 days)")
+    for option in registry.options():  # each provider's own (channels/registry.py)
+        if option.target == "setting":
+            s.add_argument(option.flag, action="store_true", help=option.help)
+        else:
+            s.add_argument(option.flag, help=option.help)
     s.add_argument("--queue", type=int)
     s.add_argument("--bot", action="store_true")
     s.add_argument("--json", action="store_true")

@@ -7,11 +7,14 @@ for product settings, so tests build a `Settings` directly and run several apps 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from dotenv import dotenv_values
+
+from channels.registry import env_defaults
 
 
 def _env(name: str, default: str, source: dict[str, str]) -> str:
@@ -26,8 +29,8 @@ class Settings:
     data_dir: Path = field(default_factory=Path.cwd)
     secret_key: str | None = None
     log_level: str = "info"
-    notificame_api_url: str = "https://hub.notificame.com.br/v1"
-    meta_graph_url: str = "https://graph.facebook.com/v21.0"
+    # The variables the provider adapters declare (API base URLs); a missing one takes its default.
+    provider_env: Mapping[str, str] = field(default_factory=dict)
     openai_api_key: str | None = None
     openai_base_url: str | None = None
     bot_model: str = "gpt-4o-mini"
@@ -76,8 +79,9 @@ class Settings:
             data_dir=data_dir,
             secret_key=source.get("INBOX_SECRET_KEY") or None,
             log_level=_env("INBOX_LOG_LEVEL", "info", source).lower(),
-            notificame_api_url=_env("NOTIFICAME_API_URL", cls.notificame_api_url, source).rstrip("/"),
-            meta_graph_url=_env("META_GRAPH_URL", cls.meta_graph_url, source).rstrip("/"),
+            provider_env={
+                name: _env(name, default, source).rstrip("/") for name, default in env_defaults().items()
+            },
             openai_api_key=source.get("OPENAI_API_KEY") or None,
             openai_base_url=source.get("OPENAI_BASE_URL") or None,
             bot_model=_env("INBOX_BOT_MODEL", cls.bot_model, source),

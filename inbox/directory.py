@@ -34,7 +34,8 @@ class Directory:
         else:
             self._cache.pop(key, None)
 
-    def _config(self, row: object) -> ChannelConfig:
+    def config(self, row: object, *, with_secrets: bool = True) -> ChannelConfig:
+        """A channels row as adapters see it (secrets decrypted, or left out when not needed)."""
         r = row._mapping  # type: ignore[attr-defined]
         return ChannelConfig(
             id=r["id"],
@@ -43,7 +44,7 @@ class Directory:
             provider=r["provider"],
             name=r["name"],
             external_id=r["external_id"],
-            secrets=self._runtime.box.open(r["secrets"]),
+            secrets=self._runtime.box.open(r["secrets"]) if with_secrets else {},
             settings=dict(r["settings"] or {}),
             bot_enabled=bool(r["bot_enabled"]),
             queue_id=r["queue_id"],
@@ -56,7 +57,7 @@ class Directory:
             return hit[1]
         async with self._runtime.engine.connect() as conn:
             row = (await conn.execute(_by_key, {"k": key})).first()
-        config = None if row is None or row.disabled_at is not None else self._config(row)
+        config = None if row is None or row.disabled_at is not None else self.config(row)
         if len(self._cache) > 10_000:
             self._cache.clear()
         self._cache[key] = (now + TTL_SECONDS, config)
@@ -65,4 +66,4 @@ class Directory:
     async def by_id(self, channel_id: int) -> ChannelConfig | None:
         async with self._runtime.engine.connect() as conn:
             row = (await conn.execute(_by_id, {"id": channel_id})).first()
-        return None if row is None else self._config(row)
+        return None if row is None else self.config(row)

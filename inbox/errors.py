@@ -34,6 +34,6 @@ class Conflict(ActionError):
 
 
 class Unprocessable(ActionError):
-    """Well-formed but refused by a rule (e.g. outside Meta's 24-hour window)."""
+    """Well-formed but refused by a rule (e.g. outside a provider's messaging window)."""
 
     status = 422

@@ -1,8 +1,9 @@
 """Log hygiene: credentials that travel in URLs never reach a log line.
 
-Webhook keys (the Notifica.me credential is the key in the path) and `?token=` on the websocket URL
-would otherwise be printed by uvicorn's access and error logs. Provider secrets are never logged at
-all (ChannelConfig hides them from repr; adapters mask tokens in error text).
+Webhook keys (for providers that do not sign their bodies, the key in the path is the credential)
+and `?token=` on the websocket URL would otherwise be printed by uvicorn's access and error logs.
+Provider secrets are never logged at all (ChannelConfig hides them from repr; adapters mask tokens
+in error text).
 """
 
 from __future__ import annotations

@@ -149,10 +149,11 @@ channels = Table(
     _id(),
     _tenant(),
     Column("kind", String(20), nullable=False),  # whatsapp | instagram | messenger | telegram
-    Column("provider", String(20), nullable=False),  # notificame | meta
+    Column("provider", String(20), nullable=False),  # an adapter of channels/registry.py
     Column("name", String(200), nullable=False),
     Column("webhook_key", String(64), nullable=False, unique=True),
-    # Meta's page / IG account / phone number id; Notifica.me's channel UUID. Not secret.
+    # The account the channel speaks as at its provider (a page, a phone number, a Hub channel).
+    # Not secret.
     Column("external_id", String(200), nullable=True),
     # Fernet token of a JSON object of the provider's secrets (tokens, app secret, verify token).
     Column("secrets", Text, nullable=False),
@@ -199,7 +200,7 @@ conversations = Table(
     Column("assignee_id", Id, ForeignKey("agents.id", ondelete="SET NULL"), nullable=True),
     _created(),
     Column("last_message_at", UTCDateTime, nullable=False),
-    # Meta's 24-hour window is counted from the customer's last message.
+    # A provider's messaging window is counted from the customer's last message.
     Column("last_inbound_at", UTCDateTime, nullable=True),
     Column("queued_at", UTCDateTime, nullable=True),  # wait time starts here
     Column("assigned_at", UTCDateTime, nullable=True),

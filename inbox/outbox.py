@@ -7,10 +7,9 @@ a process killed between the call and the commit leaves a lease that lapses, and
 again. On our side a message is one row, always. What may be sent is decided in
 inbox.actions.replies, not here.
 
-Idempotency toward providers: neither Notifica.me (Zenvia v2 `from`/`to`/`contents`) nor the Graph
-Send API accepts an idempotency key, so there is nothing to pass our message id in. WhatsApp Cloud's
-`biz_opaque_callback_data` only travels back in status webhooks and does not deduplicate. A repeated
-send therefore reaches the customer twice; the echo webhook (`_claim_inflight_echo` in ingest)
+Idempotency toward providers: none of the providers' send APIs accepts an idempotency key (see the
+adapters in channels/), so there is nothing to pass our message id in. A repeated send therefore
+reaches the customer twice; the echo webhook (`_claim_inflight_echo` in ingest)
 often proves that an interrupted attempt got through, and then we do not send it again.
 """
 
@@ -30,7 +29,6 @@ from sqlalchemy.exc import IntegrityError
 from channels.base import Attachment, Outgoing, SendError
 from inbox import models as m
 from inbox.actions.ingest import STATUS_RANK, apply_pending_statuses, message_event, set_message_status
-from inbox.actions.replies import window_rule
 from inbox.db import is_connection_error
 from inbox.runtime import worker
 from inbox.uow import UnitOfWork
@@ -170,7 +168,7 @@ async def _deliver(rt: Runtime, row: Row[Any], stopping: asyncio.Event) -> None:
     if not to:
         await _failed(rt, row, f"the contact has no {channel.kind} address to send to")
         return
-    rule = window_rule(channel.provider, channel.kind, channel.settings, ctx.last_inbound_at, m.utcnow())
+    rule = adapter.window_rule(channel, ctx.last_inbound_at, m.utcnow())
     if rule.refusal:  # the window closed while the message waited
         await _failed(rt, row, rule.refusal)
         return

@@ -45,9 +45,7 @@ class Runtime:
         # BEGIN and COMMIT round trips: the webhook batch on PostgreSQL).
         self.autocommit = self.engine.execution_options(isolation_level="AUTOCOMMIT")
         self.box = SecretBox(load_or_create_key(settings.secret_key, settings.data_dir))
-        self.adapters: dict[str, Adapter] = build_adapters(
-            notificame_api_url=settings.notificame_api_url, meta_graph_url=settings.meta_graph_url
-        )
+        self.adapters: dict[str, Adapter] = build_adapters(settings.provider_env)
         self.directory = Directory(self)
         self._http: httpx.AsyncClient | None = None
         self._wakeups: dict[str, asyncio.Event] = {}

@@ -6,13 +6,12 @@ Owns the public field names. Must never emit secrets or password hashes.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-# Rows come in as SQLAlchemy `RowMapping`s, whose keys are typed `str | Column`: hence Mapping[Any, Any].
+from channels.registry import window_closes_at
 
-# Meta's customer-service window: free-form replies only within 24 hours of the customer's last message.
-WINDOW = timedelta(hours=24)
+# Rows come in as SQLAlchemy `RowMapping`s, whose keys are typed `str | Column`: hence Mapping[Any, Any].
 
 
 def iso(value: datetime | None) -> str | None:
@@ -47,9 +46,8 @@ def message_json(row: Mapping[Any, Any]) -> dict[str, Any]:
 def conversation_json(row: Mapping[Any, Any]) -> dict[str, Any]:
     """`row` joins the conversation with its channel (channel_kind, channel_name, channel_provider)
     and contact (contact_name)."""
-    window_closes = None
-    if row["channel_provider"] == "meta" and row["last_inbound_at"] is not None:
-        window_closes = iso(row["last_inbound_at"] + WINDOW)
+    # The provider's free-form messaging window, where the inbox judges one (channels.registry).
+    window_closes = iso(window_closes_at(row["channel_provider"], row["last_inbound_at"]))
     return {
         "id": row["id"],
         "status": row["status"],

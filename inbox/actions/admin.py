@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from channels.registry import adapter_class, kinds, providers, providers_of
 from inbox import models as m
 from inbox.auth import ROLES, hash_password
 from inbox.errors import Conflict, Invalid, NotFound
@@ -16,13 +17,6 @@ from inbox.events import Event
 from inbox.serialize import agent_json, channel_json
 from inbox.uow import UnitOfWork
 
-KINDS = ("whatsapp", "instagram", "messenger", "telegram")
-PROVIDERS = ("notificame", "meta")
-# Which secrets each provider needs (names as stored in the sealed JSON).
-REQUIRED_SECRETS = {
-    "notificame": ("notificame_token",),
-    "meta": ("app_secret", "verify_token", "access_token"),
-}
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
@@ -137,24 +131,22 @@ async def create_channel(
     queue_id: int | None = None,
     settings: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    if kind not in KINDS:
-        raise Invalid(f"kind must be one of {', '.join(KINDS)}, not {kind!r}")
-    if provider not in PROVIDERS:
-        raise Invalid(f"provider must be one of {', '.join(PROVIDERS)}, not {provider!r}")
-    if kind == "telegram" and provider == "meta":
-        raise Invalid("telegram is only available through notificame")
+    if kind not in kinds():
+        raise Invalid(f"kind must be one of {', '.join(kinds())}, not {kind!r}")
+    adapter = adapter_class(provider)
+    if adapter is None:
+        raise Invalid(f"provider must be one of {', '.join(providers())}, not {provider!r}")
+    if kind not in adapter.kinds:
+        raise Invalid(f"{kind} is only available through {', '.join(providers_of(kind))}")
     if not name.strip():
         raise Invalid("channel name must not be empty")
-    missing = [s for s in REQUIRED_SECRETS[provider] if not secrets_.get(s)]
+    required = [o for o in adapter.options if o.required]
+    missing = [o.flag for o in required if o.target == "secret" and not secrets_.get(o.name)]
     if missing:
-        flags = ", ".join("--" + s.replace("_", "-") for s in missing)
-        raise Invalid(f"{provider} channels need {flags}")
+        raise Invalid(f"{provider} channels need {', '.join(missing)}")
     if not external_id:
-        raise Invalid(
-            "notificame channels need --notificame-channel"
-            if provider == "notificame"
-            else "meta channels need --external-id"
-        )
+        flag = next((o.flag for o in required if o.target == "external_id"), "an external id")
+        raise Invalid(f"{provider} channels need {flag}")
     await _tenant_exists(uow, tenant_id)
     if queue_id is not None:
         q = select(m.queues.c.id).where(m.queues.c.id == queue_id, m.queues.c.tenant_id == tenant_id)

@@ -29,10 +29,10 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from channels.base import ChannelConfig, MessageReceived
+from channels.registry import window_of
 from inbox import models as m
 from inbox.actions.ingest import BOT_DEBOUNCE, opening_status
 from inbox.events import EventRecord
-from inbox.serialize import WINDOW
 
 # One row per delivery in the `rows` parameter (a JSON list of objects): what the batch knows in
 # Python, named as the statement reads it.
@@ -48,7 +48,7 @@ _ROWS = [
     ("status", "TEXT"),
     ("chkind", "TEXT"),  # the channel as conversation frames show it
     ("chname", "TEXT"),
-    ("meta", "BOOLEAN"),  # Meta's 24-hour window applies
+    ("win", "BIGINT"),  # the provider's messaging window in seconds, if it has one
     ("mkind", "TEXT"),  # the message
     ("body", "TEXT"),
     ("atts", "JSON"),
@@ -85,7 +85,12 @@ def _conversation_json(r: str, p: str, *, opened: bool = False) -> str:
     name from the pair `p`. `opened`: as it was opened, before the message that opened it (no
     unread message, no window yet), which is how `conversation.created` shows it: the
     `message.created` that follows counts its own message."""
-    window = "NULL" if opened else f"CASE WHEN {p}.meta THEN {_iso(f'({r}.last_inbound_at + {_WINDOW})')} END"
+    window = (
+        "NULL"
+        if opened
+        else f"""CASE WHEN {p}.win IS NOT NULL
+                 THEN {_iso(f"({r}.last_inbound_at + {p}.win * interval '1 second')")} END"""
+    )
     unread = "0" if opened else f"{r}.unread_count"
     return f"""json_build_object(
         'id', {r}.id, 'status', {r}.status,
@@ -99,7 +104,6 @@ def _conversation_json(r: str, p: str, *, opened: bool = False) -> str:
         'window_closes_at', {window}, 'sla_breached', {r}.sla_breached_at IS NOT NULL)"""
 
 
-_WINDOW = f"interval '{int(WINDOW.total_seconds())} seconds'"
 _COLUMNS = ", ".join(f"{name} {sqltype}" for name, sqltype in _ROWS)
 
 # Steps, in the order their data flows (lateral subqueries with LIMIT keep every lookup an index
@@ -164,7 +168,7 @@ WITH i AS MATERIALIZED (
     RETURNING ct.id, ct.name
 ), pairs AS MATERIALIZED (
     SELECT DISTINCT ON (chid, person)
-           chid, person, tid, queue, status, chkind, chname, meta,
+           chid, person, tid, queue, status, chkind, chname, win,
            COALESCE(given, (SELECT named.name FROM named WHERE named.id = who.person)) AS pname,
            count(*) OVER (PARTITION BY chid, person) AS k, min(n) OVER (PARTITION BY chid, person) AS first
     FROM who
@@ -288,7 +292,7 @@ def _row(n: int, ch: ChannelConfig, ev: MessageReceived) -> dict[str, Any]:
         "status": opening_status(ch),
         "chkind": ch.kind,
         "chname": ch.name,
-        "meta": ch.provider == "meta",
+        "win": _window_seconds(ch.provider),
         "mkind": ev.kind,
         "body": ev.text,
         "atts": [asdict(a) for a in ev.attachments],
@@ -296,6 +300,11 @@ def _row(n: int, ch: ChannelConfig, ev: MessageReceived) -> dict[str, Any]:
         "raw": dict(ev.raw) if ev.raw is not None else None,
         "pts": None if ev.timestamp is None else _naive(ev.timestamp).isoformat(),
     }
+
+
+def _window_seconds(provider: str) -> int | None:
+    window = window_of(provider)
+    return None if window is None else int(window.total_seconds())
 
 
 def _naive(t: datetime) -> datetime:

@@ -1,94 +1,38 @@
 """Messages out: a reply (or private note) and its outbox row, written in one transaction.
 
-Owns what an agent or the bot may send (Meta's customer-service window), the idempotency key, a human
+Owns what an agent or the bot may send (the provider's messaging window, as its adapter rules), the
+idempotency key, a human
 taking a conversation over by replying, and sending a failed message again. The send itself happens
 later, in the outbox worker (inbox/outbox.py), never here.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from channels.base import Window
 from inbox import models as m
 from inbox.actions.conversations import change, handoff, load
 from inbox.actions.ingest import message_event
 from inbox.errors import Conflict, Invalid, NotFound, Unprocessable
-from inbox.serialize import WINDOW, iso, message_json
+from inbox.serialize import message_json
 from inbox.uow import UnitOfWork
 
 msg, cv, ch = m.messages.c, m.conversations.c, m.channels.c
 
-# Messenger / Instagram: the HUMAN_AGENT tag stretches the window to 7 days for human replies.
-# https://developers.facebook.com/docs/messenger-platform/send-messages/message-tags
-HUMAN_AGENT_WINDOW = timedelta(days=7)
-HUMAN_AGENT_TAG = "HUMAN_AGENT"
-
-
-@dataclass(frozen=True)
-class WindowRule:
-    """What Meta allows for a free-form message now: `refusal` (why not) or an optional `tag`."""
-
-    tag: str | None = None
-    refusal: str | None = None
-
-
-def window_rule(
-    provider: str,
-    kind: str,
-    channel_settings: Mapping[str, Any] | None,
-    last_inbound_at: datetime | None,
-    now: datetime,
-) -> WindowRule:
-    """Meta's customer-service window for free-form messages (Notifica.me enforces its own rules
-    provider-side, so only `meta` channels are judged here).
-
-    WhatsApp: 24 hours after the customer's last message, then only approved templates.
-    Messenger / Instagram: 24 hours, then up to 7 days with the HUMAN_AGENT tag when the channel
-    enables it (`settings.human_agent_tag`), since that tag needs Meta's approval of the app.
-    """
-    if provider != "meta":
-        return WindowRule()
-    if last_inbound_at is not None and now - last_inbound_at < WINDOW:
-        return WindowRule()
-    since = (
-        f"the customer's last message was at {iso(last_inbound_at)}"
-        if last_inbound_at is not None
-        else "the customer has not written on this conversation"
-    )
-    if kind == "whatsapp":
-        return WindowRule(
-            refusal=(
-                f"WhatsApp's 24-hour customer-service window is closed ({since}). Outside it WhatsApp "
-                "only accepts an approved template message, and this inbox does not support templates "
-                "yet. The window opens again when the customer writes."
-            )
-        )
-    enabled = bool((channel_settings or {}).get("human_agent_tag"))
-    if enabled and last_inbound_at is not None and now - last_inbound_at < HUMAN_AGENT_WINDOW:
-        return WindowRule(tag=HUMAN_AGENT_TAG)
-    network = "Instagram" if kind == "instagram" else "Messenger"
-    if enabled:
-        allowed = "the HUMAN_AGENT tag allows human replies only within 7 days of it"
-    else:
-        allowed = (
-            "within 7 days a human reply may carry the HUMAN_AGENT tag, but this channel does not "
-            'enable it (channel setting "human_agent_tag")'
-        )
-    return WindowRule(refusal=f"{network}'s 24-hour messaging window is closed ({since}); {allowed}.")
-
-
-async def _window(uow: UnitOfWork, conv: Row[Any]) -> WindowRule:
-    if conv.channel_provider != "meta":
-        return WindowRule()
-    settings = (await uow.conn.execute(select(ch.settings).where(ch.id == conv.channel_id))).scalar()
-    return window_rule(conv.channel_provider, conv.channel_kind, settings, conv.last_inbound_at, m.utcnow())
+async def _window(uow: UnitOfWork, conv: Row[Any]) -> Window:
+    """What the channel's provider allows for a free-form message now (its adapter's rule)."""
+    adapter = uow.runtime.adapters.get(conv.channel_provider)
+    if adapter is None or adapter.window is None:
+        return Window()
+    row = (await uow.conn.execute(select(m.channels).where(ch.id == conv.channel_id))).one()
+    channel = uow.runtime.directory.config(row, with_secrets=False)
+    return adapter.window_rule(channel, conv.last_inbound_at, m.utcnow())
 
 
 async def by_client_id(conn: AsyncConnection, tenant_id: int, client_id: str) -> Any:
@@ -130,8 +74,8 @@ async def create_reply(
     is returned and nothing new is written (a double click or a retried POST); a concurrent twin with
     the same key loses on the unique (tenant_id, client_id) key with an IntegrityError.
 
-    Raises Unprocessable outside Meta's window (private notes are always allowed). A public reply by
-    an agent (`sender_type="agent"`) takes the conversation over (see `_take_over`)."""
+    Raises Unprocessable outside the provider's messaging window (private notes are always allowed).
+    A public reply by an agent (`sender_type="agent"`) takes the conversation over (see `_take_over`)."""
     if client_id:
         existing = await by_client_id(uow.conn, tenant_id, client_id)
         if existing is not None:

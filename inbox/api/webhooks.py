@@ -27,7 +27,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MAX_BODY = 1024 * 1024
-PROVIDERS = ("notificame", "meta")
 
 
 class TooLarge(Exception):
@@ -116,7 +115,7 @@ async def fast_path(rt: Runtime, scope: Scope, receive: Receive, send: Send) -> 
     if scope["type"] != "http" or scope["method"] != "POST":
         return False
     parts = scope["path"].split("/")
-    if len(parts) != 4 or parts[1] != "webhooks" or parts[2] not in PROVIDERS or not parts[3]:
+    if len(parts) != 4 or parts[1] != "webhooks" or parts[2] not in rt.adapters or not parts[3]:
         return False
     try:
         status, text = await deliver(rt, parts[2], parts[3], Headers(scope=scope), _asgi_chunks(receive))
@@ -130,17 +129,23 @@ async def fast_path(rt: Runtime, scope: Scope, receive: Receive, send: Send) -> 
     return True
 
 
-async def meta_handshake(request: Request) -> Response:
+async def handshake(request: Request) -> Response:
+    """A provider's GET verification of a webhook URL, answered by its adapter (403 when it refuses,
+    or when the provider has no such step)."""
     rt = runtime(request)
+    provider = request.path_params["provider"]
+    adapter = rt.adapters.get(provider)
+    if adapter is None:
+        return PlainTextResponse("unknown webhook", status_code=404)
     try:
-        found = await _channel(rt, request.path_params["key"], "meta")
+        found = await _channel(rt, request.path_params["key"], provider)
     except _Answer as answer:
         return PlainTextResponse(answer.text, status_code=answer.status)
-    challenge = rt.adapters["meta"].handshake(found, request.query_params)
+    challenge = adapter.handshake(found, request.query_params)
     if challenge is None:
         return PlainTextResponse("forbidden", status_code=403)
     return PlainTextResponse(challenge)
 
 
 # POST deliveries are answered by `fast_path`, ahead of the router (see inbox/app.py).
-routes = [Route("/webhooks/meta/{key}", meta_handshake, methods=["GET"])]
+routes = [Route("/webhooks/{provider}/{key}", handshake, methods=["GET"])]

@@ -124,7 +124,7 @@ async def bot_env(
                 workers=True,
                 openai_api_key="test",
                 openai_base_url=model_url + "/v1",
-                notificame_api_url=provider_url + "/v1",
+                provider_env={"NOTIFICAME_API_URL": provider_url + "/v1"},
             )
             async with running_app(bot_settings) as app:
                 yield BotEnv(app, model, provider)

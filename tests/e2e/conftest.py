@@ -138,7 +138,7 @@ async def e2e_env(request: pytest.FixtureRequest, settings: Settings, browser: A
     async with serve(fake_asgi) as fake_url:
         app_settings = settings.but(
             workers=True,
-            notificame_api_url=fake_url,
+            provider_env={"NOTIFICAME_API_URL": fake_url},
             send_backoff_base_seconds=0.2,
             **getattr(request.module, "APP_SETTINGS", {}),
         )

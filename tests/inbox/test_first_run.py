@@ -85,11 +85,11 @@ def test_settings_from_env_and_dotenv(tmp_path: Path) -> None:
     )
     s = Settings.from_env({"INBOX_BOT_MODEL": "from-env", "INBOX_DATA_DIR": str(tmp_path)}, dotenv=dotenv)
     assert s.log_level == "warning"
-    assert s.notificame_api_url == "http://127.0.0.1:9999/v1"
+    assert s.provider_env["NOTIFICAME_API_URL"] == "http://127.0.0.1:9999/v1"
     assert s.bot_model == "from-env"  # the environment wins over .env
     assert s.database_url == f"sqlite+aiosqlite:///{tmp_path.resolve().as_posix()}/inbox.db"
     d = Settings.from_env({}, dotenv=tmp_path / "missing")
-    assert d.broadcast_url == "memory://" and d.meta_graph_url == "https://graph.facebook.com/v21.0"
+    assert d.broadcast_url == "memory://" and d.provider_env["META_GRAPH_URL"] == "https://graph.facebook.com/v21.0"
 
 
 def test_wheel_ships_static_and_migrations(tmp_path: Path) -> None:

@@ -85,8 +85,7 @@ async def world(
         s = settings.but(
             database_url=db_url,
             workers=workers,
-            notificame_api_url=nm_url + "/v1",
-            meta_graph_url=graph_url + "/v21.0",
+            provider_env={"NOTIFICAME_API_URL": nm_url + "/v1", "META_GRAPH_URL": graph_url + "/v21.0"},
             **{**FAST, **changes},
         )
         try:

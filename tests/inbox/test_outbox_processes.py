@@ -134,7 +134,10 @@ async def test_two_instances_drain_one_outbox_each_message_once(
         def instance(name: str) -> Settings:
             # Each instance calls the fake under its own prefix, so the fake can tell who sent.
             return settings.but(
-                database_url=outbox_db, workers=True, notificame_api_url=f"{nm_url}/{name}/v1", **FAST
+                database_url=outbox_db,
+                workers=True,
+                provider_env={"NOTIFICAME_API_URL": f"{nm_url}/{name}/v1"},
+                **FAST,
             )
 
         async with contextlib.AsyncExitStack() as stack:
