@@ -7,7 +7,6 @@ Each phase returns plain dicts of figures; run.py turns them into the table and 
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import json
 import os
 import signal
@@ -114,10 +113,6 @@ async def ingest(p: Profile, prod: Product, server: procs.Server) -> dict[str, A
         "verified": committed == accepted and not timed["errors"] and timed["ok"] == timed["sent"],
         "exhausted": timed["sent"] >= cap,
     }
-
-
-def outbox_available() -> bool:
-    return importlib.util.find_spec("inbox.outbox") is not None
 
 
 async def outbound(p: Profile, prod: Product, port: int, supervisor_token: str) -> dict[str, Any]:

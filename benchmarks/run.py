@@ -205,19 +205,16 @@ class Run:
         async with prod.serving() as srv:
             if why is None:
                 await self.e2e(prod, srv)
-            if phases_http.outbox_available():
-                out = await self.phase(
-                    "outbound", lambda: phases_http.outbound(self.p, prod, srv.port, admin[0][1])
-                )
-                if out:
-                    self.r["detail"]["outbound"] = out
-                    self.r["outbound_rps"] = out["rps"]
-                    if out["rps"] is None:
-                        self.notes.append(
-                            f"outbound: only {out['sent']} of {out['replies']} sent in {out['seconds']}s"
-                        )
-            else:
-                self.notes.append("outbound: not measured (no outbox worker, inbox/outbox.py, yet)")
+            out = await self.phase(
+                "outbound", lambda: phases_http.outbound(self.p, prod, srv.port, admin[0][1])
+            )
+            if out:
+                self.r["detail"]["outbound"] = out
+                self.r["outbound_rps"] = out["rps"]
+                if out["rps"] is None:
+                    self.notes.append(
+                        f"outbound: only {out['sent']} of {out['replies']} sent in {out['seconds']}s"
+                    )
 
     async def sockets(self, prod: Product, srv: procs.Server) -> None:
         socks = await self.phase("sockets", lambda: phases_ws.product_sockets(self.p, prod, srv))

@@ -2,5 +2,7 @@
 hands the conversation to a human when it should (see bot/policy.py for when).
 
 Modules: config (settings layers), policy (handoff rules), prompt (what the model sees), model (the SDK
-call), responder (the `bot` job), stats (usage figures). `bot.responder` registers the job handler.
+call), responder (the `bot` job: read, decide, ask), actions (its writes), stats (usage figures), api
+(its HTTP routes). The core never imports this package: the composition (inbox/app.py) hands the
+job handler to the jobs worker and the routes to the app.
 """

@@ -4,7 +4,8 @@ Owns the sequence read -> decide -> (ask the model) -> write. The model is asked
 transaction; the write then re-checks under the conversation's lock that the bot still owns the
 conversation (an agent who took over meanwhile wins and the answer is dropped) and that no newer
 customer message arrived (the job runs again for it, so a burst gets one answer to the latest context).
-Must not send anything itself: replies go through `create_reply` and the outbox.
+Must not send or write anything itself: the writes are bot/actions.py (replies through `create_reply`
+and the outbox).
 """
 
 from __future__ import annotations
@@ -13,18 +14,15 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import select
 from sqlalchemy.engine import Row
 
-from bot import model, policy
+from bot import actions, model, policy
+from bot.actions import VISIBLE
 from bot.config import BotConfig, bot_layer, effective
 from bot.policy import Turn
 from bot.prompt import build_messages, turn_text
 from inbox import models as m
-from inbox.actions import conversations
-from inbox.actions.replies import create_reply
-from inbox.jobs import job_handler
-from inbox.uow import UnitOfWork
 
 if TYPE_CHECKING:
     from inbox.runtime import Runtime
@@ -44,14 +42,6 @@ _conversation = (
     )
     .join(m.channels, ch.id == cv.channel_id)
     .join(m.tenants, m.tenants.c.id == cv.tenant_id)
-)
-# What the model may see: the customer, the bot, and humans' sent replies (never notes or system lines).
-# A reaction (a thumbs-up to an answer) asks for nothing: it neither triggers nor interrupts an answer.
-_visible = (
-    msg.sender_type.in_(("contact", "bot", "agent")),
-    msg.status != "note",
-    msg.deleted.is_(False),
-    msg.kind != "reaction",
 )
 
 
@@ -86,7 +76,7 @@ async def _snapshot(rt: Runtime, tenant_id: int, conversation_id: int) -> Snapsh
         rows = (
             await conn.execute(
                 select(msg.id, msg.sender_type, msg.kind, msg.text)
-                .where(msg.conversation_id == conversation_id, msg.tenant_id == tenant_id, *_visible)
+                .where(msg.conversation_id == conversation_id, msg.tenant_id == tenant_id, *VISIBLE)
                 .order_by(msg.id.desc())
                 .limit(config.history_messages)
             )
@@ -136,58 +126,9 @@ async def respond(rt: Runtime, tenant_id: int, conversation_id: int) -> str:
     return await _hand_off(rt, snap, answer.reason or "bot error", holding, answer.kind, answer)
 
 
-async def _lock_if_bot(uow: UnitOfWork, snap: Snapshot) -> bool:
-    """Take the conversation's row lock (PostgreSQL) or the write lock (SQLite) as the transaction's
-    first statement, and tell whether the bot still owns the conversation."""
-    result = await uow.conn.execute(
-        update(m.conversations)
-        .where(cv.id == snap.conversation_id, cv.tenant_id == snap.tenant_id, cv.status == "bot")
-        .values(bot_turns=cv.bot_turns)
-    )
-    return result.rowcount > 0
-
-
-async def _newer(uow: UnitOfWork, snap: Snapshot) -> Any:
-    """The newest visible message written after the snapshot (customer or human), if any."""
-    q = (
-        select(msg.id, msg.sender_type)
-        .where(msg.conversation_id == snap.conversation_id, msg.id > snap.last_id, *_visible)
-        .where(msg.sender_type != "bot")
-        .order_by(msg.id.desc())
-        .limit(1)
-    )
-    return (await uow.conn.execute(q)).first()
-
-
 async def _answer(rt: Runtime, snap: Snapshot, answer: model.Answer) -> str:
     async with rt.uow() as uow:
-        outcome = "dropped"  # unless the bot still owns the conversation and nothing newer arrived
-        if await _lock_if_bot(uow, snap):
-            newer = await _newer(uow, snap)
-            if newer is None:
-                assert answer.text
-                await create_reply(
-                    uow,
-                    snap.tenant_id,
-                    snap.conversation_id,
-                    text=answer.text,
-                    sender_type="bot",
-                    sender_id=None,
-                )
-                await uow.conn.execute(
-                    update(m.conversations)
-                    .where(cv.id == snap.conversation_id)
-                    .values(bot_turns=cv.bot_turns + 1)
-                )
-                outcome = "answered"
-            elif newer.sender_type == "agent":
-                # A human replied while the model was thinking: they own the conversation now.
-                await conversations.handoff(
-                    uow, snap.tenant_id, snap.conversation_id, reason="an agent replied in the conversation"
-                )
-            # else the customer wrote again: the job runs again with the full context.
-        await _record(uow, snap, outcome, answer)
-    return outcome
+        return await actions.answer(uow, snap.tenant_id, snap.conversation_id, snap.last_id, answer)
 
 
 async def _hand_off(
@@ -199,34 +140,20 @@ async def _hand_off(
     answer: model.Answer | None,
 ) -> str:
     async with rt.uow() as uow:
-        if not await _lock_if_bot(uow, snap):
-            await _record(uow, snap, "dropped", answer)
-            return "dropped"
-        if message:
-            await create_reply(
-                uow, snap.tenant_id, snap.conversation_id, text=message, sender_type="bot", sender_id=None
-            )
-        await conversations.handoff(uow, snap.tenant_id, snap.conversation_id, reason=reason)
-        await _record(uow, snap, outcome, answer)
-    log.info("bot handed conversation %s to a human: %s", snap.conversation_id, reason)
-    return outcome
-
-
-async def _record(uow: UnitOfWork, snap: Snapshot, outcome: str, answer: model.Answer | None) -> None:
-    """One `bot_turns` row per turn: the supervisor figures count outcomes, tokens and latency."""
-    await uow.conn.execute(
-        insert(m.bot_turns).values(
-            tenant_id=snap.tenant_id,
-            conversation_id=snap.conversation_id,
+        done = await actions.hand_off(
+            uow,
+            snap.tenant_id,
+            snap.conversation_id,
+            reason=reason,
+            message=message,
             outcome=outcome,
-            prompt_tokens=answer.prompt_tokens if answer else None,
-            completion_tokens=answer.completion_tokens if answer else None,
-            latency_ms=answer.latency_ms if answer else None,
-            created_at=m.utcnow(),
+            answer=answer,
         )
-    )
+    if done != "dropped":
+        log.info("bot handed conversation %s to a human: %s", snap.conversation_id, reason)
+    return done
 
 
-@job_handler("bot")
 async def bot_job(rt: Runtime, job: Row[Any]) -> None:
+    """The `bot` job's handler (handed to the jobs worker by the composition, inbox/app.py)."""
     await respond(rt, job.tenant_id, int(job.key))

@@ -1,6 +1,9 @@
-"""The ASGI app: routes, lifespan (runtime start/stop), health checks, static files.
+"""The composition: the ASGI app with its routes, lifespan (runtime start/stop), health checks and
+static files, and the runtime with its background workers and job handlers.
 
-Routes only translate HTTP to actions and queries; they never publish or call providers.
+The one module of the core that knows every part, the bot included (the rest of `inbox/` never
+imports `bot/`: a test holds it). Routes only translate HTTP to actions and queries; they never
+publish or call providers.
 """
 
 from __future__ import annotations
@@ -16,10 +19,11 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.types import Receive, Scope, Send
 
+from bot import api as bot_api
+from bot.responder import bot_job
 from inbox import logs
 from inbox.api import (
     admin,
-    bot_settings,
     conversation_actions,
     queues,
     read_marks,
@@ -33,6 +37,11 @@ from inbox.paths import shipped
 from inbox.realtime import ws
 from inbox.runtime import Runtime
 from inbox.static_files import app_files
+from inbox.workers import Worker
+from inbox.workers.jobs import jobs_worker
+from inbox.workers.outbox import outbox_worker
+from inbox.workers.retention import retention_worker
+from inbox.workers.routing import routing_worker, snooze_job
 
 log = logging.getLogger(__name__)
 
@@ -68,10 +77,24 @@ class InboxApp(Starlette):
         await super().__call__(scope, receive, send)
 
 
+def workers() -> dict[str, Worker]:
+    """The background loops of `inbox serve`, and the jobs worker's handlers by job kind."""
+    return {
+        "outbox": outbox_worker,
+        "jobs": jobs_worker({"bot": bot_job, "snooze": snooze_job}),
+        "routing": routing_worker,
+        "events-retention": retention_worker,
+    }
+
+
+def build_runtime(settings: Settings) -> Runtime:
+    return Runtime(settings, workers=workers())
+
+
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings.from_env()
     logs.install()
-    runtime = Runtime(settings)
+    runtime = build_runtime(settings)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -91,7 +114,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *read_marks.routes,
         *queues.routes,
         *admin.routes,
-        *bot_settings.routes,
+        *bot_api.routes,
         *webhooks.routes,
         *ws.routes,
         Mount("/", app=app_files(shipped("static")), name="static"),

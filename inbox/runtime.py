@@ -1,7 +1,8 @@
 """Everything a running app holds: settings, engine, secrets box, adapters, HTTP client, hub, workers.
 
 Owns lifecycle (start/stop) and the wiring between the pieces. One `Runtime` per app, so tests can
-run several apps (tenants, processes) side by side in one interpreter.
+run several apps (tenants, processes) side by side in one interpreter. Which background workers run
+is handed in (the composition, inbox/app.py, decides); the runtime imports none of its users.
 """
 
 from __future__ import annotations
@@ -9,37 +10,31 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Mapping
 
 import httpx
 
 from channels.base import Adapter
 from channels.registry import build_adapters
+from inbox.batching import IngestBatcher
 from inbox.config import Settings
 from inbox.crypto import SecretBox, load_or_create_key
 from inbox.db import create_engine
 from inbox.directory import Directory
 from inbox.events import EventRecord
+from inbox.realtime.hub import Hub
 from inbox.uow import UnitOfWork
+from inbox.workers import Worker
 
 log = logging.getLogger(__name__)
 
-Worker = Callable[["Runtime"], Awaitable[None]]
-# Background loops started with the app (outbox sender, routing, jobs). Modules register here.
-WORKERS: dict[str, Worker] = {}
-
-
-def worker(name: str) -> Callable[[Worker], Worker]:
-    def register(fn: Worker) -> Worker:
-        WORKERS[name] = fn
-        return fn
-
-    return register
-
 
 class Runtime:
-    def __init__(self, settings: Settings) -> None:
+    """`workers`: the background loops to run when `settings.workers` is on (name -> loop)."""
+
+    def __init__(self, settings: Settings, *, workers: Mapping[str, Worker] | None = None) -> None:
         self.settings = settings
+        self.workers: dict[str, Worker] = dict(workers or {})
         self.engine = create_engine(settings.database_url)
         # The same pool, for work done in single statements that are their own transaction (no
         # BEGIN and COMMIT round trips: the webhook batch on PostgreSQL).
@@ -50,9 +45,6 @@ class Runtime:
         self._http: httpx.AsyncClient | None = None
         self._wakeups: dict[str, asyncio.Event] = {}
         self._tasks: list[asyncio.Task[None]] = []
-        from inbox.batching import IngestBatcher
-        from inbox.realtime.hub import Hub
-
         self.hub = Hub(self)
         # SQLite has one writer at a time; on PostgreSQL a stuck batch may have others beside it.
         self.ingestor = IngestBatcher(self, parallel=1 if settings.is_sqlite else 4)
@@ -91,9 +83,7 @@ class Runtime:
         await self.hub.start()
         self.ingestor.start()
         if self.settings.workers:
-            import inbox.workers  # noqa: F401  (registers the workers)
-
-            for name, fn in WORKERS.items():
+            for name, fn in self.workers.items():
                 self._tasks.append(asyncio.create_task(self._supervise(name, fn), name=f"worker:{name}"))
 
     async def _supervise(self, name: str, fn: Worker) -> None:

@@ -10,7 +10,7 @@ Connect: the socket registers first (live records buffer), learns the feed posit
 anchors a new feed from the database), sends `ready` P, replays `since < seq <= P` from the
 database, then flushes the buffer past max(P, since) and goes live, all without an await between
 the flush and going live: no gap, no duplicate at the seam. Must not write: presence writes go
-through inbox/realtime/presence.py and the actions.
+through inbox/workers/presence.py and the actions.
 """
 
 from __future__ import annotations
@@ -29,8 +29,8 @@ from inbox.auth import Principal
 from inbox.events import EventRecord
 from inbox.realtime import eventlog
 from inbox.realtime.bus import Bus
-from inbox.realtime.presence import Presence
 from inbox.realtime.sockets import CLOSE_IDLE, CLOSE_SLOW, RESYNC, Send, Socket, close, text
+from inbox.workers.presence import Presence
 
 if TYPE_CHECKING:
     from inbox.runtime import Runtime

@@ -12,7 +12,6 @@ from bot.responder import respond
 from inbox import models as m
 from inbox.actions import conversations
 from inbox.actions.replies import create_reply
-from inbox.runtime import WORKERS
 from tests.bot.conftest import BotEnv, eventually, sender
 from tests.fakes.openai_server import Completion
 from tests.support import App, notificame_message, notificame_status, whatsapp_cloud_message
@@ -63,11 +62,9 @@ async def test_bot_answers_a_customer_through_the_outbox(env: BotEnv) -> None:
     r = await tenant.admin.http.get("/api/bot/usage")
     assert r.json()["turns"]["answered"]["count"] == 1
     assert (r.json()["prompt_tokens"], r.json()["completion_tokens"]) == (120, 9)
-    if "outbox" in WORKERS:  # the outbox worker sends it to the provider
-        [sent] = await env.provider.wait_for(1)
-        assert sent.json["contents"] == [{"type": "text", "text": "Abrimos às 8h."}]
-    else:
-        assert await env.rows(m.outbox, m.outbox.c.message_id == reply.id)
+    # The outbox worker sends it to the provider.
+    [sent] = await env.provider.wait_for(1)
+    assert sent.json["contents"] == [{"type": "text", "text": "Abrimos às 8h."}]
 
 
 async def test_tool_call_hands_off_with_the_models_reason(env: BotEnv) -> None:

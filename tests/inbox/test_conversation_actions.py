@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from inbox import models as m
 from inbox.actions import admin
-from inbox.routing import snooze_job
+from inbox.workers.routing import snooze_job
 from tests.inbox.routing_support import (
     conv,
     conversation,

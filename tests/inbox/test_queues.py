@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from inbox import models as m
-from inbox.routing import route_tenant
+from inbox.workers.routing import route_tenant
 from tests.inbox.realtime.client import WsClient, wait_until
 from tests.inbox.routing_support import (
     add_message,

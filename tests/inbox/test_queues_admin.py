@@ -3,7 +3,7 @@ queue, disabling an agent; roles and tenant isolation."""
 
 from __future__ import annotations
 
-from inbox.routing import route_tenant
+from inbox.workers.routing import route_tenant
 from tests.inbox.routing_support import conv, conversation, status
 from tests.support import App
 

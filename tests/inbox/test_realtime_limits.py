@@ -14,9 +14,9 @@ from inbox import models as m
 from inbox.actions.presence import set_status
 from inbox.config import Settings
 from inbox.events import Event, EventRecord
-from inbox.realtime import eventlog
 from inbox.realtime import hub as hub_module
 from inbox.realtime.sockets import CLOSE_IDLE, CLOSE_SLOW
+from inbox.workers import retention
 from tests.inbox.realtime.client import WsClient, expected_events, last_seq, wait_until
 from tests.support import App, notificame_message, running_app
 
@@ -68,7 +68,7 @@ async def test_since_older_than_retention_gets_resync_then_live(settings: Settin
         ch = await tenant.channel()
         for i in range(4):
             await app.post_webhook(ch, notificame_message(ch, sender=f"551197777{i:04d}"))
-        assert await eventlog.prune(app.runtime) > 0
+        assert await retention.prune(app.runtime) > 0
         last = await last_seq(app, tenant.id)
         async with app.runtime.engine.connect() as conn:
             kept = sorted(

@@ -7,7 +7,7 @@ import asyncio
 from datetime import timedelta
 from typing import Any
 
-from inbox.routing import route_tenant, tenants_with_work
+from inbox.workers.routing import route_tenant, tenants_with_work
 from tests.inbox.routing_support import (
     ago,
     conv,

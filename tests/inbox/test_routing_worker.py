@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from inbox import models as m
 from inbox.config import Settings
-from inbox.routing import route_tenant
+from inbox.workers.routing import route_tenant
 from tests.inbox.routing_support import (
     conv,
     conversation,

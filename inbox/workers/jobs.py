@@ -3,14 +3,15 @@
 Owns claiming: a job is leased (`locked_until`) so that several processes never run it twice at once
 (PostgreSQL: FOR UPDATE SKIP LOCKED; SQLite has a single writer). A job whose `run_at` moved while
 it ran (a new customer message for the bot) is run again instead of being deleted, so the last
-message is always answered. Handlers register with `@job_handler("kind")`.
+message is always answered. Handlers are handed in by the composition (inbox/app.py): the bot's
+turn from `bot/`, snooze wake-ups from routing.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -18,8 +19,8 @@ from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.engine import Row
 
 from inbox import models as m
-from inbox.runtime import worker
 from inbox.waiting import wait_event
+from inbox.workers import Worker
 
 if TYPE_CHECKING:
     from inbox.runtime import Runtime
@@ -28,18 +29,9 @@ log = logging.getLogger(__name__)
 jb = m.jobs.c
 
 Handler = Callable[["Runtime", Row[Any]], Awaitable[None]]
-JOB_HANDLERS: dict[str, Handler] = {}
 LEASE = timedelta(seconds=60)
 MAX_ATTEMPTS = 5
 POLL_SECONDS = 1.0
-
-
-def job_handler(kind: str) -> Callable[[Handler], Handler]:
-    def register(fn: Handler) -> Handler:
-        JOB_HANDLERS[kind] = fn
-        return fn
-
-    return register
 
 
 async def claim(rt: Runtime, limit: int = 16) -> list[Row[Any]]:
@@ -77,8 +69,8 @@ async def _finish(rt: Runtime, job: Row[Any], error: BaseException | None) -> No
         )
 
 
-async def run_job(rt: Runtime, job: Row[Any]) -> None:
-    handler = JOB_HANDLERS.get(job.kind)
+async def run_job(rt: Runtime, handlers: Mapping[str, Handler], job: Row[Any]) -> None:
+    handler = handlers.get(job.kind)
     if handler is None:
         log.error("no handler for job kind %r; dropped", job.kind)
         await _finish(rt, job, None)
@@ -106,8 +98,16 @@ async def _seconds_to_next(rt: Runtime) -> float:
     return max(0.01, min(POLL_SECONDS, wait))
 
 
-@worker("jobs")
-async def jobs_worker(rt: Runtime) -> None:
+def jobs_worker(handlers: Mapping[str, Handler]) -> Worker:
+    """The worker that runs due jobs with `handlers` (job kind -> handler)."""
+
+    async def work(rt: Runtime) -> None:
+        await _run_jobs(rt, dict(handlers))
+
+    return work
+
+
+async def _run_jobs(rt: Runtime, handlers: Mapping[str, Handler]) -> None:
     wake = rt.wakeup("jobs")
     running: set[asyncio.Task[None]] = set()
     slots = asyncio.Semaphore(8)
@@ -116,7 +116,7 @@ async def jobs_worker(rt: Runtime) -> None:
         jobs = await claim(rt)
         for job in jobs:
             await slots.acquire()
-            task = asyncio.create_task(run_job(rt, job))
+            task = asyncio.create_task(run_job(rt, handlers, job))
             running.add(task)
             task.add_done_callback(running.discard)
             task.add_done_callback(lambda _t: slots.release())

@@ -1,52 +1,38 @@
-"""Auto-assignment, SLA flags and offline requeue: the `routing` worker and one tenant's pass.
+"""Routing's writes: one tenant's pass in one unit of work (offline requeue, auto-assignment, SLA flags).
 
 Owns the assignment policy: longest-waiting queued conversation first, to an online agent of its
 queue below capacity, least loaded first, ties to the agent idle longest. Safe with several
 processes: a tenant's pass is serialized (PostgreSQL advisory transaction lock; on SQLite the write
 lock, taken by the pass's first statement) and each assignment is a conditional UPDATE, so nothing is
-assigned twice and no pass overfills an agent. Tenant settings: inbox/routing_settings.py.
+assigned twice and no pass overfills an agent. Tenant settings: inbox/routing_settings.py. The worker
+that decides when to run a pass is inbox/workers/routing.py.
 """
 
 from __future__ import annotations
 
-import asyncio
-import logging
-import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
-from weakref import WeakKeyDictionary
+from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, exists, func, or_, select, update
-from sqlalchemy.engine import Row
 
-from inbox import figures, routing_settings
 from inbox import models as m
-from inbox.actions.conversations import OPEN_LOAD, load, system_message, updated_event, wake_snoozed
+from inbox import routing_settings
+from inbox.actions.conversations import OPEN_LOAD, load, system_message, updated_event
 from inbox.events import Event
-from inbox.jobs import job_handler
 from inbox.routing_settings import RoutingSettings
-from inbox.runtime import worker
 from inbox.serialize import iso
-from inbox.signals import drain
 from inbox.uow import UnitOfWork
-from inbox.waiting import wait_event
 
-if TYPE_CHECKING:
-    from inbox.runtime import Runtime
+cv, ag, qm = m.conversations.c, m.agents.c, m.queue_members.c
 
-log = logging.getLogger(__name__)
-cv, ag, qm, jb = m.conversations.c, m.agents.c, m.queue_members.c, m.jobs.c
-
-# Other processes' work (and time-based rules: SLA, requeue grace) is found by polling this often.
-POLL_SECONDS = 1.0
-LINGER_SECONDS = 0.25
 BATCH = 200
 # High half of the advisory lock key: "rout". The low half is the tenant id.
 _LOCK_CLASS = 0x726F7574
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _waited = func.coalesce(cv.queued_at, cv.created_at)
-_sla_clock = func.coalesce(cv.handed_off_at, cv.created_at)
+# The SLA's first-response clock starts when a human could first answer (the bot's handoff).
+SLA_CLOCK = func.coalesce(cv.handed_off_at, cv.created_at)
 
 
 @dataclass
@@ -80,23 +66,19 @@ class _Candidate:
         return (self.load, self.last_assigned_at or _EPOCH, self.status_changed_at or _EPOCH, self.id)
 
 
-async def route_tenant(rt: Runtime, tenant_id: int, *, throttle: bool = False) -> PassResult:
-    """One routing pass for one tenant, in one transaction: requeue what offline agents hold (if the
-    tenant says so), assign what waits, flag SLA breaches. Then, outside that transaction (its lock
-    serializes the tenant's routing), announce changed queue figures; with `throttle` (the worker)
-    at most once per ANNOUNCE_SECONDS per tenant, a skipped announcement staying pending."""
+async def route(uow: UnitOfWork, tenant_id: int) -> tuple[PassResult, RoutingSettings]:
+    """One routing pass for one tenant in `uow`: requeue what offline agents hold (if the tenant says
+    so), assign what waits, flag SLA breaches. Returns what it did and the tenant's settings."""
     result = PassResult()
-    async with rt.uow() as uow:
-        await _serialize(uow, tenant_id)
-        now = m.utcnow()
-        settings = await routing_settings.load(uow.conn, tenant_id)
-        result.requeued = await _requeue_offline(uow, tenant_id, now, settings)
-        if settings.auto_assign:
-            result.assigned = await _assign(uow, tenant_id, now, settings)
-        if settings.sla_target:
-            result.breached = await _flag_breaches(uow, tenant_id, now, settings.sla_target)
-    result.announced = await _announce(rt, tenant_id, settings, result.changed, throttle=throttle)
-    return result
+    await _serialize(uow, tenant_id)
+    now = m.utcnow()
+    settings = await routing_settings.load(uow.conn, tenant_id)
+    result.requeued = await _requeue_offline(uow, tenant_id, now, settings)
+    if settings.auto_assign:
+        result.assigned = await _assign(uow, tenant_id, now, settings)
+    if settings.sla_target:
+        result.breached = await _flag_breaches(uow, tenant_id, now, settings.sla_target)
+    return result, settings
 
 
 async def _serialize(uow: UnitOfWork, tenant_id: int) -> None:
@@ -271,13 +253,13 @@ async def _flag_breaches(uow: UnitOfWork, tenant_id: int, now: datetime, target:
     """Unanswered human conversations past the first-response target: flag once (at the moment the
     target passed), tell supervisors (`sla.breached`) and refresh the conversation for everyone."""
     q = (
-        select(cv.id, _sla_clock.label("clock"))
+        select(cv.id, SLA_CLOCK.label("clock"))
         .where(
             cv.tenant_id == tenant_id,
             cv.status.in_(("queued", "assigned")),
             cv.first_response_at.is_(None),
             cv.sla_breached_at.is_(None),
-            _sla_clock <= now - timedelta(seconds=target),
+            SLA_CLOCK <= now - timedelta(seconds=target),
         )
         .order_by(cv.id)
         .limit(BATCH)
@@ -306,152 +288,3 @@ async def _flag_breaches(uow: UnitOfWork, tenant_id: int, now: datetime, target:
         done.append(r.id)
     return done
 
-
-# Supervisor figures are for eyes: once a second is live enough, and computing them reads every agent
-# and today's totals. Announcing from every pass made them the largest cost of a webhook burst.
-ANNOUNCE_SECONDS = 1.0
-
-
-@dataclass
-class _Announcements:
-    """Per runtime: what was last announced per tenant, when, and which tenants owe an announcement."""
-
-    marks: dict[int, tuple[Any, ...]] = field(default_factory=dict)
-    at: dict[int, float] = field(default_factory=dict)
-    pending: set[int] = field(default_factory=set)
-
-    def due(self) -> set[int]:
-        now = time.monotonic()
-        return {t for t in self.pending if now - self.at.get(t, -ANNOUNCE_SECONDS) >= ANNOUNCE_SECONDS}
-
-
-_announcements: WeakKeyDictionary[Runtime, _Announcements] = WeakKeyDictionary()
-
-
-def _state(rt: Runtime) -> _Announcements:
-    state = _announcements.get(rt)
-    if state is None:
-        state = _announcements[rt] = _Announcements()
-    return state
-
-
-async def _announce(
-    rt: Runtime, tenant_id: int, settings: RoutingSettings, changed: bool, *, throttle: bool
-) -> bool:
-    """Emit `queue.updated` (supervisors only) with the figures of GET /api/queues when they moved."""
-    state = _state(rt)
-    state.pending.add(tenant_id)
-    if throttle and tenant_id not in state.due():
-        return False
-    now = m.utcnow()
-    async with rt.engine.connect() as conn:
-        live = await figures.live(conn, tenant_id, now)
-        mark = figures.fingerprint(live)
-        if not changed and state.marks.get(tenant_id) == mark:
-            state.pending.discard(tenant_id)
-            return False
-        data = {
-            "generated_at": iso(now),
-            "timezone": settings.timezone,
-            "auto_assign": settings.auto_assign,
-            **live,
-            "totals": {**figures.live_totals(live), **await figures.today(conn, tenant_id, now, settings)},
-            "sla": await figures.sla(conn, tenant_id, now, settings),
-        }
-    async with rt.uow() as uow:
-        uow.emit(tenant_id, Event("queue.updated", data, supervisors_only=True))
-    state.marks[tenant_id] = mark
-    state.at[tenant_id] = time.monotonic()
-    state.pending.discard(tenant_id)
-    return True
-
-
-async def tenants_with_work(rt: Runtime) -> set[int]:
-    """Tenants a poll must visit: someone waits, an SLA target has passed, or an assignee is gone for
-    longer than the tenant's requeue grace (or disabled). Each tenant's own settings decide the last
-    two, so a tenant whose agents went home with open conversations is not visited every second."""
-    now = m.utcnow()
-    absent = or_(ag.status != "online", ag.disabled_at.is_not(None))
-    async with rt.engine.connect() as conn:
-        due = set(
-            (await conn.execute(select(cv.tenant_id).where(cv.status == "queued").distinct())).scalars()
-        )
-        clocks = (
-            await conn.execute(
-                select(cv.tenant_id, func.min(_sla_clock))
-                .where(
-                    cv.status.in_(("queued", "assigned")),
-                    cv.first_response_at.is_(None),
-                    cv.sla_breached_at.is_(None),
-                )
-                .group_by(cv.tenant_id)
-            )
-        ).all()
-        gone = (
-            await conn.execute(
-                select(
-                    cv.tenant_id,
-                    func.min(func.coalesce(ag.status_changed_at, ag.created_at)),
-                    func.count(ag.disabled_at),
-                )
-                .join(m.agents, ag.id == cv.assignee_id)
-                .where(cv.status == "assigned", absent)
-                .group_by(cv.tenant_id)
-            )
-        ).all()
-        ids = sorted({t for t, _ in clocks} | {t for t, _, _ in gone})
-        stored = await conn.execute(
-            select(m.tenants.c.id, m.tenants.c.settings).where(m.tenants.c.id.in_(ids))
-        )
-        settings = {t: routing_settings.parse((raw or {}).get("routing"), where=str(t)) for t, raw in stored}
-    for t, clock in clocks:
-        target = settings[t].sla_target if t in settings else None
-        if target and figures.aware(clock) + timedelta(seconds=target) <= now:
-            due.add(t)
-    for t, since, disabled in gone:
-        grace = settings[t].requeue_offline_after_seconds if t in settings else None
-        if disabled or (grace is not None and figures.aware(since) + timedelta(seconds=grace) <= now):
-            due.add(t)
-    return due
-
-
-async def routing_pass(rt: Runtime) -> dict[int, PassResult]:
-    """Route every tenant that was poked in this process, has work in the database, or owes its
-    supervisors an announcement that the throttle held back."""
-    tenants = drain(rt) | await tenants_with_work(rt) | _state(rt).due()
-    results = {}
-    for tenant_id in sorted(tenants):
-        try:
-            results[tenant_id] = await route_tenant(rt, tenant_id, throttle=True)
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("routing tenant %s failed; retrying on the next pass", tenant_id)
-    return results
-
-
-@worker("routing")
-async def routing_worker(rt: Runtime) -> None:
-    wake = rt.wakeup("routing")
-    while True:
-        wake.clear()
-        try:
-            await routing_pass(rt)
-            # Coalesce: a burst of webhooks wakes routing once per batch; one pass per LINGER serves
-            # them all (a pass takes the tenant's lock and several queries). Assignment stays within
-            # a fraction of a second.
-            await asyncio.sleep(LINGER_SECONDS)
-        except asyncio.CancelledError:
-            raise
-        except Exception:  # storage down: keep polling, it comes back
-            log.exception("routing pass failed")
-        await wait_event(wake, POLL_SECONDS)
-
-
-@job_handler("snooze")
-async def snooze_job(rt: Runtime, job: Row[Any]) -> None:
-    """Wake a snoozed conversation at its time; a snooze moved later re-arms the same job."""
-    async with rt.uow() as uow:
-        later = await wake_snoozed(uow, job.tenant_id, int(job.payload["conversation_id"]))
-        if later is not None:
-            await uow.conn.execute(update(m.jobs).where(jb.id == job.id).values(run_at=later))

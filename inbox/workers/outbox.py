@@ -5,7 +5,8 @@ share the work; SQLite has one writer), per-conversation order (only a conversat
 be claimed), retries with backoff, and recording the answer. Toward the provider it is at-least-once:
 a process killed between the call and the commit leaves a lease that lapses, and the row is sent
 again. On our side a message is one row, always. What may be sent is decided in
-inbox.actions.replies, not here.
+inbox.actions.replies and the adapter's window rule; what an answer does to the message is
+inbox.actions.sending. This module reads, leases its rows and calls providers.
 
 Idempotency toward providers: none of the providers' send APIs accepts an idempotency key (see the
 adapters in channels/), so there is nothing to pass our message id in. A repeated send therefore
@@ -22,16 +23,14 @@ import random
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import and_, bindparam, delete, exists, func, or_, select, type_coerce, update
+from sqlalchemy import and_, bindparam, exists, func, or_, select, type_coerce, update
 from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError
 
 from channels.base import Attachment, Outgoing, SendError
 from inbox import models as m
-from inbox.actions.ingest import STATUS_RANK, apply_pending_statuses, message_event, set_message_status
+from inbox.actions import sending
 from inbox.db import is_connection_error
-from inbox.runtime import worker
-from inbox.uow import UnitOfWork
 from inbox.waiting import wait_event
 
 if TYPE_CHECKING:
@@ -190,7 +189,7 @@ async def _deliver(rt: Runtime, row: Row[Any], stopping: asyncio.Event) -> None:
         # the row is handed back now rather than when its lease lapses.
         send.cancel()
         await asyncio.gather(send, return_exceptions=True)
-        await _write(rt, f"handing row {row.id} back", lambda uow: _unlock(uow, row.id))
+        await _write(rt, f"handing row {row.id} back", lambda uow: sending.hand_back(uow, row.id))
         return
     try:
         result = send.result()
@@ -234,75 +233,21 @@ async def _write(rt: Runtime, what: str, fn: Any) -> bool:
     return False
 
 
-async def _locked_message(uow: UnitOfWork, message_id: int) -> Any:
-    q = select(m.messages).where(msg.id == message_id)
-    if uow.dialect == "postgresql":
-        q = q.with_for_update()
-    return (await uow.conn.execute(q)).first()
-
-
-async def _conversation(uow: UnitOfWork, conversation_id: int) -> Any:
-    return (await uow.conn.execute(select(m.conversations).where(cv.id == conversation_id))).one()
-
-
 async def _sent(rt: Runtime, row: Row[Any], provider_message_id: str) -> None:
-    async def record(uow: UnitOfWork) -> None:
-        # Locks in one order everywhere (message, then its outbox row), as the retry action does.
-        cur = await _locked_message(uow, row.message_id)
-        await _delete_row(uow, row.id)
-        if cur is None:
-            return
-        conv = await _conversation(uow, cur.conversation_id)
-        status = cur.status
-        # The provider's echo of this very message may have been stored first as a row of its own
-        # (ingest could not match it to us): ours is the one that stays, with the better status.
-        echo = (
-            await uow.conn.execute(
-                select(m.messages).where(
-                    msg.channel_id == cur.channel_id,
-                    msg.provider_message_id == provider_message_id,
-                    msg.id != cur.id,
-                )
-            )
-        ).first()
-        if echo is not None:
-            await uow.conn.execute(delete(m.messages).where(msg.id == echo.id))
-            gone = {**echo._mapping, "deleted": True}
-            event = message_event("message.updated", gone, conv._mapping)
-            event.data["merged_into"] = cur.id  # clients drop the duplicate they were shown
-            uow.emit(cur.tenant_id, event)
-            if echo.status != "failed" and STATUS_RANK.get(echo.status, 0) > STATUS_RANK.get(status, 0):
-                status = echo.status
-        if STATUS_RANK.get(status, 0) < STATUS_RANK["sent"]:
-            status = "sent"
-        new = (
-            await uow.conn.execute(
-                update(m.messages)
-                .where(msg.id == cur.id)
-                .values(
-                    provider_message_id=provider_message_id,
-                    status=status,
-                    error=cur.error if status == "failed" else None,
-                )
-                .returning(m.messages)
-            )
-        ).one()
-        uow.emit(cur.tenant_id, message_event("message.updated", new._mapping, conv._mapping))
-        # Statuses that beat the send answer were parked; now they have a message to move.
-        await apply_pending_statuses(uow, cur.channel_id, provider_message_id)
-
-    await _write(rt, f"recording message {row.message_id} as sent", record)
+    await _write(
+        rt,
+        f"recording message {row.message_id} as sent",
+        lambda uow: sending.record_sent(uow, row.id, row.message_id, provider_message_id),
+    )
 
 
 async def _failed(rt: Runtime, row: Row[Any], reason: str) -> None:
-    async def record(uow: UnitOfWork) -> None:
-        cur = await _locked_message(uow, row.message_id)
-        await _delete_row(uow, row.id)
-        if cur is not None and cur.status == "queued":
-            await set_message_status(uow, cur._mapping, "failed", reason)
-
     log.info("outbox: message %s failed: %s", row.message_id, reason)
-    await _write(rt, f"recording message {row.message_id} as failed", record)
+    await _write(
+        rt,
+        f"recording message {row.message_id} as failed",
+        lambda uow: sending.record_failed(uow, row.id, row.message_id, reason),
+    )
 
 
 async def _retry(rt: Runtime, row: Row[Any], reason: str, retry_after: float | None) -> None:
@@ -310,31 +255,14 @@ async def _retry(rt: Runtime, row: Row[Any], reason: str, retry_after: float | N
         await _failed(rt, row, f"{reason} (gave up after {row.attempts} attempts)")
         return
     due = m.utcnow() + timedelta(seconds=backoff(rt, row.attempts, retry_after))
-
-    async def record(uow: UnitOfWork) -> None:
-        await uow.conn.execute(
-            update(m.outbox)
-            .where(ob.id == row.id)
-            .values(locked_until=None, next_attempt_at=due, last_error=reason[:2000])
-        )
-
     log.info("outbox: message %s attempt %d: %s; next at %s", row.message_id, row.attempts, reason, due)
-    await _write(rt, f"rescheduling message {row.message_id}", record)
+    await _write(
+        rt, f"rescheduling message {row.message_id}", lambda uow: sending.reschedule(uow, row.id, due, reason)
+    )
 
 
 async def _drop(rt: Runtime, row: Row[Any]) -> None:
-    await _write(rt, f"dropping outbox row {row.id}", lambda uow: _delete_row(uow, row.id))
-
-
-async def _unlock(uow: UnitOfWork, row_id: int, *, tried: bool = True) -> None:
-    values: dict[str, Any] = {"locked_until": None}
-    if not tried:
-        values["attempts"] = ob.attempts - 1
-    await uow.conn.execute(update(m.outbox).where(ob.id == row_id).values(**values))
-
-
-async def _delete_row(uow: UnitOfWork, outbox_id: int) -> None:
-    await uow.conn.execute(delete(m.outbox).where(ob.id == outbox_id))
+    await _write(rt, f"dropping outbox row {row.id}", lambda uow: sending.drop(uow, row.id))
 
 
 async def _seconds_to_next(rt: Runtime) -> float:
@@ -354,7 +282,6 @@ async def _poll(rt: Runtime, free: int) -> tuple[list[Row[Any]], float]:
     return rows, (POLL_SECONDS if rows or free <= 0 else await _seconds_to_next(rt))
 
 
-@worker("outbox")
 async def outbox_worker(rt: Runtime) -> None:
     wake = rt.wakeup("outbox")
     stopping = asyncio.Event()
@@ -396,6 +323,8 @@ async def outbox_worker(rt: Runtime) -> None:
                 claimed = []
             for row in claimed:  # claimed as we were told to stop: never tried, so not an attempt
                 await _write(
-                    rt, f"handing row {row.id} back", functools.partial(_unlock, row_id=row.id, tried=False)
+                    rt,
+                    f"handing row {row.id} back",
+                    functools.partial(sending.hand_back, row_id=row.id, tried=False),
                 )
         await asyncio.gather(*running.values(), return_exceptions=True)

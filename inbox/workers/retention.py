@@ -1,0 +1,51 @@
+"""Event log retention: each tenant keeps its last `settings.event_retention` events for replay.
+
+Owns pruning; a `since` older than what is kept answers `resync` (inbox/realtime/hub.py).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from sqlalchemy import delete, select
+
+from inbox import models as m
+from inbox.waiting import wait_event
+
+if TYPE_CHECKING:
+    from inbox.runtime import Runtime
+
+log = logging.getLogger(__name__)
+ev = m.events.c
+PRUNE_EVERY_SECONDS = 300.0
+
+
+async def prune(rt: Runtime) -> int:
+    """Delete each tenant's events older than its last `event_retention`; returns how many."""
+    keep = rt.settings.event_retention
+    async with rt.engine.connect() as conn:
+        tenants = (await conn.execute(select(m.tenants.c.id, m.tenants.c.last_seq))).all()
+    deleted = 0
+    for tenant_id, last_seq in tenants:
+        cut = int(last_seq) - keep
+        if cut <= 0:
+            continue
+        # One short transaction per tenant: SQLite has one writer, and webhooks are waiting.
+        async with rt.engine.begin() as conn:
+            result = await conn.execute(delete(m.events).where(ev.tenant_id == tenant_id, ev.seq <= cut))
+            deleted += max(result.rowcount or 0, 0)
+    return deleted
+
+
+async def retention_worker(rt: Runtime) -> None:
+    wake = rt.wakeup("events-retention")
+    while True:
+        try:
+            removed = await prune(rt)
+            if removed:
+                log.info("pruned %d events past retention", removed)
+        except Exception:
+            log.exception("pruning events failed")
+        wake.clear()
+        await wait_event(wake, PRUNE_EVERY_SECONDS)
