@@ -11,6 +11,10 @@ anchors a new feed from the database), sends `ready` P, replays `since < seq <= 
 database, then flushes the buffer past max(P, since) and goes live, all without an await between
 the flush and going live: no gap, no duplicate at the seam. Must not write: presence writes go
 through inbox/workers/presence.py and the actions.
+
+A bus outage is not a reason to resync: the events table has every committed event, so while the
+link is down feeds poll it often (the same gap filling as for out-of-order records) and sockets stay
+open. `resync` is only for what the log no longer has (pruned past retention) and slow consumers.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from inbox.events import EventRecord
 from inbox.realtime import eventlog
 from inbox.realtime.bus import Bus
 from inbox.realtime.sockets import CLOSE_IDLE, CLOSE_SLOW, RESYNC, Send, Socket, close, text
+from inbox.waiting import wait_event
 from inbox.workers.presence import Presence
 
 if TYPE_CHECKING:
@@ -40,6 +45,8 @@ log = logging.getLogger(__name__)
 # Safety net for what the bus never carried (a process that died between commit and publish, a
 # CLI command, lines dropped while Redis was away): each feed compares with the log this often.
 TAIL_POLL_SECONDS = 5.0
+# While the bus link is down the log is the only way other processes' events arrive: poll it often.
+OUTAGE_POLL_SECONDS = 0.5
 FILL_CHUNK = 500
 REPLAY_CHUNK = 500
 MAX_PENDING = 10_000  # beyond this, out-of-order records are re-read from the database instead
@@ -75,6 +82,7 @@ class Hub:
         self.bus = Bus(s.broadcast_url, s.broadcast_channel, self._on_bus_message, self._on_link)
         self.presence = Presence(runtime)
         self._tasks: list[asyncio.Task[None]] = []
+        self._link_lost = asyncio.Event()  # wakes the tail poll when the bus link goes down
 
     # --- lifecycle -------------------------------------------------------------------------------
 
@@ -100,7 +108,8 @@ class Hub:
         await self.bus.stop()
 
     def healthy(self) -> bool:
-        """False while the bus link is down (then sockets got `resync`; it reconnects by itself)."""
+        """False while the bus link is down (it reconnects by itself; meanwhile sockets are fed
+        from the events table)."""
         return self.bus.up
 
     def socket_count(self) -> int:
@@ -221,11 +230,12 @@ class Hub:
 
     def _on_link(self, up: bool) -> None:
         if not up:
-            log.warning("event bus link down: %d sockets get resync", self.socket_count())
-            for feed in self.feeds.values():
-                for sock in feed.sockets:
-                    if sock.buffer is None:
-                        sock.push(RESYNC)
+            # Nothing is lost yet: what other processes commit is in the events table, and the
+            # tail poll (now frequent) delivers it in order. A `resync` here would reload every
+            # agent's page on each Redis blip (issue 19 item 8); `_lost` sends it if the log
+            # cannot cover a gap after all.
+            log.warning("event bus link down: %d sockets fed from the event log", self.socket_count())
+            self._link_lost.set()
             return
         # Whatever other processes committed while the link was down is in the events table.
         for feed in self.feeds.values():
@@ -234,7 +244,8 @@ class Hub:
 
     async def _poll_tails(self) -> None:
         while True:
-            await asyncio.sleep(TAIL_POLL_SECONDS)
+            await wait_event(self._link_lost, TAIL_POLL_SECONDS if self.bus.up else OUTAGE_POLL_SECONDS)
+            self._link_lost.clear()
             ids = [f.tenant_id for f in self.feeds.values() if f.last is not None and f.filler is None]
             try:
                 for i in range(0, len(ids), 1000):
