@@ -12,15 +12,15 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from sqlalchemy import select, update
 
 from inbox import models as m
 from inbox.actions import admin
-from inbox.errors import Invalid, NotFound, Unprocessable
+from inbox.errors import NotFound, Unprocessable
 from inbox.uow import UnitOfWork
+from inbox.validation import TimeZoneName, validate
 
 log = logging.getLogger(__name__)
 
@@ -46,17 +46,8 @@ class BusinessHours(BaseModel):
     A day may hold one range or a list of ranges; a day left out is closed."""
 
     model_config = ConfigDict(extra="forbid")
-    tz: str = "America/Sao_Paulo"
+    tz: TimeZoneName = "America/Sao_Paulo"
     days: dict[str, list[tuple[str, str]]] = Field(default_factory=dict)
-
-    @field_validator("tz")
-    @classmethod
-    def _known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown time zone {value!r}") from exc
-        return value
 
     @field_validator("days", mode="before")
     @classmethod
@@ -137,12 +128,7 @@ def parse_layer(raw: Any) -> BotSettings:
     """Validate a layer for writing; raises Invalid with a readable reason."""
     if raw is None:
         return BotSettings()
-    try:
-        return BotSettings.model_validate(raw)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(x) for x in first["loc"]) or "settings"
-        raise Invalid(f"{where}: {first['msg']}") from exc
+    return validate(BotSettings, raw, what="settings")
 
 
 def _lenient_layer(raw: Any, where: str) -> BotSettings:

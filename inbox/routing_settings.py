@@ -9,13 +9,14 @@ from __future__ import annotations
 import logging
 from datetime import tzinfo
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from inbox import models as m
+from inbox.validation import TimeZoneName
 
 log = logging.getLogger(__name__)
 ROLES = ("agent", "supervisor", "admin")
@@ -33,7 +34,7 @@ class RoutingSettings(BaseModel):
     # First-response target for the SLA flag; None or 0: no SLA.
     sla_first_response_seconds: int | None = Field(default=900, ge=0)
     # "Today" in the supervisor figures and date-only report bounds are in this zone.
-    timezone: str = "UTC"
+    timezone: TimeZoneName = "UTC"
 
     @field_validator("assign_roles")
     @classmethod
@@ -41,15 +42,6 @@ class RoutingSettings(BaseModel):
         bad = [r for r in v if r not in ROLES]
         if bad:
             raise ValueError(f"unknown roles {bad}; use {', '.join(ROLES)}")
-        return v
-
-    @field_validator("timezone")
-    @classmethod
-    def _zone(cls, v: str) -> str:
-        try:
-            ZoneInfo(v)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown time zone {v!r}") from exc
         return v
 
     @property

@@ -5,6 +5,8 @@
 - No import cycle among the packages, counting imports inside functions (a lazy import that breaks a
   cycle is still a cycle); only `if TYPE_CHECKING:` imports are left out.
 - The core never imports the bot: the composition (inbox/app.py) hands it in.
+- Tests mirror the packages and share helpers through support modules: no test module imports
+  another test module or a conftest.
 """
 
 from __future__ import annotations
@@ -134,3 +136,14 @@ def test_the_core_never_imports_the_bot() -> None:
         if module.startswith(("inbox", "channels")) and module != "inbox.app"
     }
     assert {k: v for k, v in offenders.items() if v} == {}
+
+
+def test_no_test_module_imports_another() -> None:
+    graph = import_graph("tests")
+
+    def is_test_module(name: str) -> bool:
+        leaf = name.rpartition(".")[2]
+        return leaf.startswith("test_") or leaf == "conftest"
+
+    offenders = {m: sorted(d for d in deps if is_test_module(d)) for m, deps in graph.items()}
+    assert {m: d for m, d in offenders.items() if d} == {}

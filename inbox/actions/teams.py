@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import ValidationError
 from sqlalchemy import delete, insert, select, update
 
 from inbox import models as m
@@ -20,6 +19,7 @@ from inbox.events import Event
 from inbox.serialize import agent_json
 from inbox.signals import routing_changed
 from inbox.uow import UnitOfWork
+from inbox.validation import validate
 
 qu, qm, ag, tn = m.queues.c, m.queue_members.c, m.agents.c, m.tenants.c
 
@@ -124,12 +124,7 @@ async def update_routing(uow: UnitOfWork, tenant_id: int, changes: dict[str, Any
             layer.pop(key, None)
         else:
             layer[key] = value
-    try:
-        checked = routing_settings.RoutingSettings.model_validate(layer)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(x) for x in first["loc"]) or "settings"
-        raise Invalid(f"{where}: {first['msg']}") from exc
+    checked = validate(routing_settings.RoutingSettings, layer, what="settings")
     settings["routing"] = layer
     await uow.conn.execute(update(m.tenants).where(tn.id == tenant_id).values(settings=settings))
     _poke(uow, tenant_id)

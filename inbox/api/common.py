@@ -7,13 +7,14 @@ import json
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from inbox.auth import Principal, principal_for
 from inbox.errors import ActionError, Forbidden, Invalid, Unauthenticated
 from inbox.runtime import Runtime
+from inbox.validation import validate
 
 Handler = Callable[[Request], Awaitable[Response]]
 M = TypeVar("M", bound=BaseModel)
@@ -68,12 +69,7 @@ async def body(request: Request, model: type[M]) -> M:
         data: Any = json.loads(raw or b"{}")
     except ValueError as exc:
         raise Invalid("body is not JSON") from exc
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(x) for x in first["loc"]) or "body"
-        raise Invalid(f"{where}: {first['msg']}") from exc
+    return validate(model, data, what="body")
 
 
 def int_param(request: Request, name: str) -> int:

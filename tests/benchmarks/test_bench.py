@@ -9,7 +9,7 @@ import os
 import subprocess
 import sys
 
-from tests.conftest import PG_URL, pg_ok
+from tests.databases import PG_URL, pg_ok
 
 KEYS = (
     "bare_http_rps",

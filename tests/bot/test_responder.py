@@ -12,7 +12,7 @@ from bot.responder import respond
 from inbox import models as m
 from inbox.actions import conversations
 from inbox.actions.replies import create_reply
-from tests.bot.conftest import BotEnv, eventually, sender
+from tests.bot.support import BotEnv, eventually, sender
 from tests.fakes.openai_server import Completion
 from tests.support import App, notificame_message, notificame_status, whatsapp_cloud_message
 

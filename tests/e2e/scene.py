@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import select, update
 
 from inbox import models as m
-from tests.e2e.conftest import E2E
+from tests.e2e.support import E2E
 from tests.support import Agent, Channel, Tenant, notificame_message, notificame_status
 
 

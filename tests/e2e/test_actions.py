@@ -9,8 +9,8 @@ from playwright.async_api import expect
 from sqlalchemy import update
 
 from inbox import models as m
-from tests.e2e.conftest import E2E
 from tests.e2e.scene import conversation_of, say, set_routing
+from tests.e2e.support import E2E
 from tests.support import notificame_message, whatsapp_cloud_message
 
 expect.set_options(timeout=10_000)

@@ -9,8 +9,8 @@ from typing import Any
 
 from playwright.async_api import expect
 
-from tests.e2e.conftest import E2E
 from tests.e2e.scene import build
+from tests.e2e.support import E2E
 from tests.fakes.notificame import zenvia_error
 from tests.support import PASSWORD, Channel, Tenant, notificame_message, notificame_status
 

@@ -7,7 +7,7 @@ from playwright.async_api import expect
 from sqlalchemy import func, select
 
 from inbox import models as m
-from tests.e2e.conftest import E2E
+from tests.e2e.support import E2E
 from tests.support import notificame_message
 
 expect.set_options(timeout=10_000)

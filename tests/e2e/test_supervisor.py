@@ -6,8 +6,8 @@ from pathlib import Path
 
 from playwright.async_api import expect
 
-from tests.e2e.conftest import E2E
 from tests.e2e.scene import build, conversation_of, say, set_routing
+from tests.e2e.support import E2E
 
 expect.set_options(timeout=10_000)
 

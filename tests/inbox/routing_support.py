@@ -8,7 +8,6 @@ import json
 import secrets
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import insert, select, update
@@ -16,8 +15,6 @@ from sqlalchemy import insert, select, update
 from inbox import models as m
 from inbox.actions import admin
 from inbox.config import Settings
-from inbox.db import create_engine
-from inbox.migrate import migrate
 from tests.support import Agent, App, Channel, Tenant, notificame_message
 
 cv, msg, ev = m.conversations.c, m.messages.c, m.events.c
@@ -139,23 +136,6 @@ async def eventually(check: Callable[[], Awaitable[bool]], within: float = 10.0)
 
 def ago(seconds: float, now: datetime | None = None) -> datetime:
     return (now or m.utcnow()) - timedelta(seconds=seconds)
-
-
-async def fresh_database(backend: str, tmp: Path) -> tuple[str, Callable[[], Awaitable[None]]]:
-    """A migrated database of its own (for apps with workers on, which would otherwise work on every
-    other test's leftovers); returns its URL and a cleanup."""
-    from tests.conftest import create_pg_database, drop_pg_database
-
-    url = await create_pg_database() if backend == "postgresql" else f"sqlite+aiosqlite:///{tmp / 'own.db'}"
-    engine = create_engine(url)
-    await migrate(engine)
-    await engine.dispose()
-
-    async def cleanup() -> None:
-        if backend == "postgresql":
-            await drop_pg_database(url)
-
-    return url, cleanup
 
 
 def worker_settings(settings: Settings, url: str) -> Settings:

@@ -14,7 +14,7 @@ from sqlalchemy import inspect
 from inbox.db import create_engine
 from inbox.migrate import migrate
 from inbox.models import metadata
-from tests.conftest import create_pg_database, drop_pg_database, pg_ok
+from tests.databases import create_pg_database, drop_pg_database, pg_ok
 
 
 def _diff(sync_conn: Any) -> list[Any]:

@@ -8,7 +8,7 @@ from sqlalchemy.engine import make_url
 
 from inbox import models as m
 from inbox.config import Settings
-from tests.conftest import _pg_admin_execute, create_pg_database, drop_pg_database, pg_ok
+from tests.databases import create_pg_database, drop_pg_database, pg_admin_execute, pg_ok
 from tests.support import notificame_message, running_app
 
 
@@ -31,8 +31,8 @@ async def test_webhook_answers_503_while_postgresql_is_down(tmp_path: object) ->
             first = notificame_message(ch, text="antes", sender="5511911112222")
             assert (await app.post_webhook(ch, first)).status_code == 200
 
-            await _pg_admin_execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
-            await _pg_admin_execute(
+            await pg_admin_execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
+            await pg_admin_execute(
                 f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"
             )
             during = notificame_message(ch, text="durante", sender="5511911112222")
@@ -41,7 +41,7 @@ async def test_webhook_answers_503_while_postgresql_is_down(tmp_path: object) ->
             health = await app.http.get("/healthz")
             assert health.status_code == 503
 
-            await _pg_admin_execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
+            await pg_admin_execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
             # The provider retries the same delivery: stored once, nothing lost.
             assert (await app.post_webhook(ch, during)).status_code == 200
             assert (await app.post_webhook(ch, during)).status_code == 200
@@ -62,5 +62,5 @@ async def test_webhook_answers_503_while_postgresql_is_down(tmp_path: object) ->
             assert n == 1
             assert (await app.http.get("/healthz")).status_code == 200
     finally:
-        await _pg_admin_execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
+        await pg_admin_execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
         await drop_pg_database(url)

@@ -15,11 +15,11 @@ from sqlalchemy import func, select
 from inbox import models as m
 from inbox.config import Settings
 from inbox.workers.routing import route_tenant
+from tests.databases import migrated_database
 from tests.inbox.routing_support import (
     conv,
     conversation,
     eventually,
-    fresh_database,
     messages_of,
     status,
     worker_settings,
@@ -29,9 +29,9 @@ from tests.support import running_app
 
 @pytest.fixture
 async def own_db(backend_name: str, tmp_path: Path) -> AsyncIterator[str]:
-    url, cleanup = await fresh_database(backend_name, tmp_path)
-    yield url
-    await cleanup()
+    """A database of its own: an app with workers on would work on every other test's leftovers."""
+    async with migrated_database(backend_name, tmp_path) as url:
+        yield url
 
 
 async def test_worker_assigns_within_seconds_and_picks_up_freed_capacity(

@@ -10,19 +10,16 @@ from sqlalchemy import update
 from inbox import models as m
 from inbox.config import Settings
 from tests.fakes.notificame import Reply
-from tests.inbox.test_outbox import (
+from tests.inbox.workers.outbox_support import (
     conversation,
     message_events,
     out_rows,
-    outbox_db,
     outbox_rows,
     reply,
     wait_status,
     world,
 )
 from tests.support import notificame_message
-
-__all__ = ["outbox_db"]  # the fixture: a database of this module's own
 
 
 async def test_timeout_is_retried(settings: Settings, outbox_db: str) -> None:

@@ -19,20 +19,18 @@ import pytest
 from inbox.config import Settings
 from tests.fakes.notificame import Reply, notificame_app
 from tests.fakes.serve import free_port, serve
-from tests.inbox.test_outbox import (
+from tests.inbox.workers.outbox_support import (
     FAST,
     conversation,
     message,
     out_rows,
-    outbox_db,
     outbox_rows,
     reply,
     wait_status,
 )
 from tests.support import running_app
 
-__all__ = ["outbox_db"]  # the fixture: a database of this module's own
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 @contextlib.asynccontextmanager

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from tests.support import App, Channel
 
-FIXTURES = Path(__file__).parents[1] / "channels" / "fixtures"
+FIXTURES = Path(__file__).parents[2] / "channels" / "fixtures"
 BODIES = {
     "notificame": [json.loads(p.read_text()) for p in sorted((FIXTURES / "notificame").glob("*.json"))],
     "meta": [json.loads(p.read_text()) for p in sorted((FIXTURES / "meta").glob("*.json"))],

@@ -18,7 +18,7 @@ from inbox.actions import admin
 from inbox.config import Settings
 from inbox.migrate import migrate
 from inbox.runtime import Runtime
-from tests.conftest import create_pg_database, drop_pg_database, pg_ok
+from tests.databases import create_pg_database, drop_pg_database, pg_ok
 from tests.fakes.serve import free_port
 from tests.inbox.realtime.client import WsClient, redis_url_or_skip, wait_until
 from tests.support import PASSWORD, Channel, notificame_message
@@ -42,7 +42,7 @@ def _serve(port: int, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,
-            cwd=Path(__file__).resolve().parents[2],
+            cwd=Path(__file__).resolve().parents[3],
         )
 
 

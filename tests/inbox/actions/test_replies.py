@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 
 from inbox import models as m
-from tests.inbox.test_outbox import conversation, message, outbox_rows, reply, set_last_inbound
+from tests.inbox.workers.outbox_support import conversation, message, outbox_rows, reply, set_last_inbound
 from tests.support import App
 
 

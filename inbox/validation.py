@@ -1,0 +1,43 @@
+"""Shared pydantic pieces: a time-zone name field, and turning a validation error into one readable
+`Invalid` (a 400 from the API, a one-line CLI error).
+
+Owns the wording of validation errors: `<field path>: <pydantic's message>`, the first error only.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import AfterValidator, BaseModel, ValidationError
+
+from inbox.errors import Invalid
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def known_zone(value: str) -> str:
+    """An IANA time zone name this machine knows (e.g. America/Sao_Paulo)."""
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"unknown time zone {value!r}") from exc
+    return value
+
+
+TimeZoneName = Annotated[str, AfterValidator(known_zone)]
+
+
+def readable(exc: ValidationError, what: str) -> str:
+    """The first error as `<field path>: <message>` (`what` when the error is about the whole)."""
+    first = exc.errors()[0]
+    where = ".".join(str(x) for x in first["loc"]) or what
+    return f"{where}: {first['msg']}"
+
+
+def validate(model: type[M], data: Any, *, what: str) -> M:
+    """`model` from `data`, or `Invalid` with a readable reason."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise Invalid(readable(exc, what)) from exc
