@@ -295,6 +295,9 @@ class WsRecorder:
         events = self.events
         return int(events[-1]["seq"]) if events else (self.first_ready if self.of_type("ready") else None)
 
+    def reached(self, seq: int) -> bool:
+        return any(int(e["seq"]) >= seq for e in self.events)
+
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name=f"ws:{self.name}")
         await wait_until(lambda: self.of_type("ready"), 20, f"{self.name}: ready frame")
