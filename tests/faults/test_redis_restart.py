@@ -10,6 +10,7 @@ send `{"type": "resync"}` (the log has every event, so nothing needs a reload).
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -87,7 +88,9 @@ async def outage(
             rows = await fetch(site.dsn, "SELECT last_seq FROM tenants WHERE id = $1", site.tenant_id)
             last = int(rows[0]["last_seq"])
             for sock in (on_a, on_b):
-                await wait_until(lambda s=sock: s.reached(last), 30, f"{sock.name} to reach seq {last}")
+                await wait_until(
+                    functools.partial(sock.reached, last), 30, f"{sock.name} to reach seq {last}"
+                )
             start = min(on_a.first_ready, on_b.first_ready)
             rows = await fetch(
                 site.dsn,
