@@ -28,7 +28,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from websockets.exceptions import ConnectionClosed
 
 from tests.fakes.serve import free_port
-from tests.support import Channel
+from tests.support import Channel, notificame_message
 
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "fault suite password"
@@ -431,3 +431,33 @@ async def gather_limited(coros: Iterable[Awaitable[Any]], limit: int) -> list[An
             return await c
 
     return await asyncio.gather(*(one(c) for c in coros))
+
+
+async def seed_replies(
+    url: str, site: Site, conversations: int, per_conversation: int, phone: str
+) -> list[str]:
+    """`conversations` customers write in (webhooks), then the admin answers each `per_conversation`
+    times through the API (202, queued for the outbox). Returns the reply texts, in posting order."""
+    burst = Burst(url, site.channel.webhook_path, concurrency=4)
+    burst.feed(
+        notificame_message(site.channel, text=f"oi {n}", sender=f"{phone}{n:06d}")
+        for n in range(conversations)
+    )
+    assert (await burst.close(within=30)).unexpected == []
+    token = await login(url, site.admin_email)
+    texts: list[str] = []
+    async with httpx.AsyncClient(
+        base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=30
+    ) as http:
+        conv_ids = await conversation_ids(http)
+        assert len(conv_ids) == conversations
+
+        async def reply(text: str, cid: int) -> None:
+            r = await http.post(f"/api/conversations/{cid}/messages", json={"text": text})
+            assert r.status_code == 202, r.text
+
+        for k in range(per_conversation):
+            batch = [(f"reply {cid} #{k}", cid) for cid in conv_ids]
+            await gather_limited((reply(text, cid) for text, cid in batch), 8)
+            texts.extend(text for text, _ in batch)
+    return texts

@@ -12,24 +12,18 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
-import httpx
-
 from tests.fakes.notificame import notificame_app
 from tests.fakes.serve import serve
 from tests.faults.conftest import PgServer
 from tests.faults.harness import (
-    Burst,
     Held,
-    conversation_ids,
     fetch,
-    gather_limited,
     inbox_serve,
-    login,
     poll_rows,
     provision,
+    seed_replies,
     wait_until,
 )
-from tests.support import notificame_message
 
 CONVERSATIONS = 20
 PER_CONVERSATION = 2
@@ -59,27 +53,8 @@ async def test_sigkill_mid_send_then_restart_delivers_every_reply(
             }
             log = tmp_path / "serve.log"
             async with inbox_serve(env, log) as first:
-                burst = Burst(first.url, site.channel.webhook_path, concurrency=4)
-                burst.feed(
-                    notificame_message(site.channel, text=f"oi {n}", sender=f"5531900{n:06d}")
-                    for n in range(CONVERSATIONS)
-                )
-                assert (await burst.close(within=30)).unexpected == []
-                token = await login(first.url, site.admin_email)
-                async with httpx.AsyncClient(
-                    base_url=first.url, headers={"Authorization": f"Bearer {token}"}, timeout=30
-                ) as http:
-                    conv_ids = await conversation_ids(http)
-                    assert len(conv_ids) == CONVERSATIONS
-
-                    async def reply(cid: int, k: int) -> None:
-                        r = await http.post(
-                            f"/api/conversations/{cid}/messages", json={"text": f"reply {cid} #{k}"}
-                        )
-                        assert r.status_code == 202, r.text
-
-                    for k in range(PER_CONVERSATION):
-                        await gather_limited((reply(cid, k) for cid in conv_ids), 8)
+                texts_posted = await seed_replies(first.url, site, CONVERSATIONS, PER_CONVERSATION, "5531900")
+                assert len(texts_posted) == total
 
                 await poll_rows(
                     site.dsn,
@@ -116,12 +91,12 @@ async def test_sigkill_mid_send_then_restart_delivers_every_reply(
             outbox = await fetch(
                 site.dsn, "SELECT count(*) AS n FROM outbox WHERE tenant_id = $1", site.tenant_id
             )
-
         finally:
             provider.gate.set()  # never leave the fake waiting
 
     texts = [r["text"] for r in rows]
     assert len(rows) == total and len(set(texts)) == total, Counter(texts).most_common(3)
+    assert sorted(texts) == sorted(texts_posted)
     assert outbox[0]["n"] == 0
     for text in texts:
         assert 1 <= provider.arrived[text] <= 1 + in_flight[text], (
