@@ -218,9 +218,13 @@ class Burst:
         self.stats = SendStats()
         self.attempts = attempts
         self._queue: asyncio.Queue[bytes | None] = asyncio.Queue()
-        limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-        self._http = httpx.AsyncClient(base_url=url, timeout=10, limits=limits)
-        self._workers = [asyncio.create_task(self._worker()) for _ in range(concurrency)]
+        # A client (one keep-alive connection) per worker: one shared pool costs the sender several
+        # times the CPU per request at this concurrency (httpx scans its pool on every request).
+        limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
+        self._clients = [
+            httpx.AsyncClient(base_url=url, timeout=10, limits=limits) for _ in range(concurrency)
+        ]
+        self._workers = [asyncio.create_task(self._worker(c)) for c in self._clients]
 
     def feed(self, bodies: Iterable[dict[str, Any] | bytes]) -> None:
         for body in bodies:
@@ -237,17 +241,18 @@ class Burst:
             for w in self._workers:
                 w.cancel()
             await asyncio.gather(*self._workers, return_exceptions=True)
-            await self._http.aclose()
+            for client in self._clients:
+                await client.aclose()
         return self.stats
 
-    async def _worker(self) -> None:
+    async def _worker(self, http: httpx.AsyncClient) -> None:
         headers = {"Content-Type": "application/json"}
         while (body := await self._queue.get()) is not None:
             delay = 0.02
             for _ in range(self.attempts):
                 self.stats.attempts += 1
                 try:
-                    r = await self._http.post(self.path, content=body, headers=headers)
+                    r = await http.post(self.path, content=body, headers=headers)
                 except httpx.TransportError:
                     self.stats.conn_errors += 1
                 else:
