@@ -33,6 +33,7 @@ from tests.support import Channel, notificame_message
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "fault suite password"
 SECRET = "fault-suite-secret-key"
+_PRODUCT_ENV = ("INBOX_", "NOTIFICAME_", "META_", "OPENAI_")
 
 
 async def wait_until(cond: Callable[[], Any], within: float, what: str, every: float = 0.05) -> None:
@@ -50,8 +51,10 @@ async def wait_until(cond: Callable[[], Any], within: float, what: str, every: f
 
 
 def base_env(database_url: str, data_dir: Path, **extra: str) -> dict[str, str]:
+    # The product's own settings come only from here, never from the caller's shell.
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith(_PRODUCT_ENV)}
     env = {
-        **os.environ,
+        **inherited,
         "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p),
         "INBOX_DATABASE_URL": database_url,
         "INBOX_BROADCAST_URL": "memory://",

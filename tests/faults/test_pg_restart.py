@@ -52,7 +52,7 @@ async def test_pg_restart_during_webhook_burst_stores_each_message_once(
                 30,
                 "deliveries refused while PostgreSQL is down",
             )
-            delivered_while_down = burst.stats.delivered
+            delivered_before_start = burst.stats.delivered
             await pg_server.start()
             stats = await burst.close(within=40)
         except BaseException:
@@ -87,6 +87,6 @@ async def test_pg_restart_during_webhook_burst_stores_each_message_once(
     print(
         f"\nfaults: pg restart: sent {TOTAL}, attempts {stats.attempts}, 503s {stats.unavailable}, "
         f"connection errors {stats.conn_errors}, "
-        f"delivered before PostgreSQL came back {delivered_while_down}, "
+        f"delivered before PostgreSQL came back {delivered_before_start}, "
         f"stored {len(stored)} once, conversations {len(conv_ids)}"
     )
