@@ -351,6 +351,7 @@ class Held:
         self.pass_first = pass_first
         self.gate = asyncio.Event()
         self.arrived: Counter[str] = Counter()
+        self.order: list[str] = []  # texts in arrival order
         self.answered: Counter[str] = Counter()
         self.waiting: Counter[str] = Counter()
         self._count = 0
@@ -372,6 +373,7 @@ class Held:
         body = b"".join(chunks)
         key = _sent_text(body)
         self.arrived[key] += 1
+        self.order.append(key)
         self._count += 1
         if self._count > self.pass_first and not self.gate.is_set():
             self.waiting[key] += 1
@@ -469,3 +471,14 @@ async def seed_replies(
             await gather_limited((reply(text, cid) for text, cid in batch), 8)
             texts.extend(text for text, _ in batch)
     return texts
+
+
+def first_heard_in_order(arrivals: list[str], posted: list[str]) -> bool:
+    """Per conversation (texts `reply CID #K`), the provider first heard of the replies in posting order."""
+    first: dict[str, int] = {}
+    for i, text in enumerate(arrivals):
+        first.setdefault(text, i)
+    by_conversation: dict[str, list[str]] = {}
+    for text in posted:
+        by_conversation.setdefault(text.split(" #")[0], []).append(text)
+    return all(sorted(texts, key=first.__getitem__) == texts for texts in by_conversation.values())

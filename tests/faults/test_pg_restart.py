@@ -16,7 +16,16 @@ from pathlib import Path
 import httpx
 
 from tests.faults.conftest import PgServer
-from tests.faults.harness import Burst, conversation_ids, fetch, inbox_serve, login, provision, wait_until
+from tests.faults.harness import (
+    Burst,
+    WsRecorder,
+    conversation_ids,
+    fetch,
+    inbox_serve,
+    login,
+    provision,
+    wait_until,
+)
 from tests.support import notificame_message
 
 TOTAL = 600
@@ -37,6 +46,9 @@ async def test_pg_restart_during_webhook_burst_stores_each_message_once(
     ]
     third = TOTAL // 3
     async with inbox_serve(site.env, tmp_path / "serve.log") as served:
+        token = await login(served.url, site.admin_email)
+        watcher = WsRecorder(served.ws_url, token, "admin socket")
+        await watcher.start()
         burst = Burst(served.url, site.channel.webhook_path, concurrency=16)
         try:
             burst.feed(bodies[:third])
@@ -55,9 +67,26 @@ async def test_pg_restart_during_webhook_burst_stores_each_message_once(
             delivered_before_start = burst.stats.delivered
             await pg_server.start()
             stats = await burst.close(within=40)
+            # An agent watching live saw every committed event once, in order (reconnecting with
+            # `since` if the server dropped the socket meanwhile).
+            last = (await fetch(site.dsn, "SELECT last_seq FROM tenants WHERE id = $1", site.tenant_id))[0][0]
+            await wait_until(lambda: watcher.reached(last), 30, f"the socket to reach seq {last}")
         except BaseException:
             print(served.log_tail())
             raise
+        finally:
+            await watcher.stop()
+        truth = await fetch(
+            site.dsn,
+            "SELECT seq FROM events WHERE tenant_id = $1 AND seq > $2 AND seq <= $3 ORDER BY seq",
+            site.tenant_id,
+            watcher.first_ready,
+            last,
+        )
+        seen = [int(e["seq"]) for e in watcher.events if int(e["seq"]) <= last]
+        assert seen == [r["seq"] for r in truth]
+        created = [e["data"]["provider_message_id"] for e in watcher.events if e["type"] == "message.created"]
+        assert sorted(created) == sorted(f"pg-{i}" for i in range(TOTAL))
 
         assert stats.unexpected == [], stats.unexpected[:5]
         assert stats.delivered == TOTAL
@@ -71,7 +100,6 @@ async def test_pg_restart_during_webhook_burst_stores_each_message_once(
         assert all(n == 1 for n in stored.values()), {k: n for k, n in stored.items() if n != 1}
 
         # The same, through the API: every conversation lists its messages once, in order.
-        token = await login(served.url, site.admin_email)
         async with httpx.AsyncClient(
             base_url=served.url, headers={"Authorization": f"Bearer {token}"}, timeout=30
         ) as http:
@@ -88,5 +116,6 @@ async def test_pg_restart_during_webhook_burst_stores_each_message_once(
         f"\nfaults: pg restart: sent {TOTAL}, attempts {stats.attempts}, 503s {stats.unavailable}, "
         f"connection errors {stats.conn_errors}, "
         f"delivered before PostgreSQL came back {delivered_before_start}, "
-        f"stored {len(stored)} once, conversations {len(conv_ids)}"
+        f"stored {len(stored)} once, conversations {len(conv_ids)}; socket: {len(seen)} events once in "
+        f"order, {len(watcher.of_type('resync'))} resync, {watcher.connects} connects"
     )

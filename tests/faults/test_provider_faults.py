@@ -16,7 +16,7 @@ from pathlib import Path
 from tests.fakes.notificame import Reply, notificame_app
 from tests.fakes.serve import serve
 from tests.faults.conftest import PgServer
-from tests.faults.harness import fetch, inbox_serve, poll_rows, provision, seed_replies
+from tests.faults.harness import fetch, first_heard_in_order, inbox_serve, poll_rows, provision, seed_replies
 
 CONVERSATIONS = 12
 PER_CONVERSATION = 2
@@ -84,12 +84,8 @@ async def test_provider_errors_rate_limits_and_timeouts_then_everything_goes_out
     assert set(accepted) == set(posted)
     twice = sum(n - 1 for n in accepted.values())
     assert twice <= len(slow)  # only a call we gave up on can reach the provider a second time
-    for conv_texts in _by_conversation(posted).values():
-        # Per conversation, the provider first heard of each reply in posting order.
-        first_heard = sorted(
-            conv_texts, key=lambda t: next(i for i, r in enumerate(nm.requests) if _text(r) == t)
-        )
-        assert first_heard == conv_texts
+    # Per conversation, the provider first heard of each reply in posting order.
+    assert first_heard_in_order([_text(r) for r in nm.requests], posted)
     print(
         f"\nfaults: provider faults: replies {len(posted)}, provider calls {len(nm.requests)} "
         f"(faults {n_faults}: {ROUNDS} each of 500, 429, timeout, 503), "
@@ -101,10 +97,3 @@ async def test_provider_errors_rate_limits_and_timeouts_then_everything_goes_out
 def _text(request: object) -> str:
     body = getattr(request, "json", None)
     return str(body["contents"][0]["text"]) if isinstance(body, dict) else ""
-
-
-def _by_conversation(texts: list[str]) -> dict[str, list[str]]:
-    out: dict[str, list[str]] = {}
-    for text in texts:
-        out.setdefault(text.split(" #")[0], []).append(text)
-    return out

@@ -19,6 +19,7 @@ from tests.faults.conftest import PgServer
 from tests.faults.harness import (
     Held,
     fetch,
+    first_heard_in_order,
     inbox_serve,
     poll_rows,
     provision,
@@ -109,6 +110,7 @@ async def test_sigkill_mid_send_then_restart_delivers_every_reply(
             provider.arrived[text],
             in_flight[text],
         )
+    assert first_heard_in_order(provider.order, texts_posted)
     provider_ids = [r["provider_message_id"] for r in rows]
     assert len(set(provider_ids)) == total and set(provider_ids) <= set(nm.sent_ids)
     resent = sum(provider.arrived.values()) - total
