@@ -1,11 +1,12 @@
 """A burst of 5,000 webhooks with 10% duplicates and 5% reordered statuses: counts come out exact.
 
 The burst (sent concurrently over keep-alive) mixes 4,250 distinct customer messages from 250
-contacts, 500 repeated deliveries of some of them, and 250 MESSAGE_STATUS events for our 125 replies:
-half of the replies were answered by the provider before the burst and get READ early in the burst
-and DELIVERED late; the other half are still waiting for the provider's send answer (the fake holds
-it) when both of their statuses arrive, in random order. At the end: one row per distinct message,
-one conversation per contact, and every reply `read` (the highest status, never moved back), with no
+contacts, 500 repeated deliveries of some of them (a fifth right behind the original, so that they
+tend to share a batch with it), and 250 MESSAGE_STATUS events for our 125 replies: half of the
+replies were answered by the provider before the burst and get READ early in the burst and
+DELIVERED late; the other half are still waiting for the provider's send answer (the fake holds it)
+when both of their statuses arrive, in random order. At the end: one row per distinct message, one
+conversation per contact, and every reply `read` (the highest status, never moved back), with no
 status left parked.
 """
 
@@ -146,9 +147,19 @@ def _burst(
         )
         for i in range(distinct)
     ]
-    body: list[dict[str, Any]] = [*messages, *rng.sample(messages, duplicates)]
-    body += [notificame_status(pid, code) for pid in waiting_ids for code in ("DELIVERED", "READ")]
-    rng.shuffle(body)
+    # A fifth of the repeats go right behind their original (sent concurrently, so they tend to share
+    # a batch with it); the rest anywhere. Both statuses of a waiting reply likewise travel together
+    # half of the time.
+    repeated = rng.sample(messages, duplicates)
+    close_by = {id(m) for m in repeated[: duplicates // 5]}
+    slots: list[list[dict[str, Any]]] = [[m, m] if id(m) in close_by else [m] for m in messages]
+    for n, pid in enumerate(waiting_ids):
+        pair = [notificame_status(pid, code) for code in rng.sample(["DELIVERED", "READ"], 2)]
+        slots += [pair] if n % 2 else [[pair[0]], [pair[1]]]
+    rng.shuffle(slots)
+    body = [item for slot in slots for item in slot]
+    for m in repeated[duplicates // 5 :]:
+        body.insert(rng.randrange(len(body) + 1), m)
     # Replies the provider already answered: READ somewhere in the first 40%, DELIVERED in the last 40%.
     for pid in sent_ids:
         body.insert(rng.randrange(0, len(body) * 4 // 10), notificame_status(pid, "READ"))
