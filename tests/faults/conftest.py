@@ -92,6 +92,11 @@ class PgServer:
         await self.start()
         self.restarts += 1
 
+    async def ensure_running(self) -> None:
+        """After a test that stopped the server, whatever happened to it: up again for the next."""
+        if not (self.data / "postmaster.pid").exists():
+            await self.start()
+
     def url(self, database: str) -> str:
         return f"postgresql+asyncpg://postgres@127.0.0.1:{self.port}/{database}"
 
@@ -170,6 +175,11 @@ class RedisServer:
         await self.stop()
         await self.start()
         self.restarts += 1
+
+    async def ensure_running(self) -> None:
+        """After a test that stopped the server, whatever happened to it: up again for the next."""
+        if self.proc is None or self.proc.returncode is not None:
+            await self.start()
 
 
 @pytest.fixture(scope="session")

@@ -5,7 +5,8 @@ its PostgreSQL: a third of the burst goes in before the stop, a third while it i
 only once the database is down. The test's sender behaves like the provider: a 503 or a connection
 error is retried (with a short backoff) until the answer is 200. At the end every message is stored
 exactly once (the database's unique key absorbs the retries of deliveries that committed but whose
-answer was lost), and the API lists them all.
+answer was lost), the API lists them all, and an admin's socket saw every committed event once, in
+order, without being told to resync.
 """
 
 from __future__ import annotations
@@ -76,6 +77,7 @@ async def test_pg_restart_during_webhook_burst_stores_each_message_once(
             raise
         finally:
             await watcher.stop()
+            await pg_server.ensure_running()
         truth = await fetch(
             site.dsn,
             "SELECT seq FROM events WHERE tenant_id = $1 AND seq > $2 AND seq <= $3 ORDER BY seq",
@@ -85,6 +87,7 @@ async def test_pg_restart_during_webhook_burst_stores_each_message_once(
         )
         seen = [int(e["seq"]) for e in watcher.events if int(e["seq"]) <= last]
         assert seen == [r["seq"] for r in truth]
+        assert watcher.of_type("resync") == []  # the log had everything: nothing to reload
         created = [e["data"]["provider_message_id"] for e in watcher.events if e["type"] == "message.created"]
         assert sorted(created) == sorted(f"pg-{i}" for i in range(TOTAL))
 

@@ -108,6 +108,8 @@ async def outage(
         except BaseException:
             print(a.log_tail(), b.log_tail())
             raise
+        finally:
+            await redis_server.ensure_running()
 
 
 async def test_redis_restart_no_client_misses_an_event(outage: Outcome) -> None:
