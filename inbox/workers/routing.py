@@ -23,6 +23,7 @@ from inbox import figures, routing_settings
 from inbox import models as m
 from inbox.actions.conversations import wake_snoozed
 from inbox.actions.routing import SLA_CLOCK, PassResult, route
+from inbox.db import is_connection_error
 from inbox.events import Event
 from inbox.routing_settings import RoutingSettings
 from inbox.serialize import iso
@@ -169,7 +170,9 @@ async def routing_pass(rt: Runtime) -> dict[int, PassResult]:
             results[tenant_id] = await route_tenant(rt, tenant_id, throttle=True)
         except asyncio.CancelledError:
             raise
-        except Exception:
+        except Exception as exc:
+            if is_connection_error(exc):
+                raise  # storage down: the worker waits and polls again
             log.exception("routing tenant %s failed; retrying on the next pass", tenant_id)
     return results
 
@@ -186,8 +189,11 @@ async def routing_worker(rt: Runtime) -> None:
             await asyncio.sleep(LINGER_SECONDS)
         except asyncio.CancelledError:
             raise
-        except Exception:  # storage down: keep polling, it comes back
-            log.exception("routing pass failed")
+        except Exception as exc:  # storage down: keep polling, it comes back
+            if not is_connection_error(exc):
+                log.exception("routing pass failed")
+            else:
+                log.warning("routing: storage unavailable (%s); polling again", str(exc).splitlines()[0])
         await wait_event(wake, POLL_SECONDS)
 
 

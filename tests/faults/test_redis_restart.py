@@ -132,7 +132,6 @@ async def test_redis_restart_no_client_misses_an_event(outage: Outcome) -> None:
     )
 
 
-@pytest.mark.xfail(strict=False, reason="resync on bus outage: fixed in the hub (issue 19.8)")
 async def test_redis_restart_sends_no_resync(outage: Outcome) -> None:
     resyncs = {sock.name: len(sock.of_type("resync")) for sock in outage.sockets}
     print(f"\nfaults: redis restart: resync frames {resyncs}")
