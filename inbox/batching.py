@@ -1,7 +1,7 @@
 """Groups concurrent webhook deliveries into one transaction.
 
 Owns the write side of the webhook hot path. Requests hand their parsed events to a queue and wait;
-the batcher takes everything waiting (up to a bound) and stores it together (`ingest_batch.store`):
+the batcher takes everything waiting (up to a bound) and stores it together (`inbox.actions.ingest.store`):
 one commit, one sequence allocation, one fsync for the whole burst. If a batch fails for a reason
 other than storage being down, its items are retried one by one so a single bad delivery cannot fail
 others.
@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from channels.base import ChannelConfig, InboundEvent
-from inbox.actions.ingest_batch import store
+from inbox.actions.ingest import store
 from inbox.db import StorageUnavailable, is_connection_error
 
 if TYPE_CHECKING:

@@ -6,7 +6,8 @@ Must not hold business rules: those live in `inbox.actions`.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from sqlalchemy import Table, event
 from sqlalchemy.dialects import postgresql, sqlite
@@ -68,3 +69,20 @@ def is_connection_error(exc: BaseException) -> bool:
         state = str(getattr(exc.orig, "sqlstate", "") or getattr(exc.orig, "pgcode", "") or "")
         return state[:2] not in ("22", "23", "42")
     return False
+
+
+T = TypeVar("T")
+
+
+def per_dialect(build: Callable[[str], T]) -> Callable[[str], T]:
+    """`build(dialect_name)` once per dialect, then the same object: statements are built once, not
+    per call (building them cost more than running them; PERFORMANCE.md)."""
+    built: dict[str, T] = {}
+
+    def get(dialect: str) -> T:
+        found = built.get(dialect)
+        if found is None:
+            found = built[dialect] = build(dialect)
+        return found
+
+    return get

@@ -1,15 +1,18 @@
 """Realtime events: closed, typed, encoded once.
 
-Owns the event types agents receive and their wire frame. An `Event` is created by an action inside
-a unit of work; the unit of work gives it a per-tenant sequence at commit and the frame text
-(`{"seq", "type", "data"}`) is built once and shared by every socket and the replay log.
+Owns the event types agents receive, their typed payloads and their wire frame. An `Event` is created
+by an action inside a unit of work (through the builders of inbox/actions/events.py); the unit of
+work gives it a per-tenant sequence at commit and the frame text (`{"seq", "type", "data"}`) is
+built once and shared by every socket and the replay log.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict
+
+from inbox.serialize import AgentData, ConversationData, MessageData
 
 EventType = Literal[
     "message.created",
@@ -23,10 +26,33 @@ EventType = Literal[
 ]
 
 
+class SlaBreachData(TypedDict):
+    conversation: ConversationData
+    breached_at: str | None
+    target_seconds: int
+
+
+class QueueFiguresData(TypedDict):
+    """GET /api/queues's figures (inbox/figures.py), pushed to supervisors when they move."""
+
+    generated_at: str | None
+    timezone: str
+    auto_assign: bool
+    queues: list[dict[str, Any]]
+    agents: list[dict[str, Any]]
+    totals: dict[str, Any]
+    sla: dict[str, Any]
+
+
+# What each event type carries (`message.*`: a Message, `conversation.*`: a Conversation, ...).
+# Events are built by inbox/actions/events.py, which pairs each type with its payload.
+EventData = MessageData | ConversationData | AgentData | SlaBreachData | QueueFiguresData
+
+
 @dataclass(frozen=True)
 class Event:
     type: EventType
-    data: dict[str, Any]
+    data: EventData
     # Visibility (see inbox/access.py). No conversation: tenant-wide.
     conversation_id: int | None = None
     assignee_id: int | None = None

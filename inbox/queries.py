@@ -16,7 +16,7 @@ from inbox import models as m
 from inbox.access import conversation_filter, may_see_conversation
 from inbox.auth import Principal
 from inbox.errors import Forbidden, Invalid, NotFound
-from inbox.serialize import contact_json, conversation_json, message_json
+from inbox.serialize import ConversationData, contact_json, conversation_json, message_json
 
 cv, ch, ct, msg = m.conversations.c, m.channels.c, m.contacts.c, m.messages.c
 
@@ -109,7 +109,7 @@ async def list_conversations(
     return {"items": items, "next_cursor": next_cursor}
 
 
-async def _attach_last_messages(conn: AsyncConnection, items: list[dict[str, Any]]) -> None:
+async def _attach_last_messages(conn: AsyncConnection, items: list[ConversationData]) -> None:
     """Each item's newest message as `last_message` (the list's preview line): one query per page,
     max(id) per conversation on ix_messages_conversation."""
     ids = [i["id"] for i in items]

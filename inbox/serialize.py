@@ -1,17 +1,88 @@
-"""Rows -> the contract's JSON shapes (Conversation, Message, Contact, Agent).
+"""Rows -> the contract's JSON shapes (Conversation, Message, Contact, Agent), typed.
 
-Owns the public field names. Must never emit secrets or password hashes.
+Owns the public field names and their types (the TypedDicts below are what realtime events carry,
+see inbox/actions/events.py). Must never emit secrets or password hashes. PostgreSQL's webhook batch
+spells Message and Conversation again in SQL (inbox/actions/ingest/postgresql.py); a test compares
+the two field by field.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, NotRequired, TypedDict
 
 from channels.registry import window_closes_at
 
 # Rows come in as SQLAlchemy `RowMapping`s, whose keys are typed `str | Column`: hence Mapping[Any, Any].
+
+
+class SenderData(TypedDict):
+    type: str  # contact | agent | bot | system
+    id: int | None
+
+
+class MessageData(TypedDict):
+    id: int
+    conversation_id: int
+    direction: str  # in | out
+    sender: SenderData
+    kind: str
+    text: str | None
+    attachments: list[dict[str, Any]]
+    status: str
+    error: str | None
+    provider_message_id: str | None
+    reply_to: str | None
+    client_id: str | None
+    private: bool
+    created_at: str | None
+    deleted: NotRequired[bool]  # an unsent (or merged) message
+    merged_into: NotRequired[int]  # a provider echo merged into our own row: clients drop it
+
+
+class ChannelBrief(TypedDict):
+    id: int
+    kind: str
+    name: str
+
+
+class ContactBrief(TypedDict):
+    id: int
+    name: str | None
+
+
+class ConversationData(TypedDict):
+    id: int
+    status: str
+    channel: ChannelBrief
+    contact: ContactBrief
+    assignee_id: int | None
+    queue_id: int | None
+    created_at: str | None
+    last_message_at: str | None
+    queued_at: str | None
+    first_response_at: str | None
+    resolved_at: str | None
+    snoozed_until: str | None
+    handoff_reason: str | None
+    unread_count: int
+    window_closes_at: str | None
+    sla_breached: bool
+    last_message: NotRequired[MessageData | None]  # in the conversation list: its preview line
+
+
+class AgentData(TypedDict):
+    id: int
+    tenant_id: int
+    email: str
+    name: str
+    role: str
+    capacity: int
+    status: str
+    disabled: bool
+    created_at: str | None
+    open_conversations: NotRequired[int]
 
 
 def iso(value: datetime | None) -> str | None:
@@ -21,8 +92,8 @@ def iso(value: datetime | None) -> str | None:
     return text.replace("+00:00", "Z")
 
 
-def message_json(row: Mapping[Any, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {
+def message_json(row: Mapping[Any, Any]) -> MessageData:
+    out: MessageData = {
         "id": row["id"],
         "conversation_id": row["conversation_id"],
         "direction": row["direction"],
@@ -43,7 +114,7 @@ def message_json(row: Mapping[Any, Any]) -> dict[str, Any]:
     return out
 
 
-def conversation_json(row: Mapping[Any, Any]) -> dict[str, Any]:
+def conversation_json(row: Mapping[Any, Any]) -> ConversationData:
     """`row` joins the conversation with its channel (channel_kind, channel_name, channel_provider)
     and contact (contact_name)."""
     # The provider's free-form messaging window, where the inbox judges one (channels.registry).
@@ -78,8 +149,8 @@ def contact_json(row: Mapping[Any, Any], identities: Sequence[Mapping[Any, Any]]
     }
 
 
-def agent_json(row: Mapping[Any, Any], open_conversations: int | None = None) -> dict[str, Any]:
-    out = {
+def agent_json(row: Mapping[Any, Any], open_conversations: int | None = None) -> AgentData:
+    out: AgentData = {
         "id": row["id"],
         "tenant_id": row["tenant_id"],
         "email": row["email"],

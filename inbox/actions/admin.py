@@ -11,10 +11,10 @@ from sqlalchemy.exc import IntegrityError
 
 from channels.registry import adapter_class, kinds, providers, providers_of
 from inbox import models as m
+from inbox.actions.events import agent_event
 from inbox.auth import ROLES, hash_password
 from inbox.errors import Conflict, Invalid, NotFound
-from inbox.events import Event
-from inbox.serialize import agent_json, channel_json
+from inbox.serialize import AgentData, agent_json, channel_json
 from inbox.uow import UnitOfWork
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -47,7 +47,7 @@ async def create_agent(
     password: str,
     role: str,
     capacity: int = 5,
-) -> dict[str, Any]:
+) -> AgentData:
     email = email.strip().lower()
     if role not in ROLES:
         raise Invalid(f"role must be one of {', '.join(ROLES)}, not {role!r}")
@@ -83,17 +83,17 @@ async def create_agent(
     except IntegrityError as exc:  # a concurrent create with the same email
         raise Conflict(f"an agent with email {email} already exists") from exc
     data = agent_json(row._mapping, open_conversations=0)
-    uow.emit(tenant_id, Event("agent.updated", data))
+    uow.emit(tenant_id, agent_event(data))
     return data
 
 
-async def list_agents(uow: UnitOfWork, tenant_id: int) -> list[dict[str, Any]]:
+async def list_agents(uow: UnitOfWork, tenant_id: int) -> list[AgentData]:
     await _tenant_exists(uow, tenant_id)
     rows = await uow.conn.execute(select(m.agents).where(m.agents.c.tenant_id == tenant_id).order_by("id"))
     return [agent_json(r._mapping) for r in rows]
 
 
-async def disable_agent(uow: UnitOfWork, tenant_id: int, agent_id: int) -> dict[str, Any]:
+async def disable_agent(uow: UnitOfWork, tenant_id: int, agent_id: int) -> AgentData:
     row = (
         await uow.conn.execute(
             update(m.agents)
@@ -109,7 +109,7 @@ async def disable_agent(uow: UnitOfWork, tenant_id: int, agent_id: int) -> dict[
 
     await uow.conn.execute(delete(m.auth_tokens).where(m.auth_tokens.c.agent_id == agent_id))
     data = agent_json(row._mapping)
-    uow.emit(tenant_id, Event("agent.updated", data))
+    uow.emit(tenant_id, agent_event(data))
     return data
 
 

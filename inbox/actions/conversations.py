@@ -2,7 +2,7 @@
 
 Owns the conversation lifecycle rules and who may apply them. Each change writes a system message and
 emits `conversation.updated` (to the new and the previous assignee); changes that free or need
-capacity poke routing after commit. Routing's own writes live in inbox/routing.py.
+capacity poke routing after commit. Routing's own writes live in inbox/actions/routing.py.
 """
 
 from __future__ import annotations
@@ -16,11 +16,10 @@ from sqlalchemy.exc import IntegrityError
 
 from inbox import models as m
 from inbox.access import may_see_conversation
-from inbox.actions.ingest import conversation_data, message_event
+from inbox.actions.events import message_event, updated_event
 from inbox.auth import Principal
 from inbox.db import insert as dialect_insert
 from inbox.errors import Conflict, Forbidden, Invalid, NotFound, Unprocessable
-from inbox.events import Event
 from inbox.queries import conversations_select
 from inbox.signals import routing_changed
 from inbox.uow import UnitOfWork
@@ -49,29 +48,6 @@ async def load(uow: UnitOfWork, tenant_id: int, conversation_id: int, *, lock: b
     if row is None:
         raise NotFound("conversation not found")
     return row
-
-
-def updated_event(row: Row[Any], prev_assignee_id: Any = None) -> Event:
-    data = conversation_data(
-        row._mapping,
-        _ChannelView(row.channel_kind, row.channel_name, row.channel_provider),  # type: ignore[arg-type]
-        row.contact_name,
-    )
-    return Event(
-        "conversation.updated",
-        data,
-        conversation_id=row.id,
-        assignee_id=row.assignee_id,
-        prev_assignee_id=prev_assignee_id if prev_assignee_id != row.assignee_id else None,
-        queue_id=row.queue_id,
-    )
-
-
-class _ChannelView:
-    """The three channel fields the conversation serializer needs."""
-
-    def __init__(self, kind: str, name: str, provider: str) -> None:
-        self.kind, self.name, self.provider = kind, name, provider
 
 
 async def change(uow: UnitOfWork, row: Row[Any], note: str | None, **values: Any) -> Row[Any]:

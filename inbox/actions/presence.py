@@ -4,14 +4,12 @@ supervisor's figures, so the tenant is marked for the routing worker's next pass
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy import select, update
 
 from inbox import models as m
+from inbox.actions.events import agent_event
 from inbox.errors import Invalid, NotFound
-from inbox.events import Event
-from inbox.serialize import agent_json
+from inbox.serialize import AgentData, agent_json
 from inbox.signals import routing_changed
 from inbox.uow import UnitOfWork
 
@@ -19,7 +17,7 @@ STATUSES = ("online", "away", "offline")
 ag = m.agents.c
 
 
-async def set_status(uow: UnitOfWork, tenant_id: int, agent_id: int, status: str) -> dict[str, Any]:
+async def set_status(uow: UnitOfWork, tenant_id: int, agent_id: int, status: str) -> AgentData:
     if status not in STATUSES:
         raise Invalid(f"status must be one of {', '.join(STATUSES)}")
     # Only a real change restarts the status clock (requeue grace, idle tie-break) and is announced:
@@ -39,7 +37,7 @@ async def set_status(uow: UnitOfWork, tenant_id: int, agent_id: int, status: str
             raise NotFound("agent not found")
         return agent_json(unchanged._mapping)
     data = agent_json(row._mapping)
-    uow.emit(tenant_id, Event("agent.updated", data))
+    uow.emit(tenant_id, agent_event(data))
     rt = uow.runtime
     uow.after_commit(lambda: routing_changed(rt, tenant_id))
     return data

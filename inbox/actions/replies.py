@@ -18,9 +18,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from channels.base import Window
 from inbox import models as m
 from inbox.actions.conversations import change, handoff, load
-from inbox.actions.ingest import message_event
+from inbox.actions.events import message_event
 from inbox.errors import Conflict, Invalid, NotFound, Unprocessable
-from inbox.serialize import message_json
+from inbox.serialize import MessageData, message_json
 from inbox.uow import UnitOfWork
 
 msg, cv, ch = m.messages.c, m.conversations.c, m.channels.c
@@ -41,7 +41,7 @@ async def by_client_id(conn: AsyncConnection, tenant_id: int, client_id: str) ->
     return (await conn.execute(q)).first()
 
 
-def replayed(row: Any, conversation_id: int) -> dict[str, Any]:
+def replayed(row: Any, conversation_id: int) -> MessageData:
     """The message an idempotency key already made; the key may not be reused elsewhere."""
     if row.conversation_id != conversation_id:
         raise Conflict("this idempotency key was already used for a message in another conversation")
@@ -69,7 +69,7 @@ async def create_reply(
     attachments: list[dict[str, Any]] | None = None,
     private: bool = False,
     client_id: str | None = None,
-) -> tuple[dict[str, Any], bool]:
+) -> tuple[MessageData, bool]:
     """Returns (message, created). With a `client_id` already used in this tenant, the existing message
     is returned and nothing new is written (a double click or a retried POST); a concurrent twin with
     the same key loses on the unique (tenant_id, client_id) key with an IntegrityError.
@@ -141,7 +141,7 @@ async def _enqueue(
 
 async def retry_message(
     uow: UnitOfWork, tenant_id: int, conversation_id: int, message_id: int
-) -> dict[str, Any]:
+) -> MessageData:
     """A failed message goes back to `queued` with a fresh outbox row (attempts start over)."""
     conv: Any = await load(uow, tenant_id, conversation_id, lock=True)
     q = select(m.messages).where(

@@ -18,10 +18,9 @@ from sqlalchemy import ColumnElement, Select, and_, exists, func, or_, select, u
 
 from inbox import models as m
 from inbox import routing_settings
-from inbox.actions.conversations import OPEN_LOAD, load, system_message, updated_event
-from inbox.events import Event
+from inbox.actions.conversations import OPEN_LOAD, load, system_message
+from inbox.actions.events import sla_breached_event, updated_event
 from inbox.routing_settings import RoutingSettings
-from inbox.serialize import iso
 from inbox.uow import UnitOfWork
 
 cv, ag, qm = m.conversations.c, m.agents.c, m.queue_members.c
@@ -274,17 +273,8 @@ async def _flag_breaches(uow: UnitOfWork, tenant_id: int, now: datetime, target:
             .values(sla_breached_at=at)
         )
         conv = await load(uow, tenant_id, r.id)
-        event = updated_event(conv)
-        uow.emit(tenant_id, event)
-        uow.emit(
-            tenant_id,
-            Event(
-                "sla.breached",
-                {"conversation": event.data, "breached_at": iso(at), "target_seconds": target},
-                conversation_id=conv.id,
-                supervisors_only=True,
-            ),
-        )
+        uow.emit(tenant_id, updated_event(conv))
+        uow.emit(tenant_id, sla_breached_event(conv, at, target))
         done.append(r.id)
     return done
 

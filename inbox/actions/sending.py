@@ -15,7 +15,8 @@ from typing import Any
 from sqlalchemy import delete, select, update
 
 from inbox import models as m
-from inbox.actions.ingest import STATUS_RANK, apply_pending_statuses, message_event, set_message_status
+from inbox.actions.events import message_event
+from inbox.actions.ingest.statuses import STATUS_RANK, apply_pending_statuses, set_message_status
 from inbox.uow import UnitOfWork
 
 ob, msg, cv = m.outbox.c, m.messages.c, m.conversations.c
@@ -54,9 +55,8 @@ async def record_sent(uow: UnitOfWork, outbox_id: int, message_id: int, provider
     if echo is not None:
         await uow.conn.execute(delete(m.messages).where(msg.id == echo.id))
         gone = {**echo._mapping, "deleted": True}
-        event = message_event("message.updated", gone, conv._mapping)
-        event.data["merged_into"] = cur.id  # clients drop the duplicate they were shown
-        uow.emit(cur.tenant_id, event)
+        # Clients drop the duplicate they were shown.
+        uow.emit(cur.tenant_id, message_event("message.updated", gone, conv._mapping, merged_into=cur.id))
         if echo.status != "failed" and STATUS_RANK.get(echo.status, 0) > STATUS_RANK.get(status, 0):
             status = echo.status
     if STATUS_RANK.get(status, 0) < STATUS_RANK["sent"]:

@@ -13,10 +13,10 @@ from sqlalchemy import delete, insert, select, update
 from inbox import models as m
 from inbox import routing_settings
 from inbox.actions.admin import update_channel
+from inbox.actions.events import agent_event
 from inbox.auth import ROLES
 from inbox.errors import Invalid, NotFound
-from inbox.events import Event
-from inbox.serialize import agent_json
+from inbox.serialize import AgentData, agent_json
 from inbox.signals import routing_changed
 from inbox.uow import UnitOfWork
 from inbox.validation import validate
@@ -66,7 +66,7 @@ async def set_members(uow: UnitOfWork, tenant_id: int, queue_id: int, agent_ids:
 
 async def update_agent(
     uow: UnitOfWork, tenant_id: int, agent_id: int, *, capacity: int | None = None, role: str | None = None
-) -> dict[str, Any]:
+) -> AgentData:
     values: dict[str, Any] = {}
     if capacity is not None:
         if capacity < 0:
@@ -89,7 +89,7 @@ async def update_agent(
     if row is None:
         raise NotFound("agent not found")
     data = agent_json(row._mapping)
-    uow.emit(tenant_id, Event("agent.updated", data))
+    uow.emit(tenant_id, agent_event(data))
     _poke(uow, tenant_id)
     return data
 

@@ -76,11 +76,10 @@ async def list_agents(request: Request) -> Response:
             select(qm.agent_id, qm.queue_id).where(qm.tenant_id == tenant_id).order_by(qm.queue_id)
         ):
             queues.setdefault(agent_id, []).append(queue_id)
-    items = []
+    items: list[dict[str, Any]] = []
     for r in rows:
-        item = agent_json(r._mapping, open_conversations=int(loads.get(r.id, 0)))
-        item["queue_ids"] = queues.get(r.id, [])
-        items.append(item)
+        agent = agent_json(r._mapping, open_conversations=int(loads.get(r.id, 0)))
+        items.append({**agent, "queue_ids": queues.get(r.id, [])})
     return JSONResponse({"items": items})
 
 

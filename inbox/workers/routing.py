@@ -22,9 +22,10 @@ from sqlalchemy.engine import Row
 from inbox import figures, routing_settings
 from inbox import models as m
 from inbox.actions.conversations import wake_snoozed
+from inbox.actions.events import queue_event
 from inbox.actions.routing import SLA_CLOCK, PassResult, route
 from inbox.db import is_connection_error
-from inbox.events import Event
+from inbox.events import QueueFiguresData
 from inbox.routing_settings import RoutingSettings
 from inbox.serialize import iso
 from inbox.signals import drain
@@ -95,16 +96,17 @@ async def _announce(
         if not changed and state.marks.get(tenant_id) == mark:
             state.pending.discard(tenant_id)
             return False
-        data = {
+        data: QueueFiguresData = {
             "generated_at": iso(now),
             "timezone": settings.timezone,
             "auto_assign": settings.auto_assign,
-            **live,
+            "queues": live["queues"],
+            "agents": live["agents"],
             "totals": {**figures.live_totals(live), **await figures.today(conn, tenant_id, now, settings)},
             "sla": await figures.sla(conn, tenant_id, now, settings),
         }
     async with rt.uow() as uow:
-        uow.emit(tenant_id, Event("queue.updated", data, supervisors_only=True))
+        uow.emit(tenant_id, queue_event(data))
     state.marks[tenant_id] = mark
     state.at[tenant_id] = time.monotonic()
     state.pending.discard(tenant_id)

@@ -16,7 +16,6 @@ from pathlib import Path
 
 import httpx
 
-from tests.faults.conftest import PgServer
 from tests.faults.harness import (
     Burst,
     WsRecorder,
@@ -27,6 +26,7 @@ from tests.faults.harness import (
     provision,
     wait_until,
 )
+from tests.faults.servers import PgServer
 from tests.support import notificame_message
 
 TOTAL = 600

@@ -15,8 +15,8 @@ from pathlib import Path
 
 from tests.fakes.notificame import Reply, notificame_app
 from tests.fakes.serve import serve
-from tests.faults.conftest import PgServer
 from tests.faults.harness import fetch, first_heard_in_order, inbox_serve, poll_rows, provision, seed_replies
+from tests.faults.servers import PgServer
 
 CONVERSATIONS = 12
 PER_CONVERSATION = 2

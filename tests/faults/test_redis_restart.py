@@ -17,8 +17,8 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
-from tests.faults.conftest import PgServer, RedisServer
 from tests.faults.harness import Burst, WsRecorder, fetch, inbox_serve, login, provision, ready, wait_until
+from tests.faults.servers import PgServer, RedisServer
 from tests.support import notificame_message
 
 PER_PHASE = 60

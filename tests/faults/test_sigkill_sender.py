@@ -15,7 +15,6 @@ from pathlib import Path
 
 from tests.fakes.notificame import notificame_app
 from tests.fakes.serve import serve
-from tests.faults.conftest import PgServer
 from tests.faults.harness import (
     Held,
     fetch,
@@ -26,6 +25,7 @@ from tests.faults.harness import (
     seed_replies,
     wait_until,
 )
+from tests.faults.servers import PgServer
 
 CONVERSATIONS = 20
 PER_CONVERSATION = 2

@@ -19,7 +19,6 @@ from typing import Any
 
 from tests.fakes.notificame import notificame_app
 from tests.fakes.serve import serve
-from tests.faults.conftest import PgServer
 from tests.faults.harness import (
     Burst,
     Held,
@@ -30,6 +29,7 @@ from tests.faults.harness import (
     seed_replies,
     wait_until,
 )
+from tests.faults.servers import PgServer
 from tests.support import notificame_message, notificame_status
 
 TOTAL = 5000

@@ -114,8 +114,8 @@ async def _race(app: App, ch: Channel, sender: str) -> None:
     """Two ingest statements interleaved on PostgreSQL: A's runs in a transaction held open, B's
     must wait on A's rows; A commits, B stores nothing of what it lost the race for and says so,
     and run again (as the batch path does) it joins A's rows."""
-    from inbox.actions import ingest_pg
-    from inbox.actions.ingest_batch import store
+    from inbox.actions.ingest import postgresql as ingest_pg
+    from inbox.actions.ingest import store
 
     channel = await app.runtime.directory.by_id(ch.id)
     assert channel is not None

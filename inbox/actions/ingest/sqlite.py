@@ -1,57 +1,36 @@
-"""Set-based ingest of a batch of webhooks: a few statements per batch instead of six or more per message.
+"""The portable set-based path: a batch of customer messages in a few statements, in one unit of work.
 
-Owns the webhook hot path's writes for the common case, deliveries whose events are all customer
-messages (`MessageReceived`, direction "in"). Same rules and events as `inbox.actions.ingest`, which
-stays the one path for everything else (statuses, deletions, echoes) and is called here for those
-deliveries unchanged. `store` is the entry point: on PostgreSQL the customer messages of a batch are
-one statement (`inbox.actions.ingest_pg`); on SQLite they are the portable statements below, in the
-batch's unit of work. Per batch there: one dedup read per channel, one identity read per network, one
-open-conversation read per channel (locked, in id order), one multi-row insert each for new contacts,
-identities, conversations and messages, one executemany to bump conversations. Each statement is a
-round trip and, through aiosqlite, several thread hops: that per-statement cost is what this module
-exists to cut (PERFORMANCE.md). The batch's statements are plain synchronous SQLAlchemy run through
-`UnitOfWork.run_sync`: on SQLite inside aiosqlite's thread, in one hop.
+Owns the webhook hot path's writes on SQLite (and anywhere the one-statement path does not run):
+per batch, one dedup read per channel, one identity read per network, one open-conversation read per
+channel (locked, in id order), one multi-row insert each for new contacts, identities, conversations
+and messages, one executemany to bump conversations. Each statement is a round trip and, through
+aiosqlite, several thread hops: that per-statement cost is what this module exists to cut
+(PERFORMANCE.md). The statements are plain synchronous SQLAlchemy run through `UnitOfWork.run_sync`:
+on SQLite inside aiosqlite's thread, in one hop. Same rules and events as single.py (plan.py), which
+takes every other delivery (statuses, deletions, echoes) unchanged.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from sqlalchemy import (
-    ColumnElement,
-    bindparam,
-    delete,
-    insert,
-    select,
-    update,
-)
+from sqlalchemy import ColumnElement, bindparam, delete, insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnClause
 
-from channels.base import ChannelConfig, InboundEvent, MessageReceived
+from channels.base import ChannelConfig, MessageReceived
 from inbox import models as m
-from inbox.actions import ingest_pg
-from inbox.actions.ingest import (
-    conversation_event,
-    ingest,
-    message_event,
-    message_row,
-    opening_status,
-    schedule_bot_turn,
-    statements,
-)
+from inbox.actions.events import conversation_event, message_event
+from inbox.actions.ingest import plan, single
+from inbox.actions.ingest import statements as st
+from inbox.actions.ingest.plan import Item
 from inbox.db import insert as dialect_insert
+from inbox.db import per_dialect
 from inbox.uow import UnitOfWork
 
-if TYPE_CHECKING:
-    from inbox.runtime import Runtime
-
-
 cv, msg, idt, ct = m.conversations.c, m.messages.c, m.contact_identities.c, m.contacts.c
-
-Key = tuple[int, str, str]  # (tenant, network, external id): one identity
 
 
 def _in(col: ColumnClause[Any] | ColumnElement[Any], name: str) -> ColumnElement[bool]:
@@ -59,6 +38,8 @@ def _in(col: ColumnClause[Any] | ColumnElement[Any], name: str) -> ColumnElement
 
 
 class _Statements:
+    """The set-based statements, per dialect (`_statements`)."""
+
     def __init__(self, d: str) -> None:
         self.stored = select(msg.provider_message_id).where(
             msg.channel_id == bindparam("chid"), _in(msg.provider_message_id, "pids")
@@ -96,110 +77,48 @@ class _Statements:
             .order_by(cv.id)
             .with_for_update()
         )
-        # The single-message path's statements (one definition of the partial-index conflict rule).
-        self.insert_conversations = statements(d).insert_conversation
-        self.insert_messages = statements(d).insert_message
-        self.bump = (
-            update(m.conversations)
-            .where(cv.id == bindparam("cid"))
-            .values(
-                last_message_at=bindparam("now"),
-                last_inbound_at=bindparam("now"),
-                unread_count=cv.unread_count + bindparam("k"),
-            )
-        )
+        # The single path's inserts (one definition of the partial-index conflict rule).
+        self.insert_conversations = st.on_conflict(d).insert_conversation
+        self.insert_messages = st.on_conflict(d).insert_message
+        # k customer messages arrive (plan.woken says what else changes when one wakes it up).
+        arrival = {
+            "last_message_at": bindparam("now"),
+            "last_inbound_at": bindparam("now"),
+            "unread_count": cv.unread_count + bindparam("k"),
+        }
+        self.bump = update(m.conversations).where(cv.id == bindparam("cid")).values(**arrival)
         self.wake = (
             update(m.conversations)
             .where(cv.id == bindparam("cid"))
             .values(
-                last_message_at=bindparam("now"),
-                last_inbound_at=bindparam("now"),
-                unread_count=cv.unread_count + bindparam("k"),
+                **arrival,
                 status=bindparam("status"),
-                snoozed_until=None,
+                snoozed_until=bindparam("snoozed_until"),
                 queued_at=bindparam("queued_at"),
             )
             .returning(m.conversations)
         )
 
 
-_STATEMENTS: dict[str, _Statements] = {}
-
-
-def _stmts(dialect: str) -> _Statements:
-    s = _STATEMENTS.get(dialect)
-    if s is None:
-        s = _STATEMENTS[dialect] = _Statements(dialect)
-    return s
-
-
-def plain(events: Sequence[InboundEvent]) -> bool:
-    """A delivery the set-based path takes: customer messages only."""
-    return bool(events) and all(isinstance(ev, MessageReceived) and ev.direction == "in" for ev in events)
-
-
-Item = tuple[ChannelConfig, Sequence[InboundEvent]]
-
-# How often the one-statement path runs again what lost a race before the slow path takes it.
-LEFTOVER_ROUNDS = 2
-
-
-async def store(runtime: Runtime, items: Sequence[Item]) -> None:
-    """Store what every delivery in `items` says; returns once all of it is committed and published.
-    Safe to run again after a failure: everything is keyed on the provider's ids."""
-    if runtime.engine.dialect.name != "postgresql":
-        async with runtime.uow() as uow:
-            await ingest_batch(uow, items)
-        return
-    await _messages_pg(runtime, _customer_messages(items))
-    rest = [(ch, evs) for ch, evs in items if not plain(evs)]
-    if rest:
-        async with runtime.uow() as uow:
-            for ch, evs in rest:
-                await ingest(uow, ch, evs)
+_statements = per_dialect(_Statements)
 
 
 async def ingest_batch(uow: UnitOfWork, items: Sequence[Item]) -> None:
     """Store what every delivery in `items` says, in this unit of work (the portable path)."""
-    fast = _customer_messages(items)
+    fast = plan.customer_messages(items)
     if fast:
         bots = await uow.run_sync(_messages, uow, fast)
         for tenant_id, conversation_id in bots:
-            await schedule_bot_turn(uow, tenant_id, conversation_id)
+            await single.schedule_bot_turn(uow, tenant_id, conversation_id)
     for ch, evs in items:
-        if not plain(evs):
-            await ingest(uow, ch, evs)
+        if not plan.plain(evs):
+            await single.ingest(uow, ch, evs)
 
 
-def _customer_messages(items: Sequence[Item]) -> list[tuple[ChannelConfig, MessageReceived]]:
-    """The messages of the deliveries the set-based path takes, each (channel, provider id) once."""
-    todo: dict[tuple[int, str], tuple[ChannelConfig, MessageReceived]] = {}
-    for ch, evs in items:
-        if plain(evs):
-            for ev in evs:
-                assert isinstance(ev, MessageReceived)
-                todo.setdefault((ch.id, ev.provider_message_id), (ch, ev))
-    return list(todo.values())
+Todo = dict[tuple[int, str], tuple[ChannelConfig, MessageReceived]]
 
 
-async def _messages_pg(runtime: Runtime, todo: list[tuple[ChannelConfig, MessageReceived]]) -> None:
-    """The one-statement path; what a concurrent transaction won a race for is run again (then it
-    finds the winner's rows), and after `LEFTOVER_ROUNDS` by the slow path, which waits its turn."""
-    for _ in range(LEFTOVER_ROUNDS):
-        if not todo:
-            return
-        async with runtime.autocommit.connect() as conn:
-            out = await ingest_pg.ingest(conn, todo, m.utcnow())
-        if out.records:
-            await runtime.publish(out.records)
-        if out.queued:
-            runtime.wake("routing")
-        if out.bot:
-            runtime.wake("jobs")
-        todo = [todo[n] for n in out.leftover]
-    for ch, ev in todo:
-        async with runtime.uow() as uow:
-            await ingest(uow, ch, [ev])
+Found = tuple[dict[plan.Key, tuple[int, str | None]], dict[tuple[int, int], Mapping[Any, Any]], set[int]]
 
 
 def _messages(
@@ -207,7 +126,7 @@ def _messages(
 ) -> list[tuple[int, int]]:
     """Synchronous on purpose: see `ingest_batch`. Returns the (tenant, conversation) pairs that need
     a bot turn (scheduled by the caller, which is async)."""
-    s = _stmts(uow.dialect)
+    s = _statements(uow.dialect)
     now = m.utcnow()
     todo: Todo = {(ch.id, ev.provider_message_id): (ch, ev) for ch, ev in pairs}
     found = _people(conn, s, todo, now)
@@ -221,10 +140,10 @@ def _messages(
     message_rows = []
     conv_of: dict[tuple[int, str], Mapping[Any, Any]] = {}
     for (chid, pid), (ch, ev) in todo.items():
-        contact_id = contacts[_key(ch, ev)][0]
+        contact_id = contacts[plan.identity_key(ch, ev)][0]
         conv = convs[(chid, contact_id)]
         conv_of[(chid, pid)] = conv
-        message_rows.append(message_row(ch, conv["id"], contact_id, ev, now))
+        message_rows.append(plan.message_row(ch, conv["id"], contact_id, ev, now))
     fresh = [r._mapping for r in conn.execute(s.insert_messages, message_rows)]
     inserted = {(r["channel_id"], r["provider_message_id"]): r for r in fresh}
     if not inserted:
@@ -240,10 +159,9 @@ def _messages(
     woken: dict[int, Mapping[Any, Any]] = {}
     for cid in sorted(counts):
         conv = by_id[cid]
-        if conv["status"] == "snoozed":  # a customer message wakes a snoozed conversation
-            status = "assigned" if conv["assignee_id"] else "queued"
-            queued_at = conv["queued_at"] if conv["assignee_id"] else now
-            params = {"cid": cid, "now": now, "k": counts[cid], "status": status, "queued_at": queued_at}
+        wake = plan.woken(conv["status"], conv["assignee_id"], conv["queued_at"], now)
+        if wake is not None:
+            params = {"cid": cid, "now": now, "k": counts[cid], **wake}
             woken[cid] = (conn.execute(s.wake, params)).one()._mapping
         else:
             bumps.append({"cid": cid, "now": now, "k": counts[cid]})
@@ -260,7 +178,7 @@ def _messages(
             continue
         conv = conv_of[mkey]
         cid = conv["id"]
-        name = contacts[_key(ch, ev)][1]
+        name = contacts[plan.identity_key(ch, ev)][1]
         if cid not in announced:
             announced.add(cid)
             if cid in created:
@@ -270,10 +188,6 @@ def _messages(
         uow.emit(ch.tenant_id, message_event("message.created", mrow, woken.get(cid, conv)))
     bots = [(woken.get(cid, by_id[cid])["tenant_id"], cid) for cid in sorted(counts)]
     return [(tid, cid) for tid, cid in bots if woken.get(cid, by_id[cid])["status"] == "bot"]
-
-
-Todo = dict[tuple[int, str], tuple[ChannelConfig, MessageReceived]]
-Found = tuple[dict[Key, tuple[int, str | None]], dict[tuple[int, int], Mapping[Any, Any]], set[int]]
 
 
 def _people(conn: Connection, s: _Statements, todo: Todo, now: datetime) -> Found | None:
@@ -289,7 +203,7 @@ def _people(conn: Connection, s: _Statements, todo: Todo, now: datetime) -> Foun
         return None
 
     # 2. Contacts, by identity; new ones created, a concurrent creator of the same identity wins.
-    names = _names(todo)
+    names = plan.first_names(list(todo.values()))
     contacts = _read_identities(conn, s, list(names))
     missing = sorted(k for k in names if k not in contacts)
     if missing:
@@ -298,7 +212,7 @@ def _people(conn: Connection, s: _Statements, todo: Todo, now: datetime) -> Foun
 
     # 3. Open conversations, opened where missing.
     channels: dict[int, ChannelConfig] = {ch.id: ch for ch, _ in todo.values()}
-    wanted = sorted({(ch.id, contacts[_key(ch, ev)][0]) for ch, ev in todo.values()})
+    wanted = sorted({(ch.id, contacts[plan.identity_key(ch, ev)][0]) for ch, ev in todo.values()})
     convs: dict[tuple[int, int], Mapping[Any, Any]] = {}
     created: set[int] = set()
     for chid in sorted({chid for chid, _ in wanted}):
@@ -307,7 +221,7 @@ def _people(conn: Connection, s: _Statements, todo: Todo, now: datetime) -> Foun
             convs[(chid, row.contact_id)] = row._mapping
     new = [k for k in wanted if k not in convs]
     if new:
-        rows = [_new_conversation(channels[chid], cid, now) for chid, cid in new]
+        rows = [plan.new_conversation(channels[chid], cid, now) for chid, cid in new]
         for row in conn.execute(s.insert_conversations, rows):
             convs[(row.channel_id, row.contact_id)] = row._mapping
             created.add(row.id)
@@ -315,20 +229,11 @@ def _people(conn: Connection, s: _Statements, todo: Todo, now: datetime) -> Foun
     return contacts, convs, created
 
 
-def _names(todo: Todo) -> dict[Key, str | None]:
-    """The name each identity comes with: the first one given in the batch."""
-    names: dict[Key, str | None] = {}
-    for ch, ev in todo.values():
-        key = _key(ch, ev)
-        names[key] = names.get(key) or ev.contact.name
-    return names
-
-
 def _set_names(
     conn: Connection,
     s: _Statements,
-    contacts: dict[Key, tuple[int, str | None]],
-    names: dict[Key, str | None],
+    contacts: dict[plan.Key, tuple[int, str | None]],
+    names: dict[plan.Key, str | None],
 ) -> None:
     """A contact first seen without a name takes the one a later message brings."""
     for ckey, (cid, name) in list(contacts.items()):
@@ -350,36 +255,13 @@ def _opened_elsewhere(
                 convs[(chid, cid)] = opened._mapping
 
 
-def _key(ch: ChannelConfig, ev: MessageReceived) -> Key:
-    return (ch.tenant_id, ev.contact.kind, ev.contact.external_id)
-
-
-def _new_conversation(ch: ChannelConfig, contact_id: int, now: datetime | None = None) -> dict[str, Any]:
-    """The row a customer's first message opens."""
-    status = opening_status(ch)
-    row: dict[str, Any] = {
-        "tenant_id": ch.tenant_id,
-        "channel_id": ch.id,
-        "contact_id": contact_id,
-        "queue_id": ch.queue_id,
-        "status": status,
-    }
-    if now is not None:
-        row.update(
-            created_at=now,
-            last_message_at=now,
-            queued_at=now if status == "queued" else None,
-            bot_turns=0,
-            unread_count=0,
-        )
-    return row
-
-
-def _read_identities(conn: Connection, s: _Statements, keys: list[Key]) -> dict[Key, tuple[int, str | None]]:
+def _read_identities(
+    conn: Connection, s: _Statements, keys: list[plan.Key]
+) -> dict[plan.Key, tuple[int, str | None]]:
     groups: dict[tuple[int, str], list[str]] = {}
     for tid, kind, xid in keys:
         groups.setdefault((tid, kind), []).append(xid)
-    found: dict[Key, tuple[int, str | None]] = {}
+    found: dict[plan.Key, tuple[int, str | None]] = {}
     for (tid, kind), xids in sorted(groups.items()):
         for xid, cid, name in conn.execute(s.identities, {"tid": tid, "kind": kind, "xids": xids}):
             found[(tid, kind, xid)] = (cid, name)
@@ -389,9 +271,9 @@ def _read_identities(conn: Connection, s: _Statements, keys: list[Key]) -> dict[
 def _create_contacts(
     conn: Connection,
     s: _Statements,
-    missing: list[Key],
-    names: dict[Key, str | None],
-    contacts: dict[Key, tuple[int, str | None]],
+    missing: list[plan.Key],
+    names: dict[plan.Key, str | None],
+    contacts: dict[plan.Key, tuple[int, str | None]],
 ) -> None:
     """Concurrent first messages converge on one contact: the identity's unique key decides, and the
     loser drops the contacts it made."""

@@ -1,9 +1,11 @@
-"""PostgreSQL's one-statement ingest (inbox/actions/ingest_pg.py): the frames it composes in SQL are
-the ones Python composes for the same rows, and its sequences and events follow the log's rules."""
+"""PostgreSQL's one-statement ingest (inbox/actions/ingest/postgresql.py): the frames it composes in
+SQL are the ones Python composes for the same rows (compared field by field), and its sequences and
+events follow the log's rules."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -12,8 +14,8 @@ from sqlalchemy import select
 
 from channels.base import Attachment, ChannelConfig, ContactRef, MessageReceived
 from inbox import models as m
-from inbox.actions import ingest_pg
-from inbox.actions.ingest import conversation_data
+from inbox.actions.events import conversation_data
+from inbox.actions.ingest import postgresql as ingest_pg
 from inbox.serialize import message_json
 from tests.support import App
 
@@ -64,6 +66,15 @@ def frame(record: Any) -> dict[str, Any]:
     return dict(parsed["data"])
 
 
+def same(sql: dict[str, Any], python: Mapping[str, Any]) -> None:
+    """The SQL spelling and `inbox.serialize`'s, field by field: a field one of them lacks, or spells
+    differently, is named."""
+    only_sql, only_python = set(sql) - set(python), set(python) - set(sql)
+    assert not only_sql and not only_python, f"only in SQL: {only_sql}; only in Python: {only_python}"
+    for field in python:
+        assert sql[field] == python[field], f"{field}: SQL {sql[field]!r}, Python {python[field]!r}"
+
+
 @pytest.mark.parametrize("microsecond", [0, 123456])
 async def test_sql_frames_equal_python_serialization_of_the_stored_rows(pg: App, microsecond: int) -> None:
     tenant = await pg.tenant()
@@ -85,10 +96,12 @@ async def test_sql_frames_equal_python_serialization_of_the_stored_rows(pg: App,
         assert name == "Zé Ção"
         # conversation.created shows it as opened: the message.created after it counts its message.
         opened = {**conv, "unread_count": 0, "last_inbound_at": None}
-        assert frame(out.records[0]) == conversation_data(opened, channel, name)
+        same(frame(out.records[0]), conversation_data(opened, channel, name))
         assert conv["unread_count"] == 2 and conv["last_inbound_at"] == now
         stored = await rows(pg, m.messages, m.messages.c.conversation_id == conv["id"])
-        assert [frame(r) for r in out.records[1:]] == [message_json(r) for r in stored]
+        assert len(out.records[1:]) == len(stored)
+        for record, row in zip(out.records[1:], stored, strict=True):
+            same(frame(record), message_json(row))
         assert stored[1]["attachments"][0]["url"] == "https://cdn.example/a.jpg"
         for r in out.records:
             assert (r.tenant_id, r.conversation_id, r.assignee_id, r.queue_id) == (
@@ -112,7 +125,7 @@ async def test_sql_frames_equal_python_serialization_of_the_stored_rows(pg: App,
         assert not woke.queued  # it went back to its agent, not to the queue
         (conv,) = await rows(pg, m.conversations, m.conversations.c.channel_id == channel.id)
         assert (conv["status"], conv["snoozed_until"], conv["unread_count"]) == ("assigned", None, 3)
-        assert frame(woke.records[0]) == conversation_data(conv, channel, "Zé Ção")  # a name is kept
+        same(frame(woke.records[0]), conversation_data(conv, channel, "Zé Ção"))  # a name is kept
         assert (provider == "meta") == (frame(woke.records[0])["window_closes_at"] is not None)
         (third,) = await rows(
             pg,
@@ -120,7 +133,7 @@ async def test_sql_frames_equal_python_serialization_of_the_stored_rows(pg: App,
             m.messages.c.channel_id == channel.id,
             m.messages.c.provider_message_id == f"{provider}-3",
         )
-        assert frame(woke.records[1]) == message_json(third)
+        same(frame(woke.records[1]), message_json(third))
         assert {r.assignee_id for r in woke.records} == {agent.id}
 
 

@@ -1,14 +1,15 @@
 """PostgreSQL's webhook ingest: a batch of customer messages in one statement, one round trip.
 
-Owns the SQL of the hot path on PostgreSQL; the rules are those of `inbox.actions.ingest` (the one
-path for everything else, and for what this statement leaves over) and SQLite runs them as portable
-statements in `inbox.actions.ingest_batch`. A round trip is the unit of cost here: each one waits for
-the event loop behind the HTTP work of the next requests, and BEGIN, three statements and COMMIT
-took about 60% of a batch's time in waits (docs/benchmark.md). So the whole batch is one statement,
+Owns the SQL of the hot path on PostgreSQL; the rules are plan.py's, spelled in SQL (tests run one
+scenario through every path and compare), single.py takes everything else and what this statement
+leaves over, and SQLite runs the rules as portable statements in sqlite.py. A round trip is the
+unit of cost here: each one waits for the event loop behind the HTTP work of the next requests,
+and BEGIN, three statements and COMMIT took about 60% of a batch's time in waits
+(docs/benchmark.md). So the whole batch is one statement,
 run outside an explicit transaction (a statement is its own transaction): dedup, contacts and
 identities, the lock-or-open of conversations, the messages, the conversations they move (and wake),
 bot jobs, the sequence numbers and the event log, whose frames are composed in SQL exactly as
-`inbox.serialize` and `inbox.events` compose them in Python (a test holds the two equal).
+`inbox.serialize` and `inbox.events` compose them in Python (a test compares them field by field).
 
 What it cannot store because a concurrent transaction won a race (an identity or a conversation
 created meanwhile) it stores nothing of and returns as `leftover`: run again, the delivery finds the
@@ -31,7 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from channels.base import ChannelConfig, MessageReceived
 from channels.registry import window_of
 from inbox import models as m
-from inbox.actions.ingest import BOT_DEBOUNCE, opening_status
+from inbox.actions.ingest.plan import BOT_DEBOUNCE, opening_status
 from inbox.events import EventRecord
 
 # One row per delivery in the `rows` parameter (a JSON list of objects): what the batch knows in

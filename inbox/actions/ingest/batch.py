@@ -1,0 +1,59 @@
+"""Storing a batch of webhook deliveries: the entry point the ingest batcher calls.
+
+Owns which path each delivery takes: customer messages take the set-based path (one statement on
+PostgreSQL, postgresql.py; the portable statements elsewhere, sqlite.py), everything else the
+per-delivery path (single.py). What the one statement leaves over because a concurrent transaction
+won a race runs again, then through the per-delivery path. Safe to run again after a failure:
+everything is keyed on the provider's ids.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from channels.base import ChannelConfig, MessageReceived
+from inbox import models as m
+from inbox.actions.ingest import plan, postgresql, single, sqlite
+from inbox.actions.ingest.plan import Item
+
+if TYPE_CHECKING:
+    from inbox.runtime import Runtime
+
+# How often the one-statement path runs again what lost a race before the slow path takes it.
+LEFTOVER_ROUNDS = 2
+
+
+async def store(runtime: Runtime, items: Sequence[Item]) -> None:
+    """Store what every delivery in `items` says; returns once all of it is committed and published.
+    Safe to run again after a failure: everything is keyed on the provider's ids."""
+    if runtime.engine.dialect.name != "postgresql":
+        async with runtime.uow() as uow:
+            await sqlite.ingest_batch(uow, items)
+        return
+    await _messages_pg(runtime, plan.customer_messages(items))
+    rest = [(ch, evs) for ch, evs in items if not plan.plain(evs)]
+    if rest:
+        async with runtime.uow() as uow:
+            for ch, evs in rest:
+                await single.ingest(uow, ch, evs)
+
+
+async def _messages_pg(runtime: Runtime, todo: list[tuple[ChannelConfig, MessageReceived]]) -> None:
+    """The one-statement path; what a concurrent transaction won a race for is run again (then it
+    finds the winner's rows), and after `LEFTOVER_ROUNDS` by the slow path, which waits its turn."""
+    for _ in range(LEFTOVER_ROUNDS):
+        if not todo:
+            return
+        async with runtime.autocommit.connect() as conn:
+            out = await postgresql.ingest(conn, todo, m.utcnow())
+        if out.records:
+            await runtime.publish(out.records)
+        if out.queued:
+            runtime.wake("routing")
+        if out.bot:
+            runtime.wake("jobs")
+        todo = [todo[n] for n in out.leftover]
+    for ch, ev in todo:
+        async with runtime.uow() as uow:
+            await single.ingest(uow, ch, [ev])
