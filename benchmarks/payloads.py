@@ -10,7 +10,9 @@ import hashlib
 import hmac
 import json
 import random
+import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 
@@ -39,14 +41,17 @@ class Target:
 # One webhook: (index into the targets, the customer's phone number, the message text).
 Message = tuple[int, str, str]
 
-_STAMP = "2026-11-29T10:00:00Z"
+def _stamp() -> str:
+    """Now, as the provider stamps a message: a message's time counts for the messaging window, so a
+    fixed date would close it on Meta channels (and the outbound phase would measure refusals)."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
 
 
 def notificame_body(t: Target, sender: str, text: str, mid: str) -> bytes:
     """A Notifica.me Hub MESSAGE event (Zenvia v2 shape) as it arrives from WhatsApp."""
     body = {
         "id": f"ev-{mid}",
-        "timestamp": _STAMP,
+        "timestamp": _stamp(),
         "type": "MESSAGE",
         "subscriptionId": "8f1c2a7e-bench",
         "channel": "whatsapp",
@@ -59,7 +64,7 @@ def notificame_body(t: Target, sender: str, text: str, mid: str) -> bytes:
             "channel": "whatsapp",
             "contents": [{"type": "text", "text": text}],
             "visitor": {"name": f"Cliente {sender[-4:]}", "firstName": "Cliente", "lastName": sender[-4:]},
-            "timestamp": _STAMP,
+            "timestamp": _stamp(),
         },
     }
     return json.dumps(body).encode()
@@ -86,7 +91,7 @@ def whatsapp_body(t: Target, wa_id: str, text: str, mid: str) -> bytes:
                                 {
                                     "from": wa_id,
                                     "id": f"wamid.{mid}",
-                                    "timestamp": "1796000000",
+                                    "timestamp": str(int(time.time())),
                                     "type": "text",
                                     "text": {"body": text},
                                 }

@@ -11,8 +11,10 @@ import hashlib
 import hmac
 import json
 import secrets
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -158,6 +160,12 @@ class Tenant:
         )
 
 
+
+def now_iso() -> str:
+    """Now, as providers stamp a message (its time counts for the messaging window)."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
 @contextlib.asynccontextmanager
 async def running_app(settings: Settings) -> AsyncIterator[App]:
     """Start an app (lifespan included) on a free loopback port."""
@@ -190,13 +198,13 @@ def notificame_message(
         "direction": direction,
         "channel": nm_channel,
         "contents": contents or [{"type": "text", "text": text}],
-        "timestamp": "2026-11-29T10:00:00Z",
+        "timestamp": now_iso(),
     }
     if name and direction == "IN":
         message["visitor"] = {"name": name}
     return {
         "id": secrets.token_hex(8),
-        "timestamp": "2026-11-29T10:00:00Z",
+        "timestamp": now_iso(),
         "type": "MESSAGE",
         "subscriptionId": "sub-1",
         "channel": nm_channel,
@@ -206,12 +214,12 @@ def notificame_message(
 
 
 def notificame_status(message_id: str, code: str, description: str | None = None) -> dict[str, Any]:
-    status: dict[str, Any] = {"timestamp": "2026-11-29T10:00:01Z", "code": code}
+    status: dict[str, Any] = {"timestamp": now_iso(), "code": code}
     if description:
         status["description"] = description
     return {
         "id": secrets.token_hex(8),
-        "timestamp": "2026-11-29T10:00:01Z",
+        "timestamp": now_iso(),
         "type": "MESSAGE_STATUS",
         "subscriptionId": "sub-1",
         "channel": "whatsapp",
@@ -248,7 +256,7 @@ def whatsapp_cloud_message(
                                 {
                                     "from": wa_id,
                                     "id": message_id or f"wamid.{secrets.token_hex(16)}",
-                                    "timestamp": "1796000000",
+                                    "timestamp": str(int(time.time())),
                                     "type": "text",
                                     "text": {"body": text},
                                 }

@@ -13,6 +13,8 @@ from dataclasses import asdict
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import and_, case
+
 from channels.base import ChannelConfig, InboundEvent, MessageReceived
 
 # A burst of customer messages while the bot thinks gives one answer: the job waits this long.
@@ -71,6 +73,18 @@ def message_row(
         "provider_ts": ev.timestamp,
         "created_at": now,
     }
+
+
+def written_at(ev: MessageReceived, now: datetime) -> datetime:
+    """When the customer wrote, as the provider stamps it, never later than its receipt: a delivery
+    the provider retries hours late must not reopen a whole messaging window (the window rules of the
+    adapters count from `last_inbound_at`, which takes this, never moving back)."""
+    return now if ev.timestamp is None or ev.timestamp > now else ev.timestamp
+
+
+def later_inbound(column: Any, value: Any) -> Any:
+    """SQL for `last_inbound_at` moving forward only: the later of `column` and `value`."""
+    return case((and_(column.is_not(None), column > value), column), else_=value)
 
 
 def woken(

@@ -121,7 +121,9 @@ _COLUMNS = ", ".join(f"{name} {sqltype}" for name, sqltype in _ROWS)
 #          inserted). One opened meanwhile by another transaction is in neither (ON CONFLICT; the
 #          partial index's predicate is a literal, which PostgreSQL needs to prove the arbiter).
 #   ins    the messages; a concurrent duplicate delivery inserts nothing
-#   bumped the old conversations move (last message, unread count); a snoozed one wakes up
+#   bumped the old conversations move (last message, unread count, the customer's last word as the
+#          provider stamps it, never later than now nor moving back: plan.written_at); a snoozed one
+#          wakes up
 #   jobs   a bot turn for each bot conversation that got a message (debounced: run_at moves on)
 #   evs    the events in delivery order, a conversation's before its message
 #   seqs   the tenant's sequence numbers: last, as they depend on all of the above
@@ -171,7 +173,8 @@ WITH i AS MATERIALIZED (
     SELECT DISTINCT ON (chid, person)
            chid, person, tid, queue, status, chkind, chname, win,
            COALESCE(given, (SELECT named.name FROM named WHERE named.id = who.person)) AS pname,
-           count(*) OVER (PARTITION BY chid, person) AS k, min(n) OVER (PARTITION BY chid, person) AS first
+           count(*) OVER (PARTITION BY chid, person) AS k, min(n) OVER (PARTITION BY chid, person) AS first,
+           max(LEAST({_NOW}, COALESCE(pts, {_NOW}))) OVER (PARTITION BY chid, person) AS inbound
     FROM who
     WHERE person IS NOT NULL
     ORDER BY chid, person
@@ -185,7 +188,7 @@ WITH i AS MATERIALIZED (
     INSERT INTO conversations (tenant_id, channel_id, contact_id, queue_id, status, created_at,
                                last_message_at, last_inbound_at, queued_at, bot_turns, unread_count)
     SELECT tid, chid, person, queue, status, {_NOW},
-           {_NOW}, {_NOW}, CASE WHEN status = 'queued' THEN {_NOW} END, 0, k
+           {_NOW}, inbound, CASE WHEN status = 'queued' THEN {_NOW} END, 0, k
     FROM pairs
     WHERE NOT EXISTS (SELECT 1 FROM old WHERE old.channel_id = pairs.chid AND old.contact_id = pairs.person)
     ORDER BY chid, person
@@ -207,11 +210,13 @@ WITH i AS MATERIALIZED (
 ), got AS MATERIALIZED (
     SELECT who.n, ins.* FROM ins JOIN who ON who.chid = ins.channel_id AND who.pid = ins.provider_message_id
 ), kin AS (
-    SELECT conversation_id, count(*) AS k, min(n) AS first FROM got GROUP BY conversation_id
+    SELECT conversation_id, count(*) AS k, min(n) AS first,
+           max(LEAST({_NOW}, COALESCE(provider_ts, {_NOW}))) AS inbound
+    FROM got GROUP BY conversation_id
 ), bumped AS (
     UPDATE conversations cv
     SET last_message_at = {_NOW},
-        last_inbound_at = {_NOW},
+        last_inbound_at = GREATEST(cv.last_inbound_at, kin.inbound),
         unread_count = cv.unread_count + kin.k,
         status = CASE WHEN cv.status <> 'snoozed' THEN cv.status
                       WHEN cv.assignee_id IS NULL THEN 'queued' ELSE 'assigned' END,

@@ -151,7 +151,7 @@ async def _message(uow: UnitOfWork, channel: ChannelConfig, ev: MessageReceived)
     values: dict[str, Any] = {"last_message_at": now}
     conv_changed = False
     if inbound:
-        values["last_inbound_at"] = now
+        values["last_inbound_at"] = plan.later_inbound(cv.last_inbound_at, plan.written_at(ev, now))
         values["unread_count"] = cv.unread_count + 1
         wake = plan.woken(conv.status, conv.assignee_id, conv.queued_at, now)
         if wake is not None:

@@ -83,7 +83,7 @@ class _Statements:
         # k customer messages arrive (plan.woken says what else changes when one wakes it up).
         arrival = {
             "last_message_at": bindparam("now"),
-            "last_inbound_at": bindparam("now"),
+            "last_inbound_at": plan.later_inbound(cv.last_inbound_at, bindparam("inbound")),
             "unread_count": cv.unread_count + bindparam("k"),
         }
         self.bump = update(m.conversations).where(cv.id == bindparam("cid")).values(**arrival)
@@ -149,11 +149,14 @@ def _messages(
     if not inserted:
         return []
 
-    # 5. Conversations move: last message, unread count; a snoozed one wakes up.
+    # 5. Conversations move: last message, the customer's last word, unread count; a snoozed one wakes.
     counts: dict[int, int] = {}
+    inbound: dict[int, datetime] = {}
     for mkey in inserted:
         cid = conv_of[mkey]["id"]
         counts[cid] = counts.get(cid, 0) + 1
+        written = plan.written_at(todo[mkey][1], now)
+        inbound[cid] = max(inbound.get(cid, written), written)
     by_id = {c["id"]: c for c in convs.values()}
     bumps: list[dict[str, Any]] = []
     woken: dict[int, Mapping[Any, Any]] = {}
@@ -161,10 +164,10 @@ def _messages(
         conv = by_id[cid]
         wake = plan.woken(conv["status"], conv["assignee_id"], conv["queued_at"], now)
         if wake is not None:
-            params = {"cid": cid, "now": now, "k": counts[cid], **wake}
+            params = {"cid": cid, "now": now, "k": counts[cid], "inbound": inbound[cid], **wake}
             woken[cid] = (conn.execute(s.wake, params)).one()._mapping
         else:
-            bumps.append({"cid": cid, "now": now, "k": counts[cid]})
+            bumps.append({"cid": cid, "now": now, "k": counts[cid], "inbound": inbound[cid]})
     if bumps:
         conn.execute(s.bump, bumps)
     if any(w["status"] == "queued" for w in woken.values()):

@@ -6,13 +6,21 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import timedelta
+import secrets
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select, update
 
 from inbox import models as m
-from tests.inbox.workers.outbox_support import conversation, message, outbox_rows, reply, set_last_inbound
+from tests.inbox.workers.outbox_support import (
+    conversation,
+    message,
+    messaging_payload,
+    outbox_rows,
+    reply,
+    set_last_inbound,
+)
 from tests.support import App
 
 
@@ -216,6 +224,22 @@ async def test_messenger_window_needs_the_human_agent_tag(app: App) -> None:
     await set_last_inbound(app, conv_id, None)  # the customer never wrote here
     r = await tenant.admin.http.post(f"/api/conversations/{conv_id}/messages", json={"text": "oi"})
     assert r.status_code == 422
+
+
+async def test_a_late_delivery_does_not_reopen_the_window(app: App) -> None:
+    """Meta retries a webhook for hours: a Messenger message the customer wrote 26 h ago, delivered
+    now, leaves the window closed (counted from when the customer wrote, as Meta stamps it), so a
+    reply is refused up front with the reason instead of going out untagged and being refused by Meta."""
+    tenant = await app.tenant()
+    ch = await tenant.channel("messenger", "meta")
+    written = m.utcnow() - timedelta(hours=26)
+    payload = messaging_payload(ch, sender=f"psid-{secrets.token_hex(4)}", text="oi?", written=written)
+    assert (await app.post_webhook(ch, payload)).status_code == 200
+    conv = (await tenant.admin.http.get("/api/conversations", params={"channel": ch.id})).json()["items"][0]
+    closes = datetime.fromisoformat(conv["window_closes_at"])
+    assert abs(closes - (written + timedelta(hours=24))) < timedelta(seconds=1)
+    r = await tenant.admin.http.post(f"/api/conversations/{conv['id']}/messages", json={"text": "oi"})
+    assert r.status_code == 422 and "24-hour messaging window is closed" in r.json()["error"]
 
 
 async def test_notificame_channels_are_not_judged_here(app: App) -> None:

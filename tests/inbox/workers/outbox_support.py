@@ -11,9 +11,10 @@ import asyncio
 import contextlib
 import json
 import secrets
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, select, update
@@ -121,19 +122,22 @@ async def conversation(app: App, ch: Channel, customer: str | None = None) -> tu
     return int(conv_id), customer
 
 
-def messaging_payload(ch: Channel, *, sender: str, text: str = "hi") -> dict[str, Any]:
-    """A Messenger (`page`) or Instagram (`instagram`) customer message."""
+def messaging_payload(
+    ch: Channel, *, sender: str, text: str = "hi", written: datetime | None = None
+) -> dict[str, Any]:
+    """A Messenger (`page`) or Instagram (`instagram`) customer message, written now or `written`."""
+    stamp = int((written.timestamp() if written else time.time()) * 1000)
     return {
         "object": "instagram" if ch.kind == "instagram" else "page",
         "entry": [
             {
                 "id": ch.external_id,
-                "time": 1796000000000,
+                "time": stamp,
                 "messaging": [
                     {
                         "sender": {"id": sender},
                         "recipient": {"id": ch.external_id},
-                        "timestamp": 1796000000000,
+                        "timestamp": stamp,
                         "message": {"mid": f"m_{secrets.token_hex(8)}", "text": text},
                     }
                 ],

@@ -2,9 +2,11 @@
 set-based batch (sqlite.py, SQLite's hot path, also run here on PostgreSQL) and PostgreSQL's one
 statement (postgresql.py) apply the same rules (plan.py) and log the same events.
 
-The scenario: a first message opens a conversation; snoozed and unassigned, a message wakes it into
-the queue (waiting from now); snoozed and assigned, a message wakes it back to its agent (its wait
-unchanged); a message to an open conversation only bumps it.
+The scenario: a first message, delivered a day late, opens a conversation (the customer's last word
+counts from when the provider stamped it, not from its receipt: the messaging window must not reopen);
+snoozed and unassigned, a message wakes it into the queue (waiting from now); snoozed and assigned, a
+message wakes it back to its agent (its wait unchanged); a retried old message does not move the
+customer's last word back; a message to an open conversation only bumps it.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 import json
 import secrets
 from collections.abc import Awaitable, Callable
-from datetime import UTC, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, update
@@ -68,14 +70,16 @@ async def _scenario(app: App, path: Path) -> list[Any]:
     seen = 0
     outcome: list[Any] = []
 
-    async def step(text: str, **before: Any) -> None:
+    async def step(text: str, stamped: datetime | None = None, **before: Any) -> None:
         nonlocal seen
         async with app.runtime.engine.begin() as conn:
             if before:
                 await conn.execute(update(m.conversations).where(cv.channel_id == made.id).values(**before))
-            prior = (await conn.execute(select(cv.queued_at).where(cv.channel_id == made.id))).scalar()
+            q = select(cv.queued_at, cv.last_inbound_at).where(cv.channel_id == made.id)
+            prior, prior_inbound = (await conn.execute(q)).one_or_none() or (None, None)
         started = m.utcnow()
-        msg = MessageReceived(ContactRef("whatsapp", customer, "Zé"), f"{text}-{customer}", "text", text=text)
+        contact = ContactRef("whatsapp", customer, "Zé")
+        msg = MessageReceived(contact, f"{text}-{customer}", "text", text=text, timestamp=stamped)
         await path(app, channel, msg)
         async with app.runtime.engine.connect() as conn:
             conv = (await conn.execute(select(m.conversations).where(cv.channel_id == made.id))).one()
@@ -83,7 +87,10 @@ async def _scenario(app: App, path: Path) -> list[Any]:
             logged = (await conn.execute(q.order_by(ev.seq))).all()
         seen = logged[-1].seq if logged else seen
         frames = [json.loads(r.frame) for r in logged if r.type != "agent.updated"]
-        queued_at = m.UTCDateTime().process_result_value(conv.queued_at, app.runtime.engine.dialect)
+        dialect = app.runtime.engine.dialect
+        queued_at = m.UTCDateTime().process_result_value(conv.queued_at, dialect)
+        inbound = m.UTCDateTime().process_result_value(conv.last_inbound_at, dialect)
+        assert inbound is not None
         outcome.append(
             {
                 "status": conv.status,
@@ -97,15 +104,24 @@ async def _scenario(app: App, path: Path) -> list[Any]:
                 else "before"
                 if prior is not None and abs(queued_at - prior.replace(tzinfo=UTC)) < timedelta(seconds=1)
                 else "other",
+                "customer wrote": "as stamped"
+                if stamped is not None and inbound == stamped
+                else "at receipt"
+                if inbound >= started
+                else "unchanged"
+                if prior_inbound is not None and inbound == prior_inbound.replace(tzinfo=UTC)
+                else "other",
                 "events": [(f["type"], _shape(f["data"])) for f in frames],
             }
         )
 
-    await step("first")
+    stamped = (m.utcnow() - timedelta(hours=26)).replace(microsecond=0)
+    await step("first, a day late", stamped)
     later = m.utcnow() + timedelta(days=1)
     await step("wakes into the queue", status="snoozed", snoozed_until=later)
     await step("wakes to its agent", status="snoozed", snoozed_until=later, assignee_id=agent.id)
-    await step("bumps")
+    await step("retried, old", stamped - timedelta(hours=1))
+    await step("bumps", m.utcnow() + timedelta(minutes=5))  # a provider clock ahead: receipt wins
     return outcome
 
 
@@ -115,16 +131,20 @@ async def test_every_path_applies_the_same_rules(app: App) -> None:
     results = {name: await _scenario(app, path) for name, path in paths.items()}
     reference = results.pop("single")
     # The scenario itself, as the per-delivery path plays it.
-    assert [(s["status"], s["assigned"], s["unread"], s["waiting since"]) for s in reference] == [
-        ("queued", False, 1, "this message"),
-        ("queued", False, 2, "this message"),
-        ("assigned", True, 3, "before"),
-        ("assigned", True, 4, "before"),
+    assert [
+        (s["status"], s["assigned"], s["unread"], s["waiting since"], s["customer wrote"]) for s in reference
+    ] == [
+        ("queued", False, 1, "this message", "as stamped"),
+        ("queued", False, 2, "this message", "at receipt"),
+        ("assigned", True, 3, "before", "at receipt"),
+        ("assigned", True, 4, "before", "unchanged"),
+        ("assigned", True, 5, "before", "at receipt"),
     ]
     assert [[t for t, _ in s["events"]] for s in reference] == [
         ["conversation.created", "message.created"],
         ["conversation.updated", "message.created"],
         ["conversation.updated", "message.created"],
+        ["message.created"],
         ["message.created"],
     ]
     for name, outcome in results.items():
