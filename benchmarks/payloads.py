@@ -41,6 +41,7 @@ class Target:
 # One webhook: (index into the targets, the customer's phone number, the message text).
 Message = tuple[int, str, str]
 
+
 def _stamp() -> str:
     """Now, as the provider stamps a message: a message's time counts for the messaging window, so a
     fixed date would close it on Meta channels (and the outbound phase would measure refusals)."""

@@ -25,6 +25,7 @@ from inbox import logs
 from inbox.api import (
     admin,
     conversation_actions,
+    profiles,
     queues,
     read_marks,
     reads,
@@ -115,6 +116,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *queues.routes,
         *admin.routes,
         *bot_api.routes,
+        *profiles.routes,
         *webhooks.routes,
         *ws.routes,
         Mount("/", app=app_files(shipped("static")), name="static"),

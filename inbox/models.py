@@ -15,6 +15,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Date,
     DateTime,
     Dialect,
     ForeignKey,
@@ -173,6 +174,12 @@ contacts = Table(
     Column("lead_status", String(30), nullable=False, server_default=text("'new'")),
     Column("attributes", JSON, nullable=False, default=dict),
     _created(),
+    # The profile agents keep (issue 20): how to reach the customer besides the channels, when to
+    # wish them a happy birthday, and whether they asked for no more automated messages.
+    Column("email", String(320), nullable=True),
+    Column("phone", String(40), nullable=True),
+    Column("birthday", Date, nullable=True),
+    Column("opted_out_at", UTCDateTime, nullable=True),
     Index("ix_contacts_tenant_name", "tenant_id", "name"),
 )
 
@@ -346,4 +353,38 @@ bot_turns = Table(
     Column("completion_tokens", Integer, nullable=True),
     Column("latency_ms", Integer, nullable=True),
     _created(),
+)
+
+# Appointments of a contact (a clinic's consultation, a shop's pickup): what reminders key on.
+appointments = Table(
+    "appointments",
+    metadata,
+    _id(),
+    _tenant(),
+    Column("contact_id", Id, ForeignKey("contacts.id", ondelete="CASCADE"), nullable=False),
+    Column("title", String(300), nullable=False),
+    Column("starts_at", UTCDateTime, nullable=False),
+    Column("ends_at", UTCDateTime, nullable=True),
+    Column("status", String(20), nullable=False),  # scheduled | completed | cancelled
+    Column("created_by", Id, ForeignKey("agents.id", ondelete="SET NULL"), nullable=True),
+    _created(),
+    Column("updated_at", UTCDateTime, nullable=False, default=utcnow),
+    Index("ix_appointments_tenant_starts", "tenant_id", "starts_at"),
+    Index("ix_appointments_contact", "contact_id"),
+)
+
+# Message templates with variables (inbox/templates.py renders them); `provider_template` names an
+# approved WhatsApp template ({"name", "language"}) sent instead when the 24-hour window is closed.
+templates = Table(
+    "templates",
+    metadata,
+    _id(),
+    _tenant(),
+    Column("name", String(200), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("channel_kind", String(20), nullable=True),
+    Column("provider_template", JSON, nullable=True),
+    _created(),
+    Column("updated_at", UTCDateTime, nullable=False, default=utcnow),
+    UniqueConstraint("tenant_id", "name"),
 )

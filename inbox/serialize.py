@@ -140,12 +140,45 @@ def conversation_json(row: Mapping[Any, Any]) -> ConversationData:
 
 
 def contact_json(row: Mapping[Any, Any], identities: Sequence[Mapping[Any, Any]]) -> dict[str, Any]:
+    birthday = row["birthday"]
     return {
         "id": row["id"],
         "name": row["name"],
         "identities": [{"kind": i["kind"], "external_id": i["external_id"]} for i in identities],
         "lead_status": row["lead_status"],
+        "email": row["email"],
+        "phone": row["phone"],
+        "birthday": birthday.isoformat() if birthday is not None else None,
+        "attributes": dict(row["attributes"] or {}),
+        "labels": [],
+        "opted_out": row["opted_out_at"] is not None,
         "created_at": iso(row["created_at"]),
+    }
+
+
+def appointment_json(row: Mapping[Any, Any]) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "contact_id": row["contact_id"],
+        "title": row["title"],
+        "starts_at": iso(row["starts_at"]),
+        "ends_at": iso(row["ends_at"]),
+        "status": row["status"],
+        "created_at": iso(row["created_at"]),
+        "updated_at": iso(row["updated_at"]),
+    }
+
+
+def template_json(row: Mapping[Any, Any], variables: list[str]) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "name": row["name"],
+        "body": row["body"],
+        "variables": variables,
+        "channel_kind": row["channel_kind"],
+        "provider_template": row["provider_template"],
+        "created_at": iso(row["created_at"]),
+        "updated_at": iso(row["updated_at"]),
     }
 
 

@@ -277,4 +277,3 @@ async def _flag_breaches(uow: UnitOfWork, tenant_id: int, now: datetime, target:
         uow.emit(tenant_id, sla_breached_event(conv, at, target))
         done.append(r.id)
     return done
-

@@ -32,6 +32,7 @@ from inbox.uow import UnitOfWork
 
 cv, msg, ct = m.conversations.c, m.messages.c, m.contacts.c
 
+
 async def ingest(uow: UnitOfWork, channel: ChannelConfig, events: Sequence[InboundEvent]) -> int:
     """Store what `events` say. Returns how many new messages were created."""
     created = 0

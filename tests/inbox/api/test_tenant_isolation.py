@@ -29,7 +29,14 @@ async def _world(app: App, tenant: Tenant) -> dict[str, int]:
     agent = await tenant.agent()
     r = await tenant.admin.http.post("/api/admin/queues", json={"name": "Vendas"})
     queue_id = r.json()["id"] if r.status_code in (200, 201) else MISSING
+    appointment = await tenant.admin.http.post(
+        f"/api/contacts/{conv.contact_id}/appointments",
+        json={"starts_at": "2030-01-01T10:00:00Z", "title": "Avaliação"},
+    )
+    template = await tenant.admin.http.post("/api/templates", json={"name": "Boas-vindas", "body": "Oi!"})
     return {
+        "appointment": appointment.json()["id"],
+        "template": template.json()["id"],
         "conversation": conv.id,
         "contact": conv.contact_id,
         "channel": ch.id,
@@ -53,6 +60,8 @@ def _kind(path: str, param: str) -> str:
         "agents": "agent",
         "queues": "queue",
         "messages": "message",
+        "appointments": "appointment",
+        "templates": "template",
     }.get(segment, segment)
 
 
@@ -67,6 +76,8 @@ async def _snapshot(app: App, tenant_id: int) -> Any:
             m.agents,
             m.queues,
             m.queue_members,
+            m.appointments,
+            m.templates,
         ):
             rows = (await conn.execute(select(table).where(table.c.tenant_id == tenant_id))).all()
             out.append(sorted(tuple(str(v) for v in r) for r in rows))
