@@ -24,12 +24,16 @@ from bot.responder import bot_job
 from inbox import logs
 from inbox.api import (
     admin,
+    canned,
     conversation_actions,
+    labels,
     queues,
     read_marks,
     reads,
     replies,
+    search,
     sessions,
+    transfer,
     webhooks,
 )
 from inbox.config import Settings
@@ -115,6 +119,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *queues.routes,
         *admin.routes,
         *bot_api.routes,
+        # Agent productivity (issue 15)
+        *canned.routes,
+        *labels.routes,
+        *transfer.routes,
+        *search.routes,
         *webhooks.routes,
         *ws.routes,
         Mount("/", app=app_files(shipped("static")), name="static"),

@@ -25,6 +25,7 @@ from inbox.uow import UnitOfWork
 
 msg, cv, ch = m.messages.c, m.conversations.c, m.channels.c
 
+
 async def _window(uow: UnitOfWork, conv: Row[Any]) -> Window:
     """What the channel's provider allows for a free-form message now (its adapter's rule)."""
     adapter = uow.runtime.adapters.get(conv.channel_provider)

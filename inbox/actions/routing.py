@@ -287,4 +287,3 @@ async def _flag_breaches(uow: UnitOfWork, tenant_id: int, now: datetime, target:
         )
         done.append(r.id)
     return done
-

@@ -131,7 +131,8 @@ def _pg_search() -> None:
     )
     if _pg_extension("pg_trgm"):
         op.execute(
-            "CREATE INDEX ix_search_messages_text ON messages USING gin (inbox_search_norm(text) gin_trgm_ops)"
+            "CREATE INDEX ix_search_messages_text ON messages"
+            " USING gin (inbox_search_norm(text) gin_trgm_ops)"
         )
 
 

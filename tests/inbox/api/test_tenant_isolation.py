@@ -29,7 +29,13 @@ async def _world(app: App, tenant: Tenant) -> dict[str, int]:
     agent = await tenant.agent()
     r = await tenant.admin.http.post("/api/admin/queues", json={"name": "Vendas"})
     queue_id = r.json()["id"] if r.status_code in (200, 201) else MISSING
+    r = await tenant.admin.http.post("/api/canned-responses", json={"short_code": "oi", "body": "Olá"})
+    canned_id = r.json()["id"] if r.status_code == 201 else MISSING
+    r = await tenant.admin.http.post("/api/labels", json={"name": "vip"})
+    label_id = r.json()["id"] if r.status_code == 201 else MISSING
     return {
+        "canned-response": canned_id,
+        "label": label_id,
         "conversation": conv.id,
         "contact": conv.contact_id,
         "channel": ch.id,
@@ -53,6 +59,8 @@ def _kind(path: str, param: str) -> str:
         "agents": "agent",
         "queues": "queue",
         "messages": "message",
+        "canned-responses": "canned-response",
+        "labels": "label",
     }.get(segment, segment)
 
 
@@ -67,6 +75,9 @@ async def _snapshot(app: App, tenant_id: int) -> Any:
             m.agents,
             m.queues,
             m.queue_members,
+            m.canned_responses,
+            m.labels,
+            m.conversation_labels,
         ):
             rows = (await conn.execute(select(table).where(table.c.tenant_id == tenant_id))).all()
             out.append(sorted(tuple(str(v) for v in r) for r in rows))
