@@ -8,6 +8,7 @@ import { h, uuid } from "../dom.js";
 import { t } from "../i18n.js";
 import { icon } from "../icons.js";
 import { store } from "../store.js";
+import { CannedPicker } from "./canned.js";
 
 const TYPING_EVERY = 3000;
 const drafts = new Map(); // conversation id -> {text, note, clientId}
@@ -30,6 +31,8 @@ export class Composer {
       oninput: () => this.input(),
     });
     this.textarea.value = draft.text;
+    this.conv = store.conversations.get(id) || null;
+    this.canned = new CannedPicker(this.textarea, () => this.conv); // `/` in the reply box
     this.noteToggle = h(
       "button",
       { type: "button", class: "btn btn-sm btn-toggle", "aria-pressed": String(draft.note), dataset: { action: "note" }, onclick: () => this.setNote(!this.draft.note) },
@@ -42,6 +45,7 @@ export class Composer {
       "form",
       { class: "composer", onsubmit: (e) => { e.preventDefault(); this.send(); } },
       h("label", { for: `reply-${id}`, class: "sr-only" }, t("reply.label")),
+      this.canned.el,
       this.textarea,
       this.error,
       h("div", { class: "composer-bar" }, this.noteToggle, h("div", { class: "composer-spacer" }), this.sendButton),
@@ -52,7 +56,9 @@ export class Composer {
 
   destroy() {}
 
-  setConversation() {}
+  setConversation(conv) {
+    if (conv) this.conv = conv;
+  }
 
   setNote(on) {
     this.draft.note = on;
@@ -63,6 +69,7 @@ export class Composer {
   }
 
   keydown(e) {
+    if (this.canned.keydown(e)) return;
     if (e.key === "Enter" && !e.shiftKey && !e.isComposing && !e.altKey && !e.ctrlKey && !e.metaKey) {
       e.preventDefault();
       this.send();
@@ -71,6 +78,7 @@ export class Composer {
 
   input() {
     this.draft.text = this.textarea.value;
+    this.canned.update();
     this.autosize();
     const now = Date.now();
     if (!this.draft.note && this.textarea.value && now - this.lastTyping > TYPING_EVERY) {
