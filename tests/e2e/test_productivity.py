@@ -181,3 +181,26 @@ async def test_transfer_arrives_live_at_the_other_agent(e2e: E2E) -> None:
     await arrived.click()
     note = receiver.locator(".msg-system", has_text="Transferred to Bruno Alves by Ana Souza")
     await expect(note).to_contain_text("Cliente quer desconto")
+
+
+async def test_a_draft_survives_a_reload(e2e: E2E) -> None:
+    tenant = await e2e.app.tenant()
+    ch = await tenant.channel()
+    await say(e2e, ch, "5511930000041", "Nina Campos", "Oi")
+    await say(e2e, ch, "5511930000042", "Otto Lima", "Oi")
+    nina = await conversation_of(tenant.admin, "Nina Campos")
+    otto = await conversation_of(tenant.admin, "Otto Lima")
+    page = await e2e.open(tenant.admin, f"/#/c/{nina}")
+    await page.locator(".reply-input").fill("Nina, seu exame ficou pronto")
+    await page.goto(f"{e2e.url}/#/c/{otto}")
+    await page.locator(".reply-input").fill("Otto, rascunho")
+    await page.reload()
+    await expect(page.locator(".reply-input")).to_have_value("Otto, rascunho")
+    await page.goto(f"{e2e.url}/#/c/{nina}")
+    await expect(page.locator(".reply-input")).to_have_value("Nina, seu exame ficou pronto")
+    # Sent: the draft is gone, also after a reload.
+    await page.press(".reply-input", "Enter")
+    await expect(page.locator(".msg-out", has_text="seu exame ficou pronto")).to_have_count(1)
+    await page.reload()
+    await expect(page.locator(".conv-header .conv-name")).to_have_text("Nina Campos")
+    await expect(page.locator(".reply-input")).to_have_value("")

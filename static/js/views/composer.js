@@ -1,7 +1,7 @@
 // The reply box: Enter sends, Shift+Enter is a new line, a private-note toggle. Each message gets a
 // client_id when first sent and keeps it until the server has it, so a double click or a retried
 // POST creates one message. Typing is announced to other agents at most every 3 s. Drafts survive
-// switching conversations.
+// switching conversations and reloads.
 
 import * as api from "../api.js";
 import { h, uuid } from "../dom.js";
@@ -13,13 +13,42 @@ import { CannedPicker } from "./canned.js";
 const TYPING_EVERY = 3000;
 const drafts = new Map(); // conversation id -> {text, note, clientId}
 
+// Drafts also survive a reload: kept in localStorage per signed-in agent (text and note flag only),
+// the newest MAX_SAVED of them.
+const MAX_SAVED = 100;
+
+function draftsKey() {
+  return `inbox.drafts.${store.me?.id ?? ""}`;
+}
+
+function savedDrafts() {
+  try {
+    return JSON.parse(localStorage.getItem(draftsKey())) || {};
+  } catch {
+    return {};
+  }
+}
+
+function saveDraft(id, draft) {
+  try {
+    const all = savedDrafts();
+    if (draft.text) all[id] = { text: draft.text, note: draft.note, at: Date.now() };
+    else delete all[id];
+    const kept = Object.entries(all).sort((a, b) => b[1].at - a[1].at).slice(0, MAX_SAVED);
+    localStorage.setItem(draftsKey(), JSON.stringify(Object.fromEntries(kept)));
+  } catch {
+    /* storage full or disabled: the draft lasts as long as the page */
+  }
+}
+
 export class Composer {
   constructor({ session, id }) {
     this.session = session;
     this.id = id;
     this.sending = false;
     this.lastTyping = 0;
-    const draft = drafts.get(id) || { text: "", note: false, clientId: null };
+    const saved = savedDrafts()[id];
+    const draft = drafts.get(id) || { text: saved?.text || "", note: !!saved?.note, clientId: null };
     this.draft = draft;
     drafts.set(id, draft);
 
@@ -62,6 +91,7 @@ export class Composer {
 
   setNote(on) {
     this.draft.note = on;
+    saveDraft(this.id, this.draft);
     this.noteToggle.setAttribute("aria-pressed", String(on));
     this.el.classList.toggle("is-note", on);
     this.textarea.placeholder = on ? t("reply.note_placeholder") : t("reply.placeholder");
@@ -78,6 +108,7 @@ export class Composer {
 
   input() {
     this.draft.text = this.textarea.value;
+    saveDraft(this.id, this.draft);
     this.canned.update();
     this.autosize();
     const now = Date.now();
@@ -109,6 +140,7 @@ export class Composer {
       this.textarea.value = "";
       this.draft.text = "";
       this.draft.clientId = null;
+      saveDraft(this.id, this.draft);
       this.autosize();
     } catch (err) {
       // A refusal (4xx) means nothing was stored: the next try is a new message.
