@@ -24,13 +24,17 @@ from bot.responder import bot_job
 from inbox import logs
 from inbox.api import (
     admin,
+    canned,
     conversation_actions,
+    labels,
     profiles,
     queues,
     read_marks,
     reads,
     replies,
+    search,
     sessions,
+    transfer,
     webhooks,
 )
 from inbox.config import Settings
@@ -117,6 +121,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *admin.routes,
         *bot_api.routes,
         *profiles.routes,
+        # Agent productivity (issue 15)
+        *canned.routes,
+        *labels.routes,
+        *transfer.routes,
+        *search.routes,
         *webhooks.routes,
         *ws.routes,
         Mount("/", app=app_files(shipped("static")), name="static"),

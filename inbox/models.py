@@ -388,3 +388,49 @@ templates = Table(
     Column("updated_at", UTCDateTime, nullable=False, default=utcnow),
     UniqueConstraint("tenant_id", "name"),
 )
+
+# --- Agent productivity (issue 15): canned responses, labels, search -----------------------------
+
+# Replies agents insert with `/short_code` in the reply box; the short code is unique per tenant.
+canned_responses = Table(
+    "canned_responses",
+    metadata,
+    _id(),
+    _tenant(),
+    Column("short_code", String(50), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("created_by", Id, ForeignKey("agents.id", ondelete="SET NULL"), nullable=True),
+    _created(),
+    Column("updated_at", UTCDateTime, nullable=False, default=utcnow),
+    UniqueConstraint("tenant_id", "short_code"),
+)
+
+labels = Table(
+    "labels",
+    metadata,
+    _id(),
+    _tenant(),
+    Column("name", String(50), nullable=False),
+    Column("color", String(7), nullable=False),  # #rrggbb
+    _created(),
+    UniqueConstraint("tenant_id", "name"),
+)
+
+conversation_labels = Table(
+    "conversation_labels",
+    metadata,
+    Column("conversation_id", Id, ForeignKey("conversations.id", ondelete="CASCADE"), primary_key=True),
+    Column("label_id", Id, ForeignKey("labels.id", ondelete="CASCADE"), primary_key=True),
+    _tenant(),
+    Index("ix_conversation_labels_label", "label_id", "conversation_id"),
+)
+
+# Search structures that exist in one dialect only and so cannot be Core tables: SQLite's FTS5 table
+# over messages.text (and the shadow tables FTS5 keeps), PostgreSQL's trigram index. Migration 0005
+# owns them; schema comparisons skip them (`schema_compared`).
+SEARCH_OBJECTS = ("messages_fts", "ix_search_")
+
+
+def schema_compared(name: str | None, type_: str, parent_names: Any) -> bool:
+    """Alembic's `include_name` hook: schema comparisons skip the search structures above."""
+    return not (name and name.startswith(SEARCH_OBJECTS))

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from inbox import models as m
 from inbox.access import conversation_filter, may_see_conversation
 from inbox.auth import Principal
+from inbox.catalog import attach_labels, labelled
 from inbox.errors import Forbidden, Invalid, NotFound
 from inbox.serialize import ConversationData, contact_json, conversation_json, message_json
 
@@ -76,8 +77,11 @@ async def list_conversations(
     channel: str | None = None,
     cursor: str | None = None,
     limit: int = 50,
+    label: str | None = None,
 ) -> dict[str, Any]:
     q = conversations_select().where(cv.tenant_id == p.tenant_id, conversation_filter(p))
+    if label:
+        q = q.where(labelled(p.tenant_id, label))
     if status:
         statuses = [s for s in status.split(",") if s]
         q = q.where(cv.status.in_(statuses))
@@ -106,6 +110,7 @@ async def list_conversations(
         next_cursor = _encode_cursor(rows[-1].last_message_at, rows[-1].id)
     items = [conversation_json(r._mapping) for r in rows]
     await _attach_last_messages(conn, items)
+    await attach_labels(conn, items)
     return {"items": items, "next_cursor": next_cursor}
 
 

@@ -70,6 +70,7 @@ class ConversationData(TypedDict):
     window_closes_at: str | None
     sla_breached: bool
     last_message: NotRequired[MessageData | None]  # in the conversation list: its preview line
+    labels: NotRequired[list[dict[str, Any]]]  # [{"id", "name", "color"}] (inbox/catalog.py)
 
 
 class AgentData(TypedDict):

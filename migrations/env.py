@@ -6,7 +6,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine
 
-from inbox.models import metadata
+from inbox.models import metadata, schema_compared
 
 config = context.config
 
@@ -14,7 +14,12 @@ config = context.config
 def run() -> None:
     connection = config.attributes.get("connection")
     if connection is not None:
-        context.configure(connection=connection, target_metadata=metadata, render_as_batch=True)
+        context.configure(
+            connection=connection,
+            target_metadata=metadata,
+            render_as_batch=True,
+            include_name=schema_compared,
+        )
         with context.begin_transaction():
             context.run_migrations()
         return
@@ -22,7 +27,9 @@ def run() -> None:
     assert url, "set sqlalchemy.url or run `inbox migrate`"
     engine = create_engine(url.replace("+aiosqlite", "").replace("+asyncpg", "+psycopg"))
     with engine.begin() as conn:
-        context.configure(connection=conn, target_metadata=metadata, render_as_batch=True)
+        context.configure(
+            connection=conn, target_metadata=metadata, render_as_batch=True, include_name=schema_compared
+        )
         with context.begin_transaction():
             context.run_migrations()
 

@@ -12,7 +12,8 @@ from sqlalchemy import update
 
 from inbox import models as m
 from inbox.access import may_see_conversation
-from inbox.actions.conversations import load, updated_event
+from inbox.actions.conversations import load
+from inbox.actions.events import updated_event
 from inbox.auth import Principal
 from inbox.errors import Forbidden
 from inbox.uow import UnitOfWork

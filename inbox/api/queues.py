@@ -19,6 +19,7 @@ from inbox import figures, reports, routing_settings
 from inbox import models as m
 from inbox.actions import presence
 from inbox.api.common import authenticated, body, principal, runtime
+from inbox.catalog import label_report
 from inbox.errors import Invalid
 from inbox.serialize import agent_json
 
@@ -46,6 +47,7 @@ async def get_report(request: Request) -> Response:
         settings = await routing_settings.load(conn, tenant_id)
         start, end = reports.period(qp.get("from"), qp.get("to"), m.utcnow(), settings)
         data = await reports.report(conn, tenant_id, start, end, settings)
+        data["by_label"] = await label_report(conn, tenant_id, start, end)
     if fmt == "json":
         return JSONResponse(data)
     name = f"report-{start.date().isoformat()}-{end.date().isoformat()}.csv"

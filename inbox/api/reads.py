@@ -8,6 +8,7 @@ from starlette.routing import Route
 
 from inbox import queries
 from inbox.api.common import authenticated, int_param, principal, runtime
+from inbox.catalog import attach_labels
 from inbox.serialize import conversation_json
 
 
@@ -27,6 +28,7 @@ async def list_conversations(request: Request) -> Response:
             channel=qp.get("channel") or None,
             cursor=qp.get("cursor") or None,
             limit=limit,
+            label=qp.get("label") or None,
         )
     return JSONResponse(page)
 
@@ -35,7 +37,9 @@ async def list_conversations(request: Request) -> Response:
 async def get_conversation(request: Request) -> Response:
     async with runtime(request).engine.connect() as conn:
         row = await queries.conversation_for(conn, principal(request), int_param(request, "id"))
-    return JSONResponse(conversation_json(row._mapping))
+        data = conversation_json(row._mapping)
+        await attach_labels(conn, [data])
+    return JSONResponse(data)
 
 
 @authenticated()

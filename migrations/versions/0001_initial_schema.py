@@ -406,8 +406,6 @@ def upgrade() -> None:
         batch_op.create_index("ix_outbox_due", ["next_attempt_at"], unique=False)
 
 
-
-
 def downgrade() -> None:
 
     with op.batch_alter_table("outbox", schema=None) as batch_op:
@@ -457,4 +455,3 @@ def downgrade() -> None:
     op.drop_table("contacts")
     op.drop_table("agents")
     op.drop_table("tenants")
-

@@ -1,7 +1,7 @@
 """contact profile (email, phone, birthday, opt-out), appointments, message templates
 
 Revision ID: 0006
-Revises: 0002
+Revises: 0005
 Create Date: 2026-12-03 07:50:00
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 from inbox.models import Id, UTCDateTime
 
 revision = "0006"
-down_revision = "0002"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 

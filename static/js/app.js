@@ -9,14 +9,25 @@ import { Realtime } from "./ws.js";
 import { Shell } from "./views/shell.js";
 import { InboxView } from "./views/inbox.js";
 import { SupervisorView } from "./views/supervisor.js";
+import { ManageView } from "./views/manage.js";
+import { SearchView } from "./views/search.js";
+
+const VIEWS = { inbox: InboxView, supervisor: SupervisorView, manage: ManageView, search: SearchView };
+const SEES_ALL_ONLY = ["supervisor", "manage"];
 
 let session = null;
 
 function parseRoute() {
-  const hash = location.hash.replace(/^#\/?/, "");
+  const [hash, query] = location.hash.replace(/^#\/?/, "").split("?");
   const parts = hash.split("/").filter(Boolean);
   if (parts[0] === "supervisor") return { name: "supervisor" };
-  if (parts[0] === "c" && parts[1]) return { name: "inbox", conversationId: Number(parts[1]) || parts[1] };
+  if (parts[0] === "manage") return { name: "manage" };
+  if (parts[0] === "search") return { name: "search", q: new URLSearchParams(query || "").get("q") || "" };
+  if (parts[0] === "c" && parts[1]) {
+    // #/c/ID/m/MID: a search result, the conversation opened at that message.
+    const messageId = parts[2] === "m" && parts[3] ? Number(parts[3]) || null : null;
+    return { name: "inbox", conversationId: Number(parts[1]) || parts[1], messageId };
+  }
   return { name: "inbox", conversationId: null };
 }
 
@@ -103,16 +114,17 @@ class Session {
   route() {
     clearTimeout(this.startTimer);
     const r = parseRoute();
-    const name = r.name === "supervisor" && store.sees_all ? "supervisor" : "inbox";
-    if (r.name === "supervisor" && name !== "supervisor") location.hash = "#/";
+    const name = SEES_ALL_ONLY.includes(r.name) && !store.sees_all ? "inbox" : r.name;
+    if (name !== r.name) location.hash = "#/";
     if (this.viewName !== name) {
       if (this.view) this.view.unmount();
-      this.view = name === "supervisor" ? new SupervisorView(this) : new InboxView(this);
+      this.view = new VIEWS[name](this);
       this.viewName = name;
       this.view.mount(this.shell.main);
     }
     this.shell.setActive(name);
-    if (name === "inbox") this.view.open(r.conversationId);
+    if (name === "inbox") this.view.open(r.conversationId, r.messageId);
+    if (name === "search") this.view.search(r.q);
   }
 
   rerender() {
@@ -121,7 +133,8 @@ class Session {
       this.view.unmount();
       this.view.mount(this.shell.main);
       const r = parseRoute();
-      if (this.viewName === "inbox") this.view.open(r.conversationId);
+      if (this.viewName === "inbox") this.view.open(r.conversationId, r.messageId);
+      if (this.viewName === "search") this.view.search(r.q, { force: true });
     }
   }
 

@@ -25,6 +25,11 @@ const PATHS = {
   handoff: ["M16 11V7a4 4 0 0 0-8 0v4", "M5 11h14v9H5z", "M12 15v2"],
   back: ["M15 5l-7 7 7 7"],
   retry: ["M20 12a8 8 0 1 1-2.4-5.7", "M20 4v5h-5"],
+  // agent productivity (issue 15)
+  tag: ["M3 12V4h8l10 10-8 8z", "M7.5 8.5h.01"],
+  transfer: ["M4 8h14", "M14 4l4 4-4 4", "M20 16H6", "M10 12l-4 4 4 4"],
+  search: ["M11 18a7 7 0 1 0 0-14 7 7 0 0 0 0 14z", "M21 21l-5-5"],
+  settings: ["M4 6h10", "M18 6h2", "M4 12h4", "M12 12h8", "M4 18h12", "M20 18h0", "M16 4v4", "M10 10v4", "M18 16v4"],
 };
 
 export function icon(name, { size = 16, label = null, cls = "" } = {}) {

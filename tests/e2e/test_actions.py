@@ -169,6 +169,7 @@ async def test_keyboard_only(e2e: E2E) -> None:
     await expect(page.locator("#tab-all")).to_be_focused()
     await expect(page.locator("#tab-all")).to_have_attribute("aria-selected", "true")
     await page.keyboard.press("Tab")  # the status filter
+    await page.keyboard.press("Tab")  # the label filter
     await page.keyboard.press("Tab")  # the first conversation
     await expect(page.locator(".conv-item", has_text="Tiago Melo")).to_be_focused()
     await page.keyboard.press("Enter")

@@ -13,12 +13,13 @@ from sqlalchemy import inspect
 
 from inbox.db import create_engine
 from inbox.migrate import migrate
-from inbox.models import metadata
+from inbox.models import metadata, schema_compared
 from tests.databases import create_pg_database, drop_pg_database, pg_ok
 
 
 def _diff(sync_conn: Any) -> list[Any]:
-    ctx = MigrationContext.configure(sync_conn, opts={"compare_type": True, "compare_server_default": False})
+    opts = {"compare_type": True, "compare_server_default": False, "include_name": schema_compared}
+    ctx = MigrationContext.configure(sync_conn, opts=opts)
     return list(compare_metadata(ctx, metadata))
 
 

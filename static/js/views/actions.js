@@ -7,6 +7,8 @@ import { h, replace } from "../dom.js";
 import { t } from "../i18n.js";
 import { avatar, channelIcon, channelLabel, icon } from "../icons.js";
 import { store } from "../store.js";
+import { labelChip, labelPicker } from "./labels.js";
+import { transferPopover } from "./transfer.js";
 
 function pad(n) {
   return String(n).padStart(2, "0");
@@ -34,17 +36,21 @@ export class ConversationHeader {
       const result = await api.post(`/api/conversations/${this.id}/${path}`, body);
       if (result && result.id === this.id) store.upsertConversation(result, { fromApi: true, mark });
     } catch (err) {
-      this.error.textContent = t("conv.action_failed", { e: err.status === 0 ? t("error.network") : err.message });
-      this.error.hidden = false;
+      this.fail(err);
     } finally {
       if (button) button.disabled = false;
     }
   }
 
+  fail(err) {
+    this.error.textContent = t("conv.action_failed", { e: err.status === 0 ? t("error.network") : err.message });
+    this.error.hidden = false;
+  }
+
   render(conv) {
     // Rebuild only when something shown changed (keeps focus in the picker while events flow).
     const agents = [...store.agents.values()].map((a) => [a.id, a.name, a.status, a.disabled]);
-    const shown = conv && [conv.status, conv.assignee_id, conv.contact, conv.channel, conv.sla_breached];
+    const shown = conv && [conv.status, conv.assignee_id, conv.contact, conv.channel, conv.sla_breached, conv.labels];
     const sig = JSON.stringify([shown, agents, store.me?.id]);
     if (sig === this.sig) return;
     this.sig = sig;
@@ -69,10 +75,19 @@ export class ConversationHeader {
           h("span", {}, conv.channel?.name || channelLabel(conv.channel?.kind)),
           h("span", { class: `pill pill-${conv.status}`, dataset: { convStatus: conv.status } }, t(`conv.status.${conv.status}`)),
           conv.sla_breached && conv.status !== "resolved" ? h("span", { class: "pill pill-breached" }, t("conv.sla")) : null,
+          h("span", { class: "conv-labels", dataset: { convLabels: "" } }, (conv.labels || []).map(labelChip)),
         ),
       ),
     );
+    // A label ticked in the open picker changes the header: keep the picker open and the focus put.
+    const openAction = this.el.querySelector("details[open] > summary")?.dataset.action;
+    const focusedId = this.el.contains(document.activeElement) ? document.activeElement.id : null;
     replace(this.el, title, this.actions(conv), this.error);
+    if (openAction) {
+      const summary = this.el.querySelector(`summary[data-action="${openAction}"]`);
+      if (summary) summary.parentElement.open = true;
+    }
+    if (focusedId) document.getElementById(focusedId)?.focus();
   }
 
   actions(conv) {
@@ -90,6 +105,8 @@ export class ConversationHeader {
           h("button", { type: "button", class: "btn btn-sm", dataset: { action: "assign-me" }, onclick: (e) => this.act("assign", { agent_id: me.id }, e.currentTarget) }, icon("user"), t("conv.assign_me")),
         );
       }
+      box.append(labelPicker(conv, (err) => this.fail(err)));
+      box.append(transferPopover(conv, (path, body, button) => this.act(path, body, button)));
       box.append(this.snooze(conv));
       box.append(
         h("button", { type: "button", class: "btn btn-sm btn-success", dataset: { action: "resolve" }, onclick: (e) => this.act("resolve", {}, e.currentTarget) }, icon("resolve"), t("conv.resolve")),

@@ -175,7 +175,14 @@ export class ConversationPane {
     wanted.forEach((el, i) => {
       if (this.list.children[i] !== el) this.list.insertBefore(el, this.list.children[i] || null);
     });
-    if (this.stickToBottom || nearBottom || grewByMine) this.scrollToBottom();
+    const focus = this.focusId && this.nodes.get(`m:${this.focusId}`);
+    if (focus) {
+      // Opened from a search result: that message, centred and marked, instead of the bottom.
+      this.focusId = null;
+      for (const el of this.list.querySelectorAll(".msg-focus")) el.classList.remove("msg-focus");
+      focus.el.classList.add("msg-focus");
+      focus.el.scrollIntoView({ block: "center" });
+    } else if (this.stickToBottom || nearBottom || grewByMine) this.scrollToBottom();
     this.stickToBottom = false;
     this.list.setAttribute("aria-live", "polite");
   }
@@ -198,6 +205,12 @@ export class ConversationPane {
         if (this.scroller.scrollHeight - this.scroller.scrollTop - this.scroller.clientHeight < 400) this.scroller.scrollTop = this.scroller.scrollHeight;
       });
     }
+  }
+
+  /** Scroll to a message (a search result) once it is rendered. */
+  focusMessage(messageId) {
+    this.focusId = messageId;
+    this.renderMessages();
   }
 
   async retry(msg, button) {

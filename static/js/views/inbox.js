@@ -29,11 +29,12 @@ export class InboxView {
     this.el.remove();
   }
 
-  open(id) {
+  open(id, messageId = null) {
     this.openId = id;
     this.el.classList.toggle("has-open", id !== null);
     this.list.setOpen(id);
     this.pane.open(id);
+    if (messageId) this.pane.focusMessage(messageId);
     this.contact.open(id);
   }
 

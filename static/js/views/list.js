@@ -9,6 +9,7 @@ import { t } from "../i18n.js";
 import { avatar, channelIcon, icon } from "../icons.js";
 import { FILTERS, store } from "../store.js";
 import { previewText } from "./message.js";
+import { labelChip, labelSet } from "./labels.js";
 
 const PREFS_KEY = "inbox.list";
 
@@ -28,12 +29,16 @@ export class ConversationList {
     this.tabs = store.sees_all ? ["mine", "unassigned", "all"] : ["mine", "unassigned"];
     this.tab = this.tabs.includes(prefs.tab) ? prefs.tab : "mine";
     this.filter = FILTERS[prefs.filter] ? prefs.filter : "open";
+    this.label = typeof prefs.label === "string" ? prefs.label : ""; // "" = any label
     this.cursors = new Map(); // "tab|filter" -> next cursor (null: all loaded)
     this.openId = null;
     this.render();
     this.onChange = () => this.renderRows();
     store.addEventListener("conversations", this.onChange);
     store.addEventListener("agents", this.onChange);
+    this.onLabels = () => this.renderLabelFilter();
+    labelSet.addEventListener("change", this.onLabels);
+    labelSet.load();
     this.ticker = setInterval(() => this.renderRows(), 15_000); // wait times keep counting
     this.load();
     this.loadCounts();
@@ -56,16 +61,17 @@ export class ConversationList {
   destroy() {
     store.removeEventListener("conversations", this.onChange);
     store.removeEventListener("agents", this.onChange);
+    labelSet.removeEventListener("change", this.onLabels);
     clearInterval(this.ticker);
   }
 
   key() {
-    return `${this.tab}|${this.filter}`;
+    return `${this.tab}|${this.filter}|${this.label}`;
   }
 
   savePrefs() {
     try {
-      localStorage.setItem(PREFS_KEY, JSON.stringify({ tab: this.tab, filter: this.filter }));
+      localStorage.setItem(PREFS_KEY, JSON.stringify({ tab: this.tab, filter: this.filter, label: this.label }));
     } catch {
       /* not persisted */
     }
@@ -74,8 +80,10 @@ export class ConversationList {
   predicate() {
     const statuses = FILTERS[this.filter];
     const me = store.me && store.me.id;
+    const label = this.label;
     return (c) => {
       if (!statuses.includes(c.status)) return false;
+      if (label && !(c.labels || []).some((l) => l.name === label)) return false;
       if (this.tab === "mine") return c.assignee_id === me;
       if (this.tab === "unassigned") return c.assignee_id === null || c.assignee_id === undefined;
       return true;
@@ -92,7 +100,7 @@ export class ConversationList {
     const mark = store.tick;
     try {
       const page = await api.get(
-        `/api/conversations${api.qs({ assignee, status: FILTERS[this.filter].join(","), cursor, limit: 50 })}`,
+        `/api/conversations${api.qs({ assignee, status: FILTERS[this.filter].join(","), label: this.label, cursor, limit: 50 })}`,
       );
       for (const c of page.items) store.upsertConversation(c, { fromApi: true, mark });
       this.cursors.set(key, page.next_cursor || null);
@@ -156,15 +164,34 @@ export class ConversationList {
     });
     for (const f of Object.keys(FILTERS)) filter.append(h("option", { value: f }, t(`filter.${f}`)));
     filter.value = this.filter;
+    this.labelFilter = h("select", {
+      id: "label-filter",
+      class: "select select-sm",
+      onchange: (e) => {
+        this.label = e.target.value;
+        this.savePrefs();
+        this.renderRows();
+        this.load();
+      },
+    });
+    this.renderLabelFilter();
     this.rows = h("ul", { class: "conv-list", id: "conversation-rows", role: "tabpanel", "aria-labelledby": `tab-${this.tab}` });
     this.footer = h("div", { class: "list-footer" });
     replace(
       this.el,
-      h("div", { class: "list-head" }, tablist, h("div", { class: "list-filter" }, h("label", { for: "list-filter", class: "sr-only" }, t("filter.label")), filter)),
+      h("div", { class: "list-head" }, tablist, h("div", { class: "list-filter" }, h("label", { for: "list-filter", class: "sr-only" }, t("filter.label")), filter, h("label", { for: "label-filter", class: "sr-only" }, t("labels.filter")), this.labelFilter)),
       this.rows,
       this.footer,
     );
     this.renderRows();
+  }
+
+  renderLabelFilter() {
+    if (!this.labelFilter) return;
+    const names = labelSet.items.map((l) => l.name);
+    if (this.label && !names.includes(this.label)) names.push(this.label); // saved, not loaded yet
+    this.labelFilter.replaceChildren(h("option", { value: "" }, t("labels.any")), ...names.map((n) => h("option", { value: n }, n)));
+    this.labelFilter.value = this.label;
   }
 
   selectTab(name) {
@@ -247,7 +274,7 @@ export class ConversationList {
         { class: "conv-body" },
         h("span", { class: "conv-line" }, h("span", { class: "conv-name" }, name), h("span", { class: "conv-time" }, fmt.when(c.last_message_at))),
         h("span", { class: "conv-line" }, h("span", { class: "conv-preview" }, preview ? previewText(preview, { short: true }) : c.channel?.name || ""), ...meta),
-        pills.length ? h("span", { class: "conv-line conv-pills" }, ...pills) : null,
+        pills.length || c.labels?.length ? h("span", { class: "conv-line conv-pills" }, ...pills, ...(c.labels || []).map(labelChip)) : null,
       ),
     );
     return h("li", {}, button);

@@ -29,6 +29,7 @@ export class Shell {
   }
 
   destroy() {
+    if (this.onSlash) document.removeEventListener("keydown", this.onSlash);
     this.rt.removeEventListener("state", this.onState);
     store.removeEventListener("me", this.onMe);
   }
@@ -45,11 +46,13 @@ export class Shell {
       );
     nav.append(link("inbox", "#/", t("nav.inbox"), "inbox"));
     if (store.sees_all) nav.append(link("supervisor", "#/supervisor", t("nav.supervisor"), "chart"));
+    if (store.sees_all) nav.append(link("manage", "#/manage", t("nav.manage"), "settings"));
     this.statusBox = h("div", { class: "status-switch" });
     replace(
       this.topbar,
       h("div", { class: "brand" }, h("span", { class: "brand-mark", "aria-hidden": "true" }), h("span", {}, t("app.name"))),
       nav,
+      this.searchForm(),
       h("div", { class: "topbar-spacer" }),
       this.statusBox,
       prefsControls(),
@@ -62,6 +65,38 @@ export class Shell {
     );
     this.renderStatus();
     this.renderBanner();
+  }
+
+  /** Search across messages and contacts: Enter opens the results (#/search?q=...). "/" focuses it
+   * from anywhere but a text field. */
+  searchForm() {
+    const input = h("input", { id: "search-input", type: "search", class: "input input-sm search-input", placeholder: t("search.placeholder"), autocomplete: "off", maxlength: 200 });
+    if (!this.onSlash) {
+      this.onSlash = (e) => {
+        const el = document.activeElement;
+        const typing = el && (el.isContentEditable || ["INPUT", "TEXTAREA", "SELECT"].includes(el.tagName));
+        if (e.key === "/" && !typing && !e.ctrlKey && !e.metaKey && !e.altKey) {
+          e.preventDefault();
+          document.getElementById("search-input")?.focus();
+        }
+      };
+      document.addEventListener("keydown", this.onSlash);
+    }
+    return h(
+      "form",
+      {
+        class: "search-form",
+        role: "search",
+        onsubmit: (e) => {
+          e.preventDefault();
+          const q = input.value.trim();
+          if (q) location.hash = `#/search?q=${encodeURIComponent(q)}`;
+        },
+      },
+      h("label", { for: "search-input", class: "sr-only" }, t("search.label")),
+      icon("search", { size: 14, cls: "search-icon" }),
+      input,
+    );
   }
 
   setActive(name) {

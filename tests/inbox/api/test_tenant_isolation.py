@@ -34,9 +34,15 @@ async def _world(app: App, tenant: Tenant) -> dict[str, int]:
         json={"starts_at": "2030-01-01T10:00:00Z", "title": "Avaliação"},
     )
     template = await tenant.admin.http.post("/api/templates", json={"name": "Boas-vindas", "body": "Oi!"})
+    r = await tenant.admin.http.post("/api/canned-responses", json={"short_code": "oi", "body": "Olá"})
+    canned_id = r.json()["id"] if r.status_code == 201 else MISSING
+    r = await tenant.admin.http.post("/api/labels", json={"name": "vip"})
+    label_id = r.json()["id"] if r.status_code == 201 else MISSING
     return {
         "appointment": appointment.json()["id"],
         "template": template.json()["id"],
+        "canned-response": canned_id,
+        "label": label_id,
         "conversation": conv.id,
         "contact": conv.contact_id,
         "channel": ch.id,
@@ -62,6 +68,8 @@ def _kind(path: str, param: str) -> str:
         "messages": "message",
         "appointments": "appointment",
         "templates": "template",
+        "canned-responses": "canned-response",
+        "labels": "label",
     }.get(segment, segment)
 
 
@@ -78,6 +86,9 @@ async def _snapshot(app: App, tenant_id: int) -> Any:
             m.queue_members,
             m.appointments,
             m.templates,
+            m.canned_responses,
+            m.labels,
+            m.conversation_labels,
         ):
             rows = (await conn.execute(select(table).where(table.c.tenant_id == tenant_id))).all()
             out.append(sorted(tuple(str(v) for v in r) for r in rows))
