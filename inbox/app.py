@@ -32,6 +32,7 @@ from inbox.api import (
     sessions,
     webhooks,
 )
+from inbox.api import metrics as metrics_api
 from inbox.config import Settings
 from inbox.paths import shipped
 from inbox.realtime import ws
@@ -117,6 +118,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *bot_api.routes,
         *webhooks.routes,
         *ws.routes,
+        # Operations (issue 19)
+        *metrics_api.routes,
         Mount("/", app=app_files(shipped("static")), name="static"),
     ]
     app = InboxApp(routes=routes, lifespan=lifespan)
