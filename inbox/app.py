@@ -32,6 +32,7 @@ from inbox.api import (
     sessions,
     webhooks,
 )
+from inbox.api import lockouts as lockouts_api
 from inbox.api import metrics as metrics_api
 from inbox.config import Settings
 from inbox.paths import shipped
@@ -120,6 +121,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *ws.routes,
         # Operations (issue 19)
         *metrics_api.routes,
+        *lockouts_api.routes,
         Mount("/", app=app_files(shipped("static")), name="static"),
     ]
     app = InboxApp(routes=routes, lifespan=lifespan)

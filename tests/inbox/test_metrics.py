@@ -154,9 +154,11 @@ async def test_counters_follow_the_traffic(w: tuple[World, object]) -> None:
     hist = val(after, "inbox_ingest_seconds_count") - val(before, "inbox_ingest_seconds_count")
     assert hist == 6  # every delivery, whatever it came to
     for outcome, n in (("sent", 2), ("failed", 1), ("retry", 0)):  # the reply and the bot's answer
-        assert val(after, "inbox_send_attempts_total", outcome=outcome) - val(
-            before, "inbox_send_attempts_total", outcome=outcome
-        ) == n, outcome
+        assert (
+            val(after, "inbox_send_attempts_total", outcome=outcome)
+            - val(before, "inbox_send_attempts_total", outcome=outcome)
+            == n
+        ), outcome
     assert val(after, "inbox_bot_turn_seconds_count") - val(before, "inbox_bot_turn_seconds_count") == 1
     assert val(after, "inbox_events_published_total") > val(before, "inbox_events_published_total")
     assert val(after, "inbox_sockets_open") == 1
