@@ -88,8 +88,9 @@ async def _schemathesis(base_url: str, token: str, report: Path) -> tuple[int, s
     ]
     for op in SELF_HARM:
         argv += ["--exclude-operation-id", op]
+    # In the report's folder: schemathesis keeps a cache in its working directory.
     proc = await asyncio.create_subprocess_exec(
-        *argv, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
+        *argv, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, cwd=report.parent
     )
     out, _ = await asyncio.wait_for(proc.communicate(), timeout=SECONDS + 60)
     return int(proc.returncode or 0), out.decode(errors="replace")
