@@ -105,6 +105,8 @@ async def record_turn(
     uow: UnitOfWork, tenant_id: int, conversation_id: int, outcome: str, answer: Answer | None
 ) -> None:
     """One `bot_turns` row per turn: the supervisor figures count outcomes, tokens and latency."""
+    latency = answer.latency_ms if answer else None
+    uow.after_commit(lambda: uow.runtime.metrics.bot_turn(outcome, latency))
     await uow.conn.execute(
         insert(m.bot_turns).values(
             tenant_id=tenant_id,

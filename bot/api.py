@@ -16,7 +16,9 @@ from starlette.routing import Route
 from bot import config, stats
 from bot.config import BotSettings
 from inbox.api.common import authenticated, body, int_param, principal, runtime
+from inbox.api.schemas import Figures
 from inbox.errors import Invalid
+from inbox.openapi import Op
 
 
 class ChannelBot(BaseModel):
@@ -89,3 +91,24 @@ routes = [
     Route("/api/channels/{channel_id}/bot", put_channel, methods=["PUT"]),
     Route("/api/bot/usage", get_usage, methods=["GET"]),
 ]
+
+# The OpenAPI description of these routes (inbox/openapi.py; the composition hands it in).
+_STAFF, _ADMIN = ("supervisor", "admin"), ("admin",)
+OPERATIONS = {
+    ("GET", "/api/settings/bot"): Op("The tenant's bot settings", Figures, roles=_STAFF),
+    ("PUT", "/api/settings/bot"): Op(
+        "Replace the tenant's bot settings", Figures, body=BotSettings, roles=_ADMIN
+    ),
+    ("GET", "/api/channels/{channel_id}/bot"): Op(
+        "A channel's bot switch and override", Figures, roles=_STAFF
+    ),
+    ("PUT", "/api/channels/{channel_id}/bot"): Op(
+        "Turn a channel's bot on or off, set its override", Figures, body=ChannelBot, roles=_ADMIN
+    ),
+    ("GET", "/api/bot/usage"): Op(
+        "Bot turns, tokens and latency since a time",
+        Figures,
+        roles=_STAFF,
+        query={"since": {"type": "string"}},
+    ),
+}

@@ -37,7 +37,10 @@ from inbox.api import (
     transfer,
     webhooks,
 )
+from inbox.api import lockouts as lockouts_api
+from inbox.api import metrics as metrics_api
 from inbox.config import Settings
+from inbox.openapi import OPERATIONS, endpoint
 from inbox.paths import shipped
 from inbox.realtime import ws
 from inbox.runtime import Runtime
@@ -128,6 +131,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *search.routes,
         *webhooks.routes,
         *ws.routes,
+        # Operations (issue 19)
+        *metrics_api.routes,
+        *lockouts_api.routes,
+        Route("/openapi.json", endpoint({**OPERATIONS, **bot_api.OPERATIONS}), methods=["GET"]),
         Mount("/", app=app_files(shipped("static")), name="static"),
     ]
     app = InboxApp(routes=routes, lifespan=lifespan)

@@ -21,13 +21,15 @@ from typing import TYPE_CHECKING
 from channels.base import ChannelConfig, InboundEvent
 from inbox.actions.ingest import store
 from inbox.db import StorageUnavailable, is_connection_error
+from inbox.events import EventRecord
+from inbox.metrics import collecting, delivery_ids, provider_ids
 
 if TYPE_CHECKING:
     from inbox.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
-Item = tuple[ChannelConfig, Sequence[InboundEvent], "asyncio.Future[None]"]
+Item = tuple[ChannelConfig, Sequence[InboundEvent], "asyncio.Future[bool]"]
 
 # PostgreSQL's deadlock_detected and serialization_failure: nothing was written, run it again.
 _CONFLICTS = ("40P01", "40001")
@@ -59,13 +61,15 @@ class IngestBatcher:
         self._task: asyncio.Task[None] | None = None
         self._helpers: set[asyncio.Task[None]] = set()
 
-    async def submit(self, channel: ChannelConfig, events: Sequence[InboundEvent]) -> None:
-        """Returns once the events are committed; raises StorageUnavailable if they were not."""
+    async def submit(self, channel: ChannelConfig, events: Sequence[InboundEvent]) -> bool:
+        """Returns once the events are committed: whether anything new came of them (False for a
+        repeated delivery; always True with metrics off, which is all it is for). Raises
+        StorageUnavailable if they were not committed."""
         if self._task is None:
             self.start()
-        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        fut: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         self._queue.put_nowait((channel, events, fut))
-        await fut
+        return await fut
 
     def start(self) -> None:
         if self._task is None:
@@ -110,6 +114,11 @@ class IngestBatcher:
         live = sorted((item for item in batch if not item[2].done()), key=_lock_order)  # done: hung up
         if not live:
             return
+        # The events this batch publishes, to tell its new deliveries from its repeated ones (by the
+        # provider ids they name) without asking the ingest code; a delivery whose ids two channels
+        # share within one batch may count as new: it is a metric, not a decision.
+        published: list[EventRecord] | None = [] if self._runtime.metrics.enabled else None
+        token = collecting.set(published)
         try:
             await store(self._runtime, [(channel, events) for channel, events, _ in live])
         except asyncio.CancelledError:
@@ -132,6 +141,9 @@ class IngestBatcher:
             for item in live:
                 await self._commit([item])
             return
-        for *_, fut in live:
+        finally:
+            collecting.reset(token)
+        new = provider_ids(published) if published is not None else None
+        for _, events, fut in live:
             if not fut.done():
-                fut.set_result(None)
+                fut.set_result(new is None or any(pid in new for pid in delivery_ids(events)))

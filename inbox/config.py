@@ -57,6 +57,15 @@ class Settings:
     send_backoff_max_seconds: float = 300.0
     # Background workers (outbox, routing, bot) run inside `inbox serve`; tests may turn them off.
     workers: bool = True
+    # Operations (issue 19): `/metrics` wants this bearer token when set (open when unset);
+    # `metrics` off stops recording (to measure what recording costs).
+    metrics_token: str | None = None
+    metrics: bool = True
+    # Login protection: failures per email and per remote address within the window, past which
+    # login answers 429 (an office behind one address gets the larger allowance).
+    login_window_seconds: float = 900.0
+    login_max_failures_email: int = 5
+    login_max_failures_address: int = 20
 
     def __post_init__(self) -> None:
         if not self.database_url:
@@ -106,6 +115,17 @@ class Settings:
             ),
             send_backoff_max_seconds=float(
                 _env("INBOX_SEND_BACKOFF_MAX_SECONDS", str(cls.send_backoff_max_seconds), source)
+            ),
+            metrics_token=source.get("INBOX_METRICS_TOKEN") or None,
+            metrics=_env("INBOX_METRICS", "on", source).lower() not in ("off", "0", "false", "no"),
+            login_window_seconds=float(
+                _env("INBOX_LOGIN_WINDOW_SECONDS", str(cls.login_window_seconds), source)
+            ),
+            login_max_failures_email=int(
+                _env("INBOX_LOGIN_MAX_FAILURES_EMAIL", str(cls.login_max_failures_email), source)
+            ),
+            login_max_failures_address=int(
+                _env("INBOX_LOGIN_MAX_FAILURES_ADDRESS", str(cls.login_max_failures_address), source)
             ),
         )
 

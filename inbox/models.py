@@ -434,3 +434,19 @@ SEARCH_OBJECTS = ("messages_fts", "ix_search_")
 def schema_compared(name: str | None, type_: str, parent_names: Any) -> bool:
     """Alembic's `include_name` hook: schema comparisons skip the search structures above."""
     return not (name and name.startswith(SEARCH_OBJECTS))
+# --- Login protection (issue 19) -------------------------------------------------------------------
+# One row per failed login, once keyed by the email tried and once by the remote address; counted
+# over a sliding window (inbox/actions/lockouts.py). In the database so that every process sees the
+# same counts. `tenant_id`: the tenant of the agent the email belongs to (NULL for unknown emails),
+# which decides which admins see and may clear the lockout.
+login_failures = Table(
+    "login_failures",
+    metadata,
+    _id(),
+    Column("scope", String(10), nullable=False),  # email | address
+    Column("key", String(320), nullable=False),
+    Column("tenant_id", Id, ForeignKey("tenants.id", ondelete="CASCADE"), nullable=True),
+    _created(),
+    Index("ix_login_failures_key", "scope", "key", "created_at"),
+    Index("ix_login_failures_created_at", "created_at"),  # the sweep of expired rows
+)

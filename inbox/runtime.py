@@ -22,6 +22,7 @@ from inbox.crypto import SecretBox, load_or_create_key
 from inbox.db import create_engine
 from inbox.directory import Directory
 from inbox.events import EventRecord
+from inbox.metrics import Metrics, collecting
 from inbox.realtime.hub import Hub
 from inbox.uow import UnitOfWork
 from inbox.workers import Worker
@@ -48,6 +49,7 @@ class Runtime:
         self.hub = Hub(self)
         # SQLite has one writer at a time; on PostgreSQL a stuck batch may have others beside it.
         self.ingestor = IngestBatcher(self, parallel=1 if settings.is_sqlite else 4)
+        self.metrics = Metrics(sorted(self.adapters), enabled=settings.metrics)
 
     def uow(self) -> UnitOfWork:
         return UnitOfWork(self, self.engine)
@@ -64,6 +66,10 @@ class Runtime:
     async def publish(self, records: list[EventRecord]) -> None:
         """Committed events to this process's sockets and the other processes. Never raises: the log
         has them, and sockets recover through replay."""
+        self.metrics.published(len(records))
+        batch = collecting.get()
+        if batch is not None:
+            batch.extend(records)
         try:
             await self.hub.publish(records)
         except Exception:

@@ -148,6 +148,8 @@ async def _assign(uow: UnitOfWork, tenant_id: int, now: datetime, settings: Rout
     free = [c for c in await _candidates(uow, tenant_id, settings) if c.load < c.capacity]
     done: list[tuple[int, int]] = []
     after: tuple[datetime, int] | None = None
+    waits: list[float] = []  # for the routing-wait histogram, recorded once committed
+    uow.after_commit(lambda: uow.runtime.metrics.routed(waits))
     while free:
         served = sorted(set().union(*(c.queues for c in free)))
         q = select(cv.id, cv.queue_id, _waited.label("waited")).where(
@@ -164,6 +166,7 @@ async def _assign(uow: UnitOfWork, tenant_id: int, now: datetime, settings: Rout
             if pick is None or not await _assign_one(uow, tenant_id, row.id, pick, now):
                 continue
             done.append((row.id, pick.id))
+            waits.append((now - row.waited).total_seconds())
             pick.load += 1
             pick.last_assigned_at = now
             if pick.load >= pick.capacity:

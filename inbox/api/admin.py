@@ -15,8 +15,11 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from inbox.actions import admin, teams
-from inbox.api.common import authenticated, body, int_param, principal, runtime
+from inbox.api.common import DbId, authenticated, body, int_param, principal, runtime
 from inbox.errors import Forbidden
+
+# Open conversations an agent may hold at once; beyond a column's range was a 500.
+MAX_CAPACITY = 10_000
 
 
 class RoutingIn(BaseModel):
@@ -34,7 +37,7 @@ class QueueIn(BaseModel):
 
 
 class MembersIn(BaseModel):
-    agent_ids: list[int] = Field(max_length=1000)
+    agent_ids: list[DbId] = Field(max_length=1000)
 
 
 class AgentIn(BaseModel):
@@ -42,20 +45,20 @@ class AgentIn(BaseModel):
     name: str
     password: str
     role: str = "agent"
-    capacity: int = 5
+    capacity: int = Field(default=5, ge=0, le=MAX_CAPACITY)
 
 
 class AgentChange(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    capacity: int | None = None
+    capacity: int | None = Field(default=None, ge=0, le=MAX_CAPACITY)
     role: str | None = None
 
 
 class ChannelChange(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    queue_id: int | None
+    queue_id: DbId | None
 
 
 def _json(data: Any, status: int = 200) -> Response:

@@ -18,14 +18,14 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from inbox.actions import conversations
-from inbox.api.common import authenticated, body, int_param, principal, runtime
+from inbox.api.common import DbId, authenticated, body, int_param, principal, runtime
 from inbox.auth import Principal
 from inbox.serialize import conversation_json
 from inbox.uow import UnitOfWork
 
 
 class AssignIn(BaseModel):
-    agent_id: int | None
+    agent_id: DbId | None
 
 
 class SnoozeIn(BaseModel):

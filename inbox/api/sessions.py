@@ -7,9 +7,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from inbox.actions import sessions
+from inbox.actions import lockouts, sessions
 from inbox.api.common import authenticated, bearer, body, principal, runtime
-from inbox.errors import ActionError
+from inbox.errors import ActionError, Unauthenticated
 
 
 class Login(BaseModel):
@@ -18,10 +18,28 @@ class Login(BaseModel):
 
 
 async def login(request: Request) -> Response:
+    """Refused with 429 and `Retry-After` while the email or the remote address is locked out
+    (inbox/actions/lockouts.py), before the password is checked: even the right one."""
+    rt = runtime(request)
+    # The peer as the server sees it: behind a proxy, run uvicorn with --proxy-headers and
+    # --forwarded-allow-ips so that this is the client's address (a spoofable header is never read here).
+    address = request.client.host if request.client else "unknown"
     try:
         data = await body(request, Login)
-        async with runtime(request).uow() as uow:
-            result = await sessions.login(uow, data.email, data.password)
+        async with rt.engine.connect() as conn:
+            await lockouts.check(conn, rt.settings, data.email, address)
+        try:
+            async with rt.uow() as uow:
+                result = await sessions.login(uow, data.email, data.password)
+                await lockouts.forget_email(uow, data.email)
+        except Unauthenticated:
+            async with rt.uow() as uow:
+                await lockouts.record_failure(uow, data.email, address)
+            raise
+    except lockouts.TooManyAttempts as exc:
+        return JSONResponse(
+            {"error": exc.message}, status_code=exc.status, headers={"Retry-After": str(exc.retry_after)}
+        )
     except ActionError as exc:
         return JSONResponse({"error": exc.message}, status_code=exc.status)
     return JSONResponse(result)

@@ -7,6 +7,7 @@ Answers per CONTRACT.md: 200 after commit, 400 bad body, 401 bad signature, 404 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
@@ -69,33 +70,35 @@ async def _channel(rt: Runtime, key: str, provider: str) -> ChannelConfig:
 
 async def deliver(
     rt: Runtime, provider: str, key: str, headers: Headers, chunks: AsyncIterator[bytes]
-) -> tuple[int, str]:
-    """One webhook delivery, start to commit: (status, text) to answer with."""
+) -> tuple[int, str, str]:
+    """One webhook delivery, start to commit: (status, text) to answer with, and what it came to
+    (an outcome of `inbox.metrics.WEBHOOK_OUTCOMES`)."""
     try:
         channel = await _channel(rt, key, provider)
         adapter = rt.adapters[provider]
         try:
             raw = await _read_body(headers, chunks)
         except TooLarge:
-            return 413, "body over 1 MiB"
+            return 413, "body over 1 MiB", "rejected"
         except ClientDisconnect:
-            return 400, "client went away"
+            return 400, "client went away", "rejected"
         try:
             adapter.verify(channel, headers, raw)
         except Unauthorized as exc:
-            return 401, f"unauthorized: {exc}"
+            return 401, f"unauthorized: {exc}", "rejected"
         try:
             events = adapter.parse(channel, raw)
         except InvalidPayload as exc:
-            return 400, f"invalid payload: {exc}"
-        if events:
-            try:
-                await rt.ingestor.submit(channel, clean_all(events))
-            except StorageUnavailable:
-                return 503, "storage unavailable, retry later"
-        return 200, "ok"
+            return 400, f"invalid payload: {exc}", "rejected"
+        if not events:
+            return 200, "ok", "ignored"
+        try:
+            new = await rt.ingestor.submit(channel, clean_all(events))
+        except StorageUnavailable:
+            return 503, "storage unavailable, retry later", "unavailable"
+        return 200, "ok", "stored" if new else "duplicate"
     except _Answer as answer:
-        return answer.status, answer.text
+        return answer.status, answer.text, "unavailable" if answer.status == 503 else "rejected"
 
 
 async def _asgi_chunks(receive: Receive) -> AsyncIterator[bytes]:
@@ -117,11 +120,15 @@ async def fast_path(rt: Runtime, scope: Scope, receive: Receive, send: Send) -> 
     parts = scope["path"].split("/")
     if len(parts) != 4 or parts[1] != "webhooks" or parts[2] not in rt.adapters or not parts[3]:
         return False
+    started = time.perf_counter()
     try:
-        status, text = await deliver(rt, parts[2], parts[3], Headers(scope=scope), _asgi_chunks(receive))
+        status, text, outcome = await deliver(
+            rt, parts[2], parts[3], Headers(scope=scope), _asgi_chunks(receive)
+        )
     except Exception:
         log.exception("webhook %s failed", parts[2])
-        status, text = 500, "internal error"
+        status, text, outcome = 500, "internal error", "error"
+    rt.metrics.webhook(parts[2], outcome, started)
     body = text.encode()
     headers = [(b"content-type", b"text/plain; charset=utf-8"), (b"content-length", b"%d" % len(body))]
     await send({"type": "http.response.start", "status": status, "headers": headers})

@@ -194,6 +194,7 @@ async def _deliver(rt: Runtime, row: Row[Any], stopping: asyncio.Event) -> None:
     try:
         result = send.result()
     except SendError as exc:
+        rt.metrics.send("failed" if exc.permanent else "retry")
         if exc.permanent:
             await _failed(rt, row, exc.reason)
         else:
@@ -201,8 +202,10 @@ async def _deliver(rt: Runtime, row: Row[Any], stopping: asyncio.Event) -> None:
         return
     except Exception as exc:  # an adapter bug must not lose the message: retried, then failed
         log.exception("outbox: sending message %s raised", ctx.id)
+        rt.metrics.send("retry")
         await _retry(rt, row, f"internal error while sending ({type(exc).__name__})", None)
         return
+    rt.metrics.send("sent")
     await _sent(rt, row, result.provider_message_id)
 
 

@@ -1,0 +1,258 @@
+"""Response models of the JSON API, for the OpenAPI description (inbox/openapi.py) only: they state
+the shapes `inbox.serialize` and the routes already produce (CONTRACT.md) and never build an answer.
+Extra fields are allowed, so that a field added to an answer never breaks a client's schema check.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+Id = int
+Time = str  # ISO 8601 in UTC
+
+
+class Open(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class Error(Open):
+    error: str
+
+
+class Health(Open):
+    status: Literal["ok", "unavailable"]
+    reason: str | None = None
+
+
+class ChannelRef(Open):
+    id: Id
+    kind: str
+    name: str
+
+
+class ContactRef(Open):
+    id: Id
+    name: str | None
+
+
+class Conversation(Open):
+    id: Id
+    status: Literal["bot", "queued", "assigned", "snoozed", "resolved"]
+    channel: ChannelRef
+    contact: ContactRef
+    assignee_id: Id | None
+    queue_id: Id | None
+    created_at: Time
+    last_message_at: Time | None
+    queued_at: Time | None
+    first_response_at: Time | None
+    resolved_at: Time | None
+    snoozed_until: Time | None
+    handoff_reason: str | None
+    unread_count: int
+    window_closes_at: Time | None
+    sla_breached: bool
+
+
+class ConversationPage(Open):
+    items: list[Conversation]
+    next_cursor: str | None
+
+
+class Sender(Open):
+    type: Literal["contact", "agent", "bot", "system"]
+    id: Id | None
+
+
+class Attachment(Open):
+    kind: str | None = None
+    url: str | None = None
+    mime_type: str | None = None
+    name: str | None = None
+
+
+class Message(Open):
+    id: Id
+    conversation_id: Id
+    direction: Literal["in", "out"]
+    sender: Sender
+    kind: str
+    text: str | None
+    attachments: list[Attachment]
+    status: Literal["received", "queued", "sent", "delivered", "read", "failed", "note"]
+    error: str | None
+    provider_message_id: str | None
+    created_at: Time
+    deleted: bool | None = None
+
+
+class MessagePage(Open):
+    items: list[Message]
+
+
+class Identity(Open):
+    kind: str
+    external_id: str
+
+
+class Contact(Open):
+    id: Id
+    name: str | None
+    identities: list[Identity]
+    lead_status: str | None
+    created_at: Time
+
+
+class ContactPage(Open):
+    items: list[Contact]
+
+
+class Agent(Open):
+    id: Id
+    tenant_id: Id
+    email: str
+    name: str
+    role: Literal["agent", "supervisor", "admin"]
+    capacity: int
+    status: str
+    disabled: bool
+    created_at: Time
+    open_conversations: int | None = None
+
+
+class AgentList(Open):
+    items: list[Agent]
+
+
+class Me(Open):
+    id: Id
+    tenant_id: Id
+    name: str
+    email: str
+    role: Literal["agent", "supervisor", "admin"]
+
+
+class LoginOut(Open):
+    token: str
+    agent: Agent
+
+
+class Channel(Open):
+    id: Id
+    kind: str
+    provider: str
+    name: str
+    webhook_path: str
+    bot: bool
+    queue_id: Id | None
+    disabled: bool
+    created_at: Time
+
+
+class ChannelList(Open):
+    items: list[Channel]
+
+
+class Queue(Open):
+    id: Id
+    name: str
+    agent_ids: list[Id]
+
+
+class QueueList(Open):
+    items: list[Queue]
+
+
+class Lockout(Open):
+    scope: Literal["email", "address"]
+    key: str
+    failures: int
+    last_failure_at: Time
+    locked_until: Time
+
+
+class LockoutList(Open):
+    items: list[Lockout]
+
+
+class Cleared(Open):
+    cleared: int
+
+
+class Figures(Open):
+    """Figures whose fields are documented in docs/routing.md (queues, reports, routing and bot
+    settings, bot usage): an object."""
+
+
+# --- Contacts' profiles, appointments, templates (issue 20) ------------------------------------
+
+
+class Appointment(Open):
+    id: Id
+    contact_id: Id
+    title: str
+    starts_at: Time
+    ends_at: Time | None
+    status: Literal["scheduled", "completed", "cancelled"]
+
+
+class AppointmentList(Open):
+    items: list[Appointment]
+
+
+class Template(Open):
+    id: Id
+    name: str
+    body: str
+    variables: list[str]
+    channel_kind: str | None
+    provider_template: dict[str, str] | None
+
+
+class TemplateList(Open):
+    items: list[Template]
+
+
+class Pipeline(Open):
+    stages: list[str]
+
+
+class Preview(Open):
+    text: str
+    variables: list[str]
+
+
+# --- Agent productivity (issue 15) ----------------------------------------------------------------
+
+
+class CannedResponse(Open):
+    id: Id
+    short_code: str
+    body: str
+
+
+class CannedList(Open):
+    items: list[CannedResponse]
+
+
+class Label(Open):
+    id: Id
+    name: str
+    color: str
+
+
+class LabelList(Open):
+    items: list[Label]
+
+
+class SearchResults(Open):
+    contacts: list[Contact]
+    messages: list[Message]
+    next_cursor: str | None
+
+
+class TransferTargets(Open):
+    agents: list[dict[str, object]]
+    queues: list[dict[str, object]]

@@ -1,0 +1,287 @@
+"""`GET /openapi.json`: an OpenAPI 3.1 description of every JSON route, generated from the pydantic
+models the routes validate their bodies with and the response models of `inbox.api.schemas`.
+
+Owns the table of operations of the core's routes (`OPERATIONS`); the bot's routes bring their own
+(bot/api.py) and the composition hands both in. It describes and never changes a route; a test walks
+the app's route table and fails on a JSON route the document misses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from inbox.actions import appointments, contacts, templates
+from inbox.api import (
+    admin,
+    canned,
+    conversation_actions,
+    labels,
+    lockouts,
+    queues,
+    replies,
+    sessions,
+    transfer,
+)
+from inbox.api import schemas as s
+
+ROLES = ("agent", "supervisor", "admin")
+STAFF = ("supervisor", "admin")
+
+
+@dataclass(frozen=True)
+class Op:
+    """One operation. `roles`: who may call it (empty: no login needed); `out`: the success body's
+    model (None: no body); `query`: query parameters (name -> JSON schema)."""
+
+    summary: str
+    out: type[BaseModel] | None
+    status: int = 200
+    body: type[BaseModel] | None = None
+    roles: tuple[str, ...] = ROLES
+    query: Mapping[str, Mapping[str, Any]] | None = None
+    also: Mapping[str, Mapping[str, Any]] | None = None  # other media types of the success answer
+
+
+_str = {"type": "string"}
+_int = {"type": "integer"}
+
+OPERATIONS: dict[tuple[str, str], Op] = {
+    ("GET", "/healthz"): Op("Storage answers and migrations are applied", s.Health, roles=()),
+    ("GET", "/readyz"): Op("Also the event bus answers", s.Health, roles=()),
+    ("GET", "/openapi.json"): Op("This document", None, roles=()),
+    ("POST", "/api/auth/login"): Op(
+        "Log in (429 with Retry-After while locked out)", s.LoginOut, body=sessions.Login, roles=()
+    ),
+    ("POST", "/api/auth/logout"): Op("Log out (the token stops working)", None, status=204),
+    ("GET", "/api/auth/me"): Op("Who the token is", s.Me),
+    ("GET", "/api/conversations"): Op(
+        "Conversations, newest activity first",
+        s.ConversationPage,
+        query={"status": _str, "assignee": _str, "channel": _str, "cursor": _str, "limit": _int},
+    ),
+    ("GET", "/api/conversations/{id}"): Op("A conversation", s.Conversation),
+    ("GET", "/api/conversations/{id}/messages"): Op("Its messages, oldest first", s.MessagePage),
+    ("GET", "/api/contacts"): Op("Contacts matching `q`", s.ContactPage, query={"q": _str}),
+    ("GET", "/api/contacts/{id}"): Op("A contact", s.Contact),
+    ("POST", "/api/conversations/{id}/messages"): Op(
+        "Reply (202 queued; 200 when the Idempotency-Key or client_id was seen)",
+        s.Message,
+        status=202,
+        body=replies.ReplyIn,
+    ),
+    ("POST", "/api/conversations/{id}/messages/{message_id}/retry"): Op(
+        "Send a failed reply again", s.Message, status=202
+    ),
+    ("POST", "/api/conversations/{id}/assign"): Op(
+        "Assign (null: unassign)", s.Conversation, body=conversation_actions.AssignIn
+    ),
+    ("POST", "/api/conversations/{id}/resolve"): Op("Resolve", s.Conversation),
+    ("POST", "/api/conversations/{id}/reopen"): Op("Reopen", s.Conversation),
+    ("POST", "/api/conversations/{id}/snooze"): Op(
+        "Snooze until a time", s.Conversation, body=conversation_actions.SnoozeIn
+    ),
+    ("POST", "/api/conversations/{id}/handoff"): Op(
+        "Bot to human", s.Conversation, body=conversation_actions.HandoffIn
+    ),
+    ("POST", "/api/conversations/{id}/read"): Op("Mark read", s.Conversation),
+    ("GET", "/api/queues"): Op("Live queue figures", s.Figures, roles=STAFF),
+    ("GET", "/api/reports"): Op(
+        "Report over a period (JSON, or CSV with format=csv)",
+        s.Figures,
+        roles=STAFF,
+        query={"from": _str, "to": _str, "format": {"enum": ["json", "csv"]}, "section": _str},
+        also={"text/csv": {"schema": _str}},
+    ),
+    ("GET", "/api/agents"): Op("The tenant's agents with load and queues", s.AgentList),
+    ("PUT", "/api/agents/me/status"): Op("Set my status", s.Agent, body=queues.StatusIn),
+    ("GET", "/api/admin/routing"): Op("Routing settings", s.Figures, roles=STAFF),
+    ("PATCH", "/api/admin/routing"): Op(
+        "Change routing settings", s.Figures, body=admin.RoutingIn, roles=("admin",)
+    ),
+    ("GET", "/api/admin/queues"): Op("Queues and members", s.QueueList, roles=STAFF),
+    ("POST", "/api/admin/queues"): Op(
+        "Create a queue", s.Queue, status=201, body=admin.QueueIn, roles=("admin",)
+    ),
+    ("PUT", "/api/admin/queues/{id}/members"): Op(
+        "Replace a queue's members", s.Queue, body=admin.MembersIn, roles=STAFF
+    ),
+    ("POST", "/api/admin/agents"): Op(
+        "Create an agent", s.Agent, status=201, body=admin.AgentIn, roles=("admin",)
+    ),
+    ("PATCH", "/api/admin/agents/{id}"): Op(
+        "Change capacity (or role: admins)", s.Agent, body=admin.AgentChange, roles=STAFF
+    ),
+    ("POST", "/api/admin/agents/{id}/disable"): Op("Disable an agent", s.Agent, roles=("admin",)),
+    ("GET", "/api/admin/channels"): Op("Channels (never their secrets)", s.ChannelList, roles=STAFF),
+    ("PATCH", "/api/admin/channels/{id}"): Op(
+        "Set a channel's queue", s.Channel, body=admin.ChannelChange, roles=("admin",)
+    ),
+    ("GET", "/api/admin/lockouts"): Op(
+        "Login lockouts involving the tenant's agents", s.LockoutList, roles=("admin",)
+    ),
+    ("POST", "/api/admin/lockouts/clear"): Op(
+        "Lift a lockout", s.Cleared, body=lockouts.ClearIn, roles=("admin",)
+    ),
+    # Contacts' profiles, appointments, templates (issue 20)
+    ("PATCH", "/api/contacts/{id}"): Op("Change a contact's profile", s.Contact, body=contacts.ContactChange),
+    ("GET", "/api/settings/pipeline"): Op("The lead pipeline's stages", s.Pipeline),
+    ("PUT", "/api/settings/pipeline"): Op(
+        "Replace the pipeline's stages", s.Pipeline, body=contacts.PipelineIn, roles=("admin",)
+    ),
+    ("POST", "/api/contacts/{id}/appointments"): Op(
+        "Schedule an appointment", s.Appointment, status=201, body=appointments.AppointmentIn
+    ),
+    ("GET", "/api/contacts/{id}/appointments"): Op("A contact's appointments", s.AppointmentList),
+    ("GET", "/api/appointments"): Op(
+        "Appointments starting in [from, to)", s.AppointmentList, query={"from": _str, "to": _str}
+    ),
+    ("PATCH", "/api/appointments/{id}"): Op(
+        "Move, complete or cancel an appointment", s.Appointment, body=appointments.AppointmentChange
+    ),
+    ("GET", "/api/templates"): Op("Message templates", s.TemplateList),
+    ("POST", "/api/templates"): Op(
+        "Create a template (422: unknown variable)",
+        s.Template,
+        status=201,
+        body=templates.TemplateIn,
+        roles=STAFF,
+    ),
+    ("GET", "/api/templates/{id}"): Op("A template", s.Template),
+    ("PUT", "/api/templates/{id}"): Op(
+        "Replace a template", s.Template, body=templates.TemplateIn, roles=STAFF
+    ),
+    ("DELETE", "/api/templates/{id}"): Op("Delete a template", None, status=204, roles=STAFF),
+    ("POST", "/api/templates/{id}/preview"): Op(
+        "The template filled for a contact", s.Preview, body=templates.PreviewIn
+    ),
+    # Agent productivity (issue 15)
+    ("GET", "/api/canned-responses"): Op("Canned responses", s.CannedList, query={"q": _str}),
+    ("POST", "/api/canned-responses"): Op(
+        "Create a canned response", s.CannedResponse, status=201, body=canned.CannedIn, roles=STAFF
+    ),
+    ("PUT", "/api/canned-responses/{id}"): Op(
+        "Change a canned response", s.CannedResponse, body=canned.CannedIn, roles=STAFF
+    ),
+    ("DELETE", "/api/canned-responses/{id}"): Op("Delete a canned response", None, status=204, roles=STAFF),
+    ("GET", "/api/labels"): Op("Labels", s.LabelList),
+    ("POST", "/api/labels"): Op("Create a label", s.Label, status=201, body=labels.LabelIn, roles=STAFF),
+    ("PUT", "/api/labels/{id}"): Op("Change a label", s.Label, body=labels.LabelChange, roles=STAFF),
+    ("DELETE", "/api/labels/{id}"): Op("Delete a label", None, status=204, roles=STAFF),
+    ("POST", "/api/conversations/{id}/labels"): Op(
+        "Replace a conversation's labels", s.Conversation, body=labels.ConversationLabelsIn
+    ),
+    ("POST", "/api/conversations/{id}/transfer"): Op(
+        "Transfer to an agent or a queue", s.Conversation, body=transfer.TransferIn
+    ),
+    ("GET", "/api/transfer-targets"): Op("Agents and queues to transfer to", s.TransferTargets),
+    ("GET", "/api/search"): Op(
+        "Messages and contacts matching `q`, newest first",
+        s.SearchResults,
+        query={"q": _str, "cursor": _str, "limit": _int},
+    ),
+}
+
+# Routes that answer something other than JSON: not described.
+NOT_JSON = {"/metrics", "/webhooks/{provider}/{key}"}
+
+
+def json_operations(routes: Iterable[BaseRoute]) -> list[tuple[str, str]]:
+    """(method, path) of every JSON route in a route table."""
+    out: list[tuple[str, str]] = []
+    for route in routes:
+        if isinstance(route, Route) and route.path not in NOT_JSON:
+            out.extend((method, route.path) for method in sorted((route.methods or set()) - {"HEAD"}))
+    return out
+
+
+def _schema(model: type[BaseModel], components: dict[str, Any]) -> dict[str, Any]:
+    """A reference to `model` in components, its nested models added beside it."""
+    schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+    for name, sub in schema.pop("$defs", {}).items():
+        components[name] = sub
+    components[model.__name__] = schema
+    return {"$ref": f"#/components/schemas/{model.__name__}"}
+
+
+def _operation(method: str, path: str, op: Op, components: dict[str, Any]) -> dict[str, Any]:
+    error = {
+        "description": "a readable reason",
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+    }
+    ok: dict[str, Any] = {"description": op.summary}
+    if op.out is not None:
+        ok["content"] = {"application/json": {"schema": _schema(op.out, components)}, **(op.also or {})}
+    elif path == "/openapi.json":
+        ok["content"] = {"application/json": {"schema": {"type": "object"}}}
+    responses: dict[str, Any] = {str(op.status): ok, "4XX": error}
+    if path.startswith("/api/"):
+        responses["503"] = {**error, "description": "storage unavailable"}
+    out: dict[str, Any] = {
+        "operationId": f"{method.lower()}{path.replace('/', '_').replace('{', '').replace('}', '')}",
+        "summary": op.summary,
+        "responses": responses,
+    }
+    if op.roles:
+        out["security"] = [{"bearer": []}]
+        if op.roles != ROLES:
+            out["description"] = f"Roles: {', '.join(op.roles)} (others get 403)."
+    else:
+        out["security"] = []
+    params: list[dict[str, Any]] = [
+        {"name": name, "in": "path", "required": True, "schema": _int} for name in _path_params(path)
+    ]
+    params += [
+        {"name": k, "in": "query", "required": False, "schema": dict(v)} for k, v in (op.query or {}).items()
+    ]
+    if params:
+        out["parameters"] = params
+    if op.body is not None:
+        out["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": _schema(op.body, components)}},
+        }
+    return out
+
+
+def _path_params(path: str) -> list[str]:
+    return [part[1:-1] for part in path.split("/") if part.startswith("{") and part.endswith("}")]
+
+
+def document(routes: Iterable[BaseRoute], operations: Mapping[tuple[str, str], Op]) -> dict[str, Any]:
+    """The OpenAPI 3.1 document of `routes`; raises KeyError naming a JSON route with no operation."""
+    components: dict[str, Any] = {}
+    _schema(s.Error, components)
+    paths: dict[str, dict[str, Any]] = {}
+    for method, path in json_operations(routes):
+        op = operations.get((method, path))
+        if op is None:
+            raise KeyError(f"{method} {path} has no OpenAPI operation")
+        paths.setdefault(path, {})[method.lower()] = _operation(method, path, op, components)
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "inbox", "version": "1", "description": "The agent API of inbox (CONTRACT.md)."},
+        "paths": paths,
+        "components": {
+            "schemas": dict(sorted(components.items())),
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        },
+    }
+
+
+def endpoint(operations: Mapping[tuple[str, str], Op]) -> Any:
+    """The `/openapi.json` handler over the serving app's own route table (built on first call)."""
+    built: dict[str, Any] = {}
+
+    async def openapi_json(request: Request) -> Response:
+        if "doc" not in built:
+            built["doc"] = document(request.app.routes, operations)
+        return JSONResponse(built["doc"])
+
+    return openapi_json
