@@ -32,12 +32,15 @@ from inbox.api import (
     sessions,
     webhooks,
 )
+from inbox.api import audit as audit_api
+from inbox.api import setup as setup_api
 from inbox.config import Settings
 from inbox.paths import shipped
 from inbox.realtime import ws
 from inbox.runtime import Runtime
 from inbox.static_files import app_files
 from inbox.workers import Worker
+from inbox.workers.health import health_worker
 from inbox.workers.jobs import jobs_worker
 from inbox.workers.outbox import outbox_worker
 from inbox.workers.retention import retention_worker
@@ -84,6 +87,7 @@ def workers() -> dict[str, Worker]:
         "jobs": jobs_worker({"bot": bot_job, "snooze": snooze_job}),
         "routing": routing_worker,
         "events-retention": retention_worker,
+        "channel-health": health_worker,
     }
 
 
@@ -115,6 +119,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *queues.routes,
         *admin.routes,
         *bot_api.routes,
+        *audit_api.routes,
+        *setup_api.routes,
         *webhooks.routes,
         *ws.routes,
         Mount("/", app=app_files(shipped("static")), name="static"),

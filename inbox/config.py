@@ -57,6 +57,11 @@ class Settings:
     send_backoff_max_seconds: float = 300.0
     # Background workers (outbox, routing, bot) run inside `inbox serve`; tests may turn them off.
     workers: bool = True
+    # Account setup (issue 14): where providers reach this server (webhook subscriptions are made at
+    # public_url + webhook_path; unset: the admin is shown the path to paste), and how long one
+    # provider account call may take before the page and the CLI give up with a reason.
+    public_url: str | None = None
+    setup_timeout_seconds: float = 10.0
 
     def __post_init__(self) -> None:
         if not self.database_url:
@@ -106,6 +111,10 @@ class Settings:
             ),
             send_backoff_max_seconds=float(
                 _env("INBOX_SEND_BACKOFF_MAX_SECONDS", str(cls.send_backoff_max_seconds), source)
+            ),
+            public_url=(source.get("INBOX_PUBLIC_URL") or "").rstrip("/") or None,
+            setup_timeout_seconds=float(
+                _env("INBOX_SETUP_TIMEOUT_SECONDS", str(cls.setup_timeout_seconds), source)
             ),
         )
 

@@ -7,9 +7,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from inbox import audit
 from inbox.actions import sessions
-from inbox.api.common import authenticated, bearer, body, principal, runtime
-from inbox.errors import ActionError
+from inbox.api.common import authenticated, bearer, body, client_address, principal, runtime
+from inbox.errors import ActionError, Unauthenticated
 
 
 class Login(BaseModel):
@@ -18,10 +19,17 @@ class Login(BaseModel):
 
 
 async def login(request: Request) -> Response:
+    address = client_address(request)
     try:
         data = await body(request, Login)
+        with audit.acting(None, address):
+            async with runtime(request).uow() as uow:
+                result = await sessions.login(uow, data.email, data.password)
+    except Unauthenticated as exc:
+        # The login's own transaction rolled back: the failure is recorded in one of its own.
         async with runtime(request).uow() as uow:
-            result = await sessions.login(uow, data.email, data.password)
+            await sessions.login_failed(uow, data.email, address)
+        return JSONResponse({"error": exc.message}, status_code=exc.status)
     except ActionError as exc:
         return JSONResponse({"error": exc.message}, status_code=exc.status)
     return JSONResponse(result)
