@@ -14,9 +14,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from inbox import models as m
 from inbox.actions import admin, teams
 from inbox.api.common import authenticated, body, int_param, principal, runtime
-from inbox.errors import Forbidden
+from inbox.errors import Forbidden, Invalid
 
 
 class RoutingIn(BaseModel):
@@ -53,9 +54,13 @@ class AgentChange(BaseModel):
 
 
 class ChannelChange(BaseModel):
+    """Any subset; `queue_id: null` clears the queue (so presence, not value, says what changes)."""
+
     model_config = ConfigDict(extra="forbid")
 
-    queue_id: int | None
+    queue_id: int | None = None
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    disabled: bool | None = None
 
 
 def _json(data: Any, status: int = 200) -> Response:
@@ -139,10 +144,22 @@ async def list_channels(request: Request) -> Response:
 @authenticated("admin")
 async def patch_channel(request: Request) -> Response:
     data = await body(request, ChannelChange)
+    given = data.model_fields_set
+    values: dict[str, Any] = {}
+    if data.name is not None:
+        if not data.name.strip():
+            raise Invalid("name must not be empty")
+        values["name"] = data.name.strip()
+    if data.disabled is not None:
+        values["disabled_at"] = m.utcnow() if data.disabled else None
+    if not values and "queue_id" not in given:
+        raise Invalid("nothing to change: give queue_id, name or disabled")
+    tenant_id, channel_id = principal(request).tenant_id, int_param(request, "id")
     async with runtime(request).uow() as uow:
-        ch = await teams.set_channel_queue(
-            uow, principal(request).tenant_id, int_param(request, "id"), data.queue_id
-        )
+        if "queue_id" in given:
+            ch = await teams.set_channel_queue(uow, tenant_id, channel_id, data.queue_id)
+        if values:
+            ch = await admin.update_channel(uow, tenant_id, channel_id, **values)
     return _json(ch)
 
 
