@@ -9,6 +9,7 @@ import { Realtime } from "./ws.js";
 import { Shell } from "./views/shell.js";
 import { InboxView } from "./views/inbox.js";
 import { SupervisorView } from "./views/supervisor.js";
+import { AdminView } from "./views/admin.js";
 
 let session = null;
 
@@ -16,6 +17,7 @@ function parseRoute() {
   const hash = location.hash.replace(/^#\/?/, "");
   const parts = hash.split("/").filter(Boolean);
   if (parts[0] === "supervisor") return { name: "supervisor" };
+  if (parts[0] === "admin") return { name: "admin", section: parts[1] || "setup" };
   if (parts[0] === "c" && parts[1]) return { name: "inbox", conversationId: Number(parts[1]) || parts[1] };
   return { name: "inbox", conversationId: null };
 }
@@ -103,16 +105,19 @@ class Session {
   route() {
     clearTimeout(this.startTimer);
     const r = parseRoute();
-    const name = r.name === "supervisor" && store.sees_all ? "supervisor" : "inbox";
-    if (r.name === "supervisor" && name !== "supervisor") location.hash = "#/";
+    const isAdmin = store.me && store.me.role === "admin";
+    const name = (r.name === "supervisor" && store.sees_all) || (r.name === "admin" && isAdmin) ? r.name : "inbox";
+    if (r.name !== "inbox" && name !== r.name) location.hash = "#/";
     if (this.viewName !== name) {
       if (this.view) this.view.unmount();
-      this.view = name === "supervisor" ? new SupervisorView(this) : new InboxView(this);
+      if (name === "admin") this.view = new AdminView(this, r.section);
+      else this.view = name === "supervisor" ? new SupervisorView(this) : new InboxView(this);
       this.viewName = name;
       this.view.mount(this.shell.main);
     }
     this.shell.setActive(name);
     if (name === "inbox") this.view.open(r.conversationId);
+    if (name === "admin") this.view.open(r.section);
   }
 
   rerender() {
@@ -122,6 +127,7 @@ class Session {
       this.view.mount(this.shell.main);
       const r = parseRoute();
       if (this.viewName === "inbox") this.view.open(r.conversationId);
+      if (this.viewName === "admin") this.view.open(r.section);
     }
   }
 

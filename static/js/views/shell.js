@@ -45,6 +45,7 @@ export class Shell {
       );
     nav.append(link("inbox", "#/", t("nav.inbox"), "inbox"));
     if (store.sees_all) nav.append(link("supervisor", "#/supervisor", t("nav.supervisor"), "chart"));
+    if (me.role === "admin") nav.append(link("admin", "#/admin", t("nav.admin"), "lock"));
     this.statusBox = h("div", { class: "status-switch" });
     replace(
       this.topbar,
