@@ -10,7 +10,6 @@ counted from the messages of recently active conversations (an index range, not 
 
 from __future__ import annotations
 
-import logging
 import weakref
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -25,7 +24,6 @@ if TYPE_CHECKING:
     from channels.base import ChannelConfig
     from inbox.runtime import Runtime
 
-log = logging.getLogger(__name__)
 FLUSH_SECONDS = 5.0
 # Send figures look at conversations active within this window (ix_conversations_list).
 SEND_WINDOW = timedelta(days=7)

@@ -153,3 +153,33 @@ async def test_agents_never_see_the_admin_pages(e2e: E2E) -> None:
     await expect(page).to_have_url(e2e.url + "/#/")
     await expect(page.locator("a[data-view=admin]")).to_have_count(0)
     await expect(page.locator("#admin")).to_have_count(0)
+
+
+async def test_queues_and_settings_pages_save(e2e: E2E) -> None:
+    tenant = await e2e.app.tenant()
+    ana = await tenant.agent(name="Ana Queue")
+    page = await e2e.open(tenant.admin, "/#/admin/queues")
+    admin = page.locator("#admin")
+    await admin.get_by_label("Queue name").fill("Agendamentos")
+    await page.locator("#queue-create").click()
+    queue = page.locator("fieldset", has_text="Agendamentos")
+    await queue.get_by_label("Ana Queue").check()
+    await queue.get_by_role("button", name="Save").click()
+    await expect(queue.get_by_role("status")).to_have_text("Saved.")
+    queues = (await tenant.admin.http.get("/api/admin/queues")).json()["items"]
+    assert [(q["name"], q["agent_ids"]) for q in queues] == [("Agendamentos", [ana.id])]
+    await page.locator("a[data-section=settings]").click()
+    await admin.get_by_label("Assign conversations automatically").uncheck()
+    await admin.get_by_label("Time zone").fill("America/Sao_Paulo")
+    await page.locator("#routing-save").click()
+    await expect(page.locator("#routing-save + [role=status]")).to_have_text("Saved.")
+    routing = (await tenant.admin.http.get("/api/admin/routing")).json()
+    assert routing["auto_assign"] is False and routing["timezone"] == "America/Sao_Paulo"
+    await admin.get_by_label("Time zone").fill("Mars/Olympus")
+    await page.locator("#routing-save").click()
+    await expect(admin.locator(".form-error").first).to_contain_text("timezone")
+    bot = admin.locator("section", has_text="Bot (all channels)")
+    await bot.get_by_label("Most answers before a human takes over").fill("3")
+    await bot.get_by_role("button", name="Save").click()
+    await expect(bot.get_by_role("status")).to_have_text("Saved.")
+    assert (await tenant.admin.http.get("/api/settings/bot")).json()["settings"]["max_turns"] == 3

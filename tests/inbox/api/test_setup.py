@@ -298,3 +298,27 @@ async def test_a_dead_hub_gives_its_reason(settings: Settings) -> None:
         for route in ("check", "import"):
             r = await t.admin.http.post(f"/api/admin/setup/{route}", json={"token": HUB_TOKEN})
             assert r.status_code == 502 and "cannot reach Notifica.me (ConnectError)" == r.json()["error"]
+
+
+async def test_an_invite_without_a_password_answers_a_generated_one_once(settings: Settings) -> None:
+    async with setup_app(settings) as s:
+        t = await s.app.tenant()
+        email = f"convite-{t.id}@example.com"
+        r = await t.admin.http.post(
+            "/api/admin/agents", json={"email": email, "name": "Convidada", "role": "supervisor"}
+        )
+        assert r.status_code == 201, r.text
+        password = r.json()["password"]
+        assert len(password) >= 12 and r.json()["role"] == "supervisor"
+        assert (
+            await s.app.http.post("/api/auth/login", json={"email": email, "password": password})
+        ).status_code == 200
+        listed = (await t.admin.http.get("/api/agents")).text
+        assert password not in listed and "password" not in listed
+        assert all(password not in str(row) for row in await audit_rows(s.app, t.id))
+        # A password given by the admin is never echoed.
+        r = await t.admin.http.post(
+            "/api/admin/agents",
+            json={"email": f"x-{t.id}@example.com", "name": "X", "password": "chosen password"},
+        )
+        assert r.status_code == 201 and "password" not in r.json()
