@@ -8,6 +8,7 @@ import asyncio
 import hashlib
 import hmac
 import json
+from pathlib import Path
 
 from sqlalchemy import select
 
@@ -15,6 +16,7 @@ from inbox import health
 from inbox import models as m
 from inbox.config import Settings
 from inbox.workers.outbox import claim, deliver
+from tests.databases import migrated_database
 from tests.fakes.notificame import Reply
 from tests.inbox.setup_support import HUB_TOKEN, setup_app
 
@@ -89,8 +91,9 @@ async def test_meta_handshake_signatures_and_events_are_counted(settings: Settin
         assert (await other.admin.http.get("/api/channels/health")).json()["items"] == []
 
 
-async def test_send_figures_come_from_messages(settings: Settings) -> None:
-    async with setup_app(settings) as s:
+async def test_send_figures_come_from_messages(settings: Settings, backend_name: str, tmp_path: Path) -> None:
+    # A database of its own: the outbox is claimed across tenants, and other tests leave rows queued.
+    async with migrated_database(backend_name, tmp_path) as url, setup_app(settings, database_url=url) as s:
         t = await s.app.tenant()
         made = (await t.admin.http.post("/api/admin/setup/import", json={"token": HUB_TOKEN})).json()
         ch = made["items"][0]["channel"]
