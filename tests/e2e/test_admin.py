@@ -11,10 +11,12 @@ import json
 from playwright.async_api import expect
 
 from tests.e2e.support import E2E
-from tests.fakes.notificame import hub_channel
+from tests.fakes.notificame import Reply, hub_channel
 
 expect.set_options(timeout=10_000)
 TOKEN = "e2e-hub-token-42"
+# A Hub call gives up after this long (the e2e module's app setting).
+APP_SETTINGS = {"setup_timeout_seconds": 4.0}
 
 
 async def test_import_an_account_and_send_a_test(e2e: E2E) -> None:
@@ -183,3 +185,21 @@ async def test_queues_and_settings_pages_save(e2e: E2E) -> None:
     await bot.get_by_role("button", name="Save").click()
     await expect(bot.get_by_role("status")).to_have_text("Saved.")
     assert (await tenant.admin.http.get("/api/settings/bot")).json()["settings"]["max_turns"] == 3
+
+
+async def test_a_slow_hub_blocks_neither_the_page_nor_the_server(e2e: E2E) -> None:
+    tenant = await e2e.app.tenant()
+    await tenant.channel()
+    page = await e2e.open(tenant.admin, "/#/admin/setup")
+    e2e.fake.script(Reply(delay=6.0))  # the token check hangs at the Hub
+    await page.get_by_label("API token").fill(TOKEN)
+    await page.locator("#hub-check").click()
+    await expect(page.locator("#hub-check")).to_be_disabled()
+    # Meanwhile the same page sends a test message through the same Hub and shows its answer.
+    await page.get_by_label("To (phone or user id)").fill("5511944443333")
+    await page.locator("#test-send").click()
+    await expect(page.locator("#test-result")).to_contain_text("Sent. Provider message id: nm-msg-")
+    await expect(page.locator("#hub-check")).to_be_disabled()  # the check is still out
+    # Then the check gives up with its reason, and the button is usable again.
+    await expect(page.locator("#admin-setup .form-error").first).to_contain_text("did not answer within 4 s")
+    await expect(page.locator("#hub-check")).to_be_enabled()
