@@ -143,3 +143,27 @@ async def test_rename_and_disable_a_channel(settings: Settings) -> None:
         r = await t.admin.http.patch(url, json={"disabled": False})
         assert r.json()["disabled"] is False
         assert (await s.app.http.post(ch.webhook_path, json=hook)).status_code == 200
+
+
+async def test_the_worker_saves_the_counters_and_flushes_on_the_way_out(
+    settings: Settings, backend_name: str, tmp_path: Path
+) -> None:
+    async with migrated_database(backend_name, tmp_path) as url:
+        async with setup_app(settings, database_url=url, workers=True) as s:
+            t = await s.app.tenant()
+            ch = await t.channel(provider="meta")
+            assert (
+                await s.app.http.post(ch.webhook_path, content=b"{}", headers={"X-Hub-Signature-256": "x"})
+            ).status_code == 401
+            s.app.runtime.wake("channel-health")
+            deadline = asyncio.get_running_loop().time() + 15
+            while not await _health_rows(s, ch.id):
+                assert asyncio.get_running_loop().time() < deadline, "the health worker saved nothing"
+                await asyncio.sleep(0.05)
+            # One more failure, then the app stops before the next periodic flush: saved on the way out.
+            assert (
+                await s.app.http.post(ch.webhook_path, content=b"{}", headers={"X-Hub-Signature-256": "x"})
+            ).status_code == 401
+        async with setup_app(settings, database_url=url) as again:
+            rows = await _health_rows(again, ch.id)
+            assert [r.signature_failures for r in rows] == [2]  # type: ignore[attr-defined]
