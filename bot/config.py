@@ -16,6 +16,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from sqlalchemy import select, update
 
+from inbox import audit
 from inbox import models as m
 from inbox.actions import admin
 from inbox.errors import NotFound, Unprocessable
@@ -179,6 +180,9 @@ async def set_tenant_bot_settings(uow: UnitOfWork, tenant_id: int, raw: Any) -> 
     settings = await _tenant_settings(uow, tenant_id, lock=True)
     settings["bot"] = layer
     await uow.conn.execute(update(m.tenants).where(m.tenants.c.id == tenant_id).values(settings=settings))
+    await audit.record(
+        uow, tenant_id, "settings.bot_updated", target_type="tenant", target_id=tenant_id, details=layer
+    )
     return {"settings": layer, "effective": effective(layer, where=str(tenant_id)).as_json()}
 
 

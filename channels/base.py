@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, ClassVar, Literal, Protocol, Self
+from typing import Any, ClassVar, Literal, Protocol, Self, runtime_checkable
 
 import httpx
 
@@ -153,6 +153,8 @@ class Option:
     name: str  # the secret's or setting's key; "external_id" for that target
     help: str
     required: bool = True
+    # Shown to the admin once, when the channel is created, to paste in the provider's panel.
+    paste: bool = False
 
     @property
     def dest(self) -> str:
@@ -202,3 +204,54 @@ class Adapter(Protocol):
 
     async def send(self, http: httpx.AsyncClient, channel: ChannelConfig, out: Outgoing) -> SendResult:
         """Network only. Raises `SendError` (permanent or not) on failure."""
+
+
+# ---------------------------------------------------------------------------------------------------
+# Optional capability: connecting a whole provider account at once (issue 14).
+
+
+class SetupError(Exception):
+    """An account call that did not work, as one readable line (never a secret, never a traceback).
+
+    `cause`: "unauthorized" (bad token), "unavailable" (down, slow, 5xx) or "unexpected" (an answer
+    we do not understand)."""
+
+    def __init__(self, reason: str, *, cause: Literal["unauthorized", "unavailable", "unexpected"]) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.cause = cause
+
+
+@dataclass(frozen=True)
+class AccountChannel:
+    """One channel of a provider account. `kind` is None for a network the inbox does not serve."""
+
+    external_id: str
+    kind: ChannelKind | None
+    name: str
+    network: str  # the provider's own name of the network ("facebook")
+
+
+@dataclass(frozen=True)
+class Subscribed:
+    """What subscribing a channel's webhooks did, per event type: "created", "existing" (already
+    there) or "replaced" (a stale one of ours, pointing elsewhere, was removed first)."""
+
+    outcomes: Mapping[str, str]
+
+
+@runtime_checkable
+class AccountSetup(Protocol):
+    """A provider whose whole account can be listed and wired with one token (an adapter may
+    implement it besides `Adapter`; `channels.registry.account_setups` finds the ones that do)."""
+
+    # The channel option that holds the account token (also the `channel import` flag).
+    account_option: ClassVar[Option]
+
+    async def list_account_channels(self, http: httpx.AsyncClient, token: str) -> list[AccountChannel]:
+        """The account's channels. Raises `SetupError` (callers bound the time with `asyncio.timeout`)."""
+
+    async def subscribe(
+        self, http: httpx.AsyncClient, token: str, channel: AccountChannel, url: str
+    ) -> Subscribed:
+        """Make the provider deliver `channel`'s events to `url`, idempotently. Raises `SetupError`."""

@@ -95,7 +95,9 @@ class MetaAdapter:
     options: ClassVar[tuple[Option, ...]] = (
         Option("--external-id", "external_id", "external_id", "the page, Instagram or phone number id"),
         Option("--app-secret", "secret", "app_secret", "the app secret that signs webhooks"),
-        Option("--verify-token", "secret", "verify_token", "the token Meta's webhook handshake sends"),
+        Option(
+            "--verify-token", "secret", "verify_token", "the token Meta's webhook handshake sends", paste=True
+        ),
         Option("--access-token", "secret", "access_token", "the token the Send API is called with"),
         Option(
             "--human-agent-tag",

@@ -16,6 +16,7 @@ from typing import Any, ClassVar, Literal, Self, cast
 
 import httpx
 
+from channels import _notificame_account as account
 from channels._common import (
     contacts_text,
     digest,
@@ -36,6 +37,7 @@ from channels._common import (
     transient_http_error,
 )
 from channels.base import (
+    AccountChannel,
     Attachment,
     ChannelConfig,
     ChannelKind,
@@ -51,6 +53,7 @@ from channels.base import (
     SendError,
     SendResult,
     StatusUpdate,
+    Subscribed,
     Window,
 )
 
@@ -87,7 +90,11 @@ _STATUS: dict[str, DeliveryStatus] = {
 
 
 class NotificameAdapter:
-    """The `notificame` provider. `api_url` is the Hub API base, e.g. https://hub.notificame.com.br/v1."""
+    """The `notificame` provider. `api_url` is the Hub API base, e.g. https://hub.notificame.com.br/v1.
+
+    Also an `AccountSetup`: one Hub token lists the account's channels and subscribes their webhooks
+    (the Hub shapes assumed are written down in channels/_notificame_account.py).
+    """
 
     provider: ClassVar[str] = "notificame"
     kinds: ClassVar[tuple[ChannelKind, ...]] = ("whatsapp", "instagram", "messenger", "telegram")
@@ -95,6 +102,7 @@ class NotificameAdapter:
         Option("--notificame-channel", "external_id", "external_id", "the Hub channel's UUID"),
         Option("--notificame-token", "secret", "notificame_token", "the Hub account's API token"),
     )
+    account_option: ClassVar[Option] = options[1]
     env: ClassVar[Mapping[str, str]] = {"NOTIFICAME_API_URL": "https://hub.notificame.com.br/v1"}
     # The Hub applies each network's messaging window itself and answers a refused send with the
     # reason, which the agent sees: the inbox does not judge it up front.
@@ -106,6 +114,14 @@ class NotificameAdapter:
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Self:
         return cls(api_url=env.get("NOTIFICAME_API_URL") or cls.env["NOTIFICAME_API_URL"])
+
+    async def list_account_channels(self, http: httpx.AsyncClient, token: str) -> list[AccountChannel]:
+        return await account.list_channels(http, self.api_url, token)
+
+    async def subscribe(
+        self, http: httpx.AsyncClient, token: str, channel: AccountChannel, url: str
+    ) -> Subscribed:
+        return await account.subscribe(http, self.api_url, token, channel, url)
 
     def window_rule(self, channel: ChannelConfig, last_inbound_at: datetime | None, now: datetime) -> Window:
         return Window()

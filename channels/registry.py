@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 
-from channels.base import Adapter, ChannelKind, Option
+from channels.base import AccountSetup, Adapter, ChannelKind, Option
 from channels.meta import MetaAdapter
 from channels.notificame import NotificameAdapter
 
@@ -84,3 +84,14 @@ def window_closes_at(provider: str, last_inbound_at: datetime | None) -> datetim
     """When that window closes for a customer who last wrote at `last_inbound_at`."""
     window = window_of(provider)
     return None if window is None or last_inbound_at is None else last_inbound_at + window
+
+
+def account_setups(adapters: Mapping[str, Adapter]) -> dict[str, AccountSetup]:
+    """The configured adapters that can connect a whole account (`AccountSetup`), by provider."""
+    return {name: a for name, a in adapters.items() if isinstance(a, AccountSetup)}
+
+
+def account_options() -> dict[str, Option]:
+    """Provider -> the option holding its account token, for providers that can connect an account."""
+    # Instances, not classes: a protocol with data members supports isinstance() only.
+    return {name: a.account_option for name, a in account_setups(build_adapters({})).items()}

@@ -37,8 +37,10 @@ from inbox.api import (
     transfer,
     webhooks,
 )
+from inbox.api import audit as audit_api
 from inbox.api import lockouts as lockouts_api
 from inbox.api import metrics as metrics_api
+from inbox.api import setup as setup_api
 from inbox.config import Settings
 from inbox.openapi import OPERATIONS, endpoint
 from inbox.paths import shipped
@@ -46,6 +48,7 @@ from inbox.realtime import ws
 from inbox.runtime import Runtime
 from inbox.static_files import app_files
 from inbox.workers import Worker
+from inbox.workers.health import health_worker
 from inbox.workers.jobs import jobs_worker
 from inbox.workers.outbox import outbox_worker
 from inbox.workers.retention import retention_worker
@@ -92,6 +95,7 @@ def workers() -> dict[str, Worker]:
         "jobs": jobs_worker({"bot": bot_job, "snooze": snooze_job}),
         "routing": routing_worker,
         "events-retention": retention_worker,
+        "channel-health": health_worker,
     }
 
 
@@ -129,6 +133,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *labels.routes,
         *transfer.routes,
         *search.routes,
+        *audit_api.routes,
+        *setup_api.routes,
         *webhooks.routes,
         *ws.routes,
         # Operations (issue 19)

@@ -163,6 +163,71 @@ def cmd_channel(args: argparse.Namespace, settings: Settings) -> None:
         )
 
 
+def cmd_account_check(args: argparse.Namespace, settings: Settings) -> None:
+    """`inbox <provider> check --token T`: the account's channels and whether this inbox has them."""
+    from inbox import account_setup
+
+    async def go(rt: Any) -> Any:
+        return await account_setup.check(rt, args.token, provider=args.command)
+
+    data = _run(settings, go)
+    lines = []
+    for c in data["channels"]:
+        here = ", ".join(f"channel {h['id']} (tenant {h['tenant_id']})" for h in c["channels"])
+        state = f"in this inbox as {here}" if here else ("not imported" if c["supported"] else "not served")
+        lines.append(f"{c['network']}\t{c['external_id']}\t{c['name']}\t{state}")
+    _out(args, data, "\n".join(lines) or "the account has no channels")
+
+
+def cmd_channel_import(args: argparse.Namespace, settings: Settings) -> None:
+    """`inbox channel import --tenant ID --<provider>-token T [--public-url URL]`."""
+    from inbox import account_setup
+
+    given = {p: getattr(args, o.dest) for p, o in registry.account_options().items() if getattr(args, o.dest)}
+    if len(given) != 1:
+        flags = " or ".join(o.flag for o in registry.account_options().values())
+        raise CliError(f"give exactly one of {flags}")
+    ((provider, token),) = given.items()
+
+    async def go(rt: Any) -> Any:
+        return await account_setup.import_account(
+            rt, args.tenant, token, provider=provider, public_url=args.public_url
+        )
+
+    data = _run(settings, go)
+    lines = []
+    for item in data["items"]:
+        if "skipped" in item:
+            lines.append(f"{item['external_id']}: skipped, {item['skipped']}")
+            continue
+        ch = item["channel"]
+        verb = "created" if item["created"] else "already here"
+        where = item["webhook_url"] or ch["webhook_path"]
+        subs = item["subscriptions"]
+        state = item["error"] or (
+            ", ".join(f"{k} {v}" for k, v in subs.items()) if subs else "not subscribed"
+        )
+        lines.append(f"channel {ch['id']} {ch['kind']} {ch['name']}: {verb}; webhook {where}; {state}")
+    if data["note"]:
+        lines.append(data["note"])
+    _out(args, data, "\n".join(lines))
+
+
+def cmd_channel_test(args: argparse.Namespace, settings: Settings) -> None:
+    """`inbox channel test --channel ID --to ADDRESS --text T`: the provider's answer, as is."""
+    from inbox import account_setup
+
+    async def go(rt: Any) -> Any:
+        return await account_setup.test_send(rt, args.channel, args.to, args.text)
+
+    data = _run(settings, go)
+    if not data["ok"]:
+        if args.json:
+            _out(args, data, "")
+        raise CliError(f"not sent: {data['reason']}")
+    _out(args, data, f"sent: provider message id {data['provider_message_id']}")
+
+
 def cmd_queue(args: argparse.Namespace, settings: Settings) -> None:
     from inbox.actions import admin
 
@@ -268,6 +333,28 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true")
     for sp in c.choices.values():
         sp.set_defaults(fn=cmd_channel)
+    # Account setup (issue 14): import a provider account's channels, send a test message.
+    s = c.add_parser("import", help="one channel per channel of a provider account, webhooks subscribed")
+    s.add_argument("--tenant", type=int, required=True)
+    for option in registry.account_options().values():
+        s.add_argument(option.flag, help=option.help)
+    s.add_argument("--public-url", help="where the provider reaches this server (default INBOX_PUBLIC_URL)")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(fn=cmd_channel_import)
+    s = c.add_parser("test", help="send one message through a channel and print the provider's answer")
+    s.add_argument("--channel", type=int, required=True)
+    s.add_argument("--to", required=True)
+    s.add_argument("--text", required=True)
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(fn=cmd_channel_test)
+    for provider in registry.account_options():
+        pa = sub.add_parser(provider, help=f"{provider} account").add_subparsers(
+            dest="action", required=True, parser_class=_Parser
+        )
+        s = pa.add_parser("check", help="list the account's channels and whether this inbox has them")
+        s.add_argument("--token", required=True)
+        s.add_argument("--json", action="store_true")
+        s.set_defaults(fn=cmd_account_check)
 
     q = sub.add_parser("queue", help="queues").add_subparsers(
         dest="action", required=True, parser_class=_Parser

@@ -66,6 +66,11 @@ class Settings:
     login_window_seconds: float = 900.0
     login_max_failures_email: int = 5
     login_max_failures_address: int = 20
+    # Account setup (issue 14): where providers reach this server (webhook subscriptions are made at
+    # public_url + webhook_path; unset: the admin is shown the path to paste), and how long one
+    # provider account call may take before the page and the CLI give up with a reason.
+    public_url: str | None = None
+    setup_timeout_seconds: float = 10.0
 
     def __post_init__(self) -> None:
         if not self.database_url:
@@ -126,6 +131,10 @@ class Settings:
             ),
             login_max_failures_address=int(
                 _env("INBOX_LOGIN_MAX_FAILURES_ADDRESS", str(cls.login_max_failures_address), source)
+            ),
+            public_url=(source.get("INBOX_PUBLIC_URL") or "").rstrip("/") or None,
+            setup_timeout_seconds=float(
+                _env("INBOX_SETUP_TIMEOUT_SECONDS", str(cls.setup_timeout_seconds), source)
             ),
         )
 

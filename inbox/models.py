@@ -450,3 +450,38 @@ login_failures = Table(
     Index("ix_login_failures_key", "scope", "key", "created_at"),
     Index("ix_login_failures_created_at", "created_at"),  # the sweep of expired rows
 )
+
+# --- Account setup and audit (issue 14, issue 19 item 3) ----------------------------------------
+
+# Who changed what, when, from where: one row per admin change, login and failed login. `details`
+# never holds a secret (inbox/audit.py strips secret-looking keys before writing). A failed login
+# for an unknown email belongs to no tenant (NULL): kept for operators, shown to no tenant's admin.
+audit_log = Table(
+    "audit_log",
+    metadata,
+    _id(),
+    Column("tenant_id", Id, ForeignKey("tenants.id", ondelete="CASCADE"), nullable=True),
+    # NULL: the system or the CLI.
+    Column("actor_id", Id, ForeignKey("agents.id", ondelete="SET NULL"), nullable=True),
+    Column("action", String(60), nullable=False),  # "channel.created", "auth.login_failed", ...
+    Column("target_type", String(30), nullable=True),
+    Column("target_id", Id, nullable=True),
+    Column("details", JSON, nullable=False, default=dict),
+    Column("address", String(64), nullable=True),  # the client's IP address, when over HTTP
+    _created(),
+    Index("ix_audit_log_tenant", "tenant_id", "id"),
+)
+
+# Per-channel webhook health, written from in-memory counters at most once per few seconds per
+# channel (inbox/health.py), never once per webhook. Send figures are counted from messages instead.
+channel_health = Table(
+    "channel_health",
+    metadata,
+    Column("channel_id", Id, ForeignKey("channels.id", ondelete="CASCADE"), primary_key=True),
+    _tenant(),
+    Column("last_event_at", UTCDateTime, nullable=True),  # last accepted (verified) delivery
+    Column("last_handshake_at", UTCDateTime, nullable=True),  # last successful GET verification
+    Column("signature_failures", Integer, nullable=False, server_default=text("0")),
+    Column("last_signature_failure_at", UTCDateTime, nullable=True),
+    Column("updated_at", UTCDateTime, nullable=False),
+)

@@ -27,6 +27,7 @@ from inbox.api import (
     queues,
     replies,
     sessions,
+    setup,
     transfer,
 )
 from inbox.api import schemas as s
@@ -121,7 +122,10 @@ OPERATIONS: dict[tuple[str, str], Op] = {
     ("POST", "/api/admin/agents/{id}/disable"): Op("Disable an agent", s.Agent, roles=("admin",)),
     ("GET", "/api/admin/channels"): Op("Channels (never their secrets)", s.ChannelList, roles=STAFF),
     ("PATCH", "/api/admin/channels/{id}"): Op(
-        "Set a channel's queue", s.Channel, body=admin.ChannelChange, roles=("admin",)
+        "Rename, disable or enable a channel, or set its queue",
+        s.Channel,
+        body=admin.ChannelChange,
+        roles=("admin",),
     ),
     ("GET", "/api/admin/lockouts"): Op(
         "Login lockouts involving the tenant's agents", s.LockoutList, roles=("admin",)
@@ -160,6 +164,36 @@ OPERATIONS: dict[tuple[str, str], Op] = {
     ("DELETE", "/api/templates/{id}"): Op("Delete a template", None, status=204, roles=STAFF),
     ("POST", "/api/templates/{id}/preview"): Op(
         "The template filled for a contact", s.Preview, body=templates.PreviewIn
+    ),
+    # Account setup and the audit log (issue 14, issue 19 item 3)
+    ("GET", "/api/admin/setup"): Op(
+        "Providers, their channel options, the public URL", s.Figures, roles=("admin",)
+    ),
+    ("POST", "/api/admin/setup/check"): Op(
+        "Try a provider account token; its channels", s.Figures, body=setup.CheckIn, roles=("admin",)
+    ),
+    ("POST", "/api/admin/setup/import"): Op(
+        "Import the account's channels and subscribe their webhooks",
+        s.Figures,
+        body=setup.ImportIn,
+        roles=("admin",),
+    ),
+    ("POST", "/api/admin/channels"): Op(
+        "Create a channel (secrets go in, never out)",
+        s.Channel,
+        status=201,
+        body=setup.ChannelIn,
+        roles=("admin",),
+    ),
+    ("POST", "/api/admin/channels/{id}/test"): Op(
+        "Send one test message; the provider's answer", s.Figures, body=setup.TestIn, roles=("admin",)
+    ),
+    ("POST", "/api/admin/channels/{id}/rotate-key"): Op(
+        "A new webhook key (the old URL stops working)", s.Channel, roles=("admin",)
+    ),
+    ("GET", "/api/channels/health"): Op("Per channel: last event, sends, failures", s.Figures, roles=STAFF),
+    ("GET", "/api/audit"): Op(
+        "Who did what, newest first", s.Figures, roles=("admin",), query={"cursor": _str}
     ),
     # Agent productivity (issue 15)
     ("GET", "/api/canned-responses"): Op("Canned responses", s.CannedList, query={"q": _str}),

@@ -10,6 +10,7 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from channels.registry import adapter_class, kinds, providers, providers_of
+from inbox import audit
 from inbox import models as m
 from inbox.actions.events import agent_event
 from inbox.auth import ROLES, hash_password
@@ -29,6 +30,9 @@ async def create_tenant(uow: UnitOfWork, name: str) -> dict[str, Any]:
             insert(m.tenants).values(name=name, settings={}, created_at=m.utcnow()).returning(m.tenants)
         )
     ).one()
+    await audit.record(
+        uow, row.id, "tenant.created", target_type="tenant", target_id=row.id, details={"name": name}
+    )
     return {"id": row.id, "name": row.name, "created_at": row.created_at.isoformat()}
 
 
@@ -84,6 +88,14 @@ async def create_agent(
         raise Conflict(f"an agent with email {email} already exists") from exc
     data = agent_json(row._mapping, open_conversations=0)
     uow.emit(tenant_id, agent_event(data))
+    await audit.record(
+        uow,
+        tenant_id,
+        "agent.created",
+        target_type="agent",
+        target_id=row.id,
+        details={"email": email, "name": row.name, "role": role, "capacity": capacity},
+    )
     return data
 
 
@@ -110,6 +122,7 @@ async def disable_agent(uow: UnitOfWork, tenant_id: int, agent_id: int) -> Agent
     await uow.conn.execute(delete(m.auth_tokens).where(m.auth_tokens.c.agent_id == agent_id))
     data = agent_json(row._mapping)
     uow.emit(tenant_id, agent_event(data))
+    await audit.record(uow, tenant_id, "agent.disabled", target_type="agent", target_id=agent_id)
     return data
 
 
@@ -171,6 +184,21 @@ async def create_channel(
             .returning(m.channels)
         )
     ).one()
+    await audit.record(
+        uow,
+        tenant_id,
+        "channel.created",
+        target_type="channel",
+        target_id=row.id,
+        # Which secrets were given, never their values.
+        details={
+            "kind": kind,
+            "provider": provider,
+            "name": row.name,
+            "external_id": external_id,
+            "secrets_given": sorted(k for k, v in secrets_.items() if v),
+        },
+    )
     return channel_json(row._mapping)
 
 
@@ -199,6 +227,9 @@ async def update_channel(uow: UnitOfWork, tenant_id: int, channel_id: int, **val
     if row is None:
         raise NotFound(f"unknown channel {channel_id} in tenant {tenant_id}")
     uow.after_commit(lambda: uow.runtime.directory.forget(row.webhook_key))
+    await audit.record(
+        uow, tenant_id, "channel.updated", target_type="channel", target_id=channel_id, details=values
+    )
     return channel_json(row._mapping)
 
 
@@ -214,6 +245,9 @@ async def create_queue(uow: UnitOfWork, tenant_id: int, name: str) -> dict[str, 
         ).one()
     except IntegrityError as exc:
         raise Conflict(f"a queue named {name!r} already exists") from exc
+    await audit.record(
+        uow, tenant_id, "queue.created", target_type="queue", target_id=row.id, details={"name": row.name}
+    )
     return {"id": row.id, "name": row.name}
 
 
@@ -230,6 +264,14 @@ async def add_queue_member(uow: UnitOfWork, tenant_id: int, queue_id: int, agent
     if (await uow.conn.execute(exists)).first() is None:
         await uow.conn.execute(
             insert(m.queue_members).values(queue_id=queue_id, agent_id=agent_id, tenant_id=tenant_id)
+        )
+        await audit.record(
+            uow,
+            tenant_id,
+            "queue.member_added",
+            target_type="queue",
+            target_id=queue_id,
+            details={"agent_id": agent_id},
         )
 
 

@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy import delete, insert, select
 
+from inbox import audit
 from inbox import models as m
 from inbox.auth import new_token, token_hash, ttl, verify_password
 from inbox.errors import Unauthenticated
@@ -39,7 +40,32 @@ async def login(uow: UnitOfWork, email: str, password: str) -> dict[str, Any]:
     await uow.conn.execute(
         delete(m.auth_tokens).where(m.auth_tokens.c.agent_id == row.id, m.auth_tokens.c.expires_at <= now)
     )
+    await audit.record(
+        uow,
+        row.tenant_id,
+        "auth.login",
+        target_type="agent",
+        target_id=row.id,
+        actor=audit.Actor(row.id, audit.current().address),
+    )
     return {"token": token, "agent": agent_json(row._mapping)}
+
+
+async def login_failed(uow: UnitOfWork, email: str, address: str | None) -> None:
+    """A failed login, filed under the tenant of the agent the email names (none when unknown)."""
+    email = email.strip().lower()[:320]
+    found = (
+        await uow.conn.execute(select(m.agents.c.id, m.agents.c.tenant_id).where(m.agents.c.email == email))
+    ).first()
+    await audit.record(
+        uow,
+        found.tenant_id if found else None,
+        "auth.login_failed",
+        target_type="agent" if found else None,
+        target_id=found.id if found else None,
+        details={"email": email},
+        actor=audit.Actor(None, address),
+    )
 
 
 async def logout(uow: UnitOfWork, token: str) -> None:

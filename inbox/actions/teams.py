@@ -10,8 +10,8 @@ from typing import Any
 
 from sqlalchemy import delete, insert, select, update
 
+from inbox import audit, routing_settings
 from inbox import models as m
-from inbox import routing_settings
 from inbox.actions.admin import update_channel
 from inbox.actions.events import agent_event
 from inbox.auth import ROLES
@@ -61,6 +61,14 @@ async def set_members(uow: UnitOfWork, tenant_id: int, queue_id: int, agent_ids:
             [{"queue_id": queue_id, "agent_id": a, "tenant_id": tenant_id} for a in wanted],
         )
     _poke(uow, tenant_id)
+    await audit.record(
+        uow,
+        tenant_id,
+        "queue.members_set",
+        target_type="queue",
+        target_id=queue_id,
+        details={"agent_ids": wanted},
+    )
     return {"id": q.id, "name": q.name, "agent_ids": wanted}
 
 
@@ -91,6 +99,9 @@ async def update_agent(
     data = agent_json(row._mapping)
     uow.emit(tenant_id, agent_event(data))
     _poke(uow, tenant_id)
+    await audit.record(
+        uow, tenant_id, "agent.updated", target_type="agent", target_id=agent_id, details=values
+    )
     return data
 
 
@@ -128,4 +139,7 @@ async def update_routing(uow: UnitOfWork, tenant_id: int, changes: dict[str, Any
     settings["routing"] = layer
     await uow.conn.execute(update(m.tenants).where(tn.id == tenant_id).values(settings=settings))
     _poke(uow, tenant_id)
+    await audit.record(
+        uow, tenant_id, "settings.routing_updated", target_type="tenant", target_id=tenant_id, details=changes
+    )
     return checked.model_dump(mode="json")

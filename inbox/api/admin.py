@@ -7,6 +7,7 @@ roles, channels and create or disable agents. Writes go through inbox/actions/te
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -14,9 +15,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from inbox import models as m
 from inbox.actions import admin, teams
 from inbox.api.common import DbId, authenticated, body, int_param, principal, runtime
-from inbox.errors import Forbidden
+from inbox.errors import Forbidden, Invalid
 
 # Open conversations an agent may hold at once; beyond a column's range was a 500.
 MAX_CAPACITY = 10_000
@@ -43,7 +45,8 @@ class MembersIn(BaseModel):
 class AgentIn(BaseModel):
     email: str
     name: str
-    password: str
+    # Left out: a password is generated and answered once, for the admin to hand over (an invite).
+    password: str | None = None
     role: str = "agent"
     capacity: int = Field(default=5, ge=0, le=MAX_CAPACITY)
 
@@ -56,9 +59,13 @@ class AgentChange(BaseModel):
 
 
 class ChannelChange(BaseModel):
+    """Any subset; `queue_id: null` clears the queue (so presence, not value, says what changes)."""
+
     model_config = ConfigDict(extra="forbid")
 
-    queue_id: DbId | None
+    queue_id: DbId | None = None
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    disabled: bool | None = None
 
 
 def _json(data: Any, status: int = 200) -> Response:
@@ -108,9 +115,11 @@ async def set_members(request: Request) -> Response:
 @authenticated("admin")
 async def create_agent(request: Request) -> Response:
     data = await body(request, AgentIn)
+    generated = secrets.token_urlsafe(12) if data.password is None else None
+    values = {**data.model_dump(), "password": data.password or generated}
     async with runtime(request).uow() as uow:
-        agent = await admin.create_agent(uow, principal(request).tenant_id, **data.model_dump())
-    return _json(agent, 201)
+        agent = await admin.create_agent(uow, principal(request).tenant_id, **values)
+    return _json({**agent, "password": generated} if generated else agent, 201)
 
 
 @authenticated("supervisor", "admin")
@@ -142,10 +151,22 @@ async def list_channels(request: Request) -> Response:
 @authenticated("admin")
 async def patch_channel(request: Request) -> Response:
     data = await body(request, ChannelChange)
+    given = data.model_fields_set
+    values: dict[str, Any] = {}
+    if data.name is not None:
+        if not data.name.strip():
+            raise Invalid("name must not be empty")
+        values["name"] = data.name.strip()
+    if data.disabled is not None:
+        values["disabled_at"] = m.utcnow() if data.disabled else None
+    if not values and "queue_id" not in given:
+        raise Invalid("nothing to change: give queue_id, name or disabled")
+    tenant_id, channel_id = principal(request).tenant_id, int_param(request, "id")
     async with runtime(request).uow() as uow:
-        ch = await teams.set_channel_queue(
-            uow, principal(request).tenant_id, int_param(request, "id"), data.queue_id
-        )
+        if "queue_id" in given:
+            ch = await teams.set_channel_queue(uow, tenant_id, channel_id, data.queue_id)
+        if values:
+            ch = await admin.update_channel(uow, tenant_id, channel_id, **values)
     return _json(ch)
 
 

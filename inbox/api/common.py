@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from inbox import audit
 from inbox.auth import Principal, principal_for
 from inbox.errors import ActionError, Forbidden, Invalid, Unauthenticated
 from inbox.runtime import Runtime
@@ -33,6 +34,11 @@ def runtime(request: Request) -> Runtime:
 
 def error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
+
+
+def client_address(request: Request) -> str | None:
+    """The caller's IP address as the server saw it (uvicorn applies trusted proxies' headers)."""
+    return request.client.host if request.client else None
 
 
 def bearer(request: Request) -> str:
@@ -58,7 +64,9 @@ def authenticated(*roles: str) -> Callable[[Handler], Handler]:
                     request.state.principal = await principal_for(conn, bearer(request))
                 if roles and request.state.principal.role not in roles:
                     raise Forbidden("your role may not do this")
-                return await fn(request)
+                # Audit rows written while handling this request name its agent and address.
+                with audit.acting(request.state.principal.agent_id, client_address(request)):
+                    return await fn(request)
             except ActionError as exc:
                 headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthenticated) else None
                 return JSONResponse({"error": exc.message}, status_code=exc.status, headers=headers)

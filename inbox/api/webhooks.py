@@ -18,6 +18,7 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from channels.base import ChannelConfig, InvalidPayload, Unauthorized
+from inbox import health
 from inbox.api.common import runtime
 from inbox.db import StorageUnavailable, is_connection_error
 from inbox.sanitize import clean_all
@@ -85,17 +86,20 @@ async def deliver(
         try:
             adapter.verify(channel, headers, raw)
         except Unauthorized as exc:
+            health.signature_failure(rt, channel)  # memory only; flushed every few seconds
             return 401, f"unauthorized: {exc}", "rejected"
         try:
             events = adapter.parse(channel, raw)
         except InvalidPayload as exc:
             return 400, f"invalid payload: {exc}", "rejected"
         if not events:
+            health.webhook_event(rt, channel)
             return 200, "ok", "ignored"
         try:
             new = await rt.ingestor.submit(channel, clean_all(events))
         except StorageUnavailable:
             return 503, "storage unavailable, retry later", "unavailable"
+        health.webhook_event(rt, channel)
         return 200, "ok", "stored" if new else "duplicate"
     except _Answer as answer:
         return answer.status, answer.text, "unavailable" if answer.status == 503 else "rejected"
@@ -151,6 +155,7 @@ async def handshake(request: Request) -> Response:
     challenge = adapter.handshake(found, request.query_params)
     if challenge is None:
         return PlainTextResponse("forbidden", status_code=403)
+    health.handshake(rt, found)
     return PlainTextResponse(challenge)
 
 

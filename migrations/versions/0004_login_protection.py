@@ -3,7 +3,7 @@
 One row per failure and key, counted over a sliding window by every process.
 
 Revision ID: 0004
-Revises: 0002
+Revises: 0003
 Create Date: 2026-12-08 10:00:00
 """
 
@@ -15,7 +15,7 @@ from alembic import op
 import inbox.models
 
 revision = "0004"
-down_revision = "0002"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 

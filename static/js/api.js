@@ -65,6 +65,7 @@ export const get = (path) => request("GET", path);
 export const post = (path, body = {}) => request("POST", path, body);
 export const put = (path, body = {}) => request("PUT", path, body);
 export const del = (path) => request("DELETE", path);
+export const patch = (path, body = {}) => request("PATCH", path, body);
 
 export async function login(email, password) {
   const data = await request("POST", "/api/auth/login", { email, password }, { auth: false });

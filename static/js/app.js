@@ -11,9 +11,11 @@ import { InboxView } from "./views/inbox.js";
 import { SupervisorView } from "./views/supervisor.js";
 import { ManageView } from "./views/manage.js";
 import { SearchView } from "./views/search.js";
+import { AdminView } from "./views/admin.js";
 
-const VIEWS = { inbox: InboxView, supervisor: SupervisorView, manage: ManageView, search: SearchView };
+const VIEWS = { inbox: InboxView, supervisor: SupervisorView, manage: ManageView, search: SearchView, admin: AdminView };
 const SEES_ALL_ONLY = ["supervisor", "manage"];
+const ADMIN_ONLY = ["admin"];
 
 let session = null;
 
@@ -23,6 +25,7 @@ function parseRoute() {
   if (parts[0] === "supervisor") return { name: "supervisor" };
   if (parts[0] === "manage") return { name: "manage" };
   if (parts[0] === "search") return { name: "search", q: new URLSearchParams(query || "").get("q") || "" };
+  if (parts[0] === "admin") return { name: "admin", section: parts[1] || "setup" };
   if (parts[0] === "c" && parts[1]) {
     // #/c/ID/m/MID: a search result, the conversation opened at that message.
     const messageId = parts[2] === "m" && parts[3] ? Number(parts[3]) || null : null;
@@ -114,17 +117,20 @@ class Session {
   route() {
     clearTimeout(this.startTimer);
     const r = parseRoute();
-    const name = SEES_ALL_ONLY.includes(r.name) && !store.sees_all ? "inbox" : r.name;
+    const isAdmin = store.me && store.me.role === "admin";
+    const allowed = (!SEES_ALL_ONLY.includes(r.name) || store.sees_all) && (!ADMIN_ONLY.includes(r.name) || isAdmin);
+    const name = allowed ? r.name : "inbox";
     if (name !== r.name) location.hash = "#/";
     if (this.viewName !== name) {
       if (this.view) this.view.unmount();
-      this.view = new VIEWS[name](this);
+      this.view = name === "admin" ? new AdminView(this, r.section) : new VIEWS[name](this);
       this.viewName = name;
       this.view.mount(this.shell.main);
     }
     this.shell.setActive(name);
     if (name === "inbox") this.view.open(r.conversationId, r.messageId);
     if (name === "search") this.view.search(r.q);
+    if (name === "admin") this.view.open(r.section);
   }
 
   rerender() {
@@ -135,6 +141,7 @@ class Session {
       const r = parseRoute();
       if (this.viewName === "inbox") this.view.open(r.conversationId, r.messageId);
       if (this.viewName === "search") this.view.search(r.q, { force: true });
+      if (this.viewName === "admin") this.view.open(r.section);
     }
   }
 

@@ -60,11 +60,10 @@ async def test_postgresql_from_empty_with_concurrent_migrators() -> None:
 async def _upgrade_keeps_every_row(url: str, settings: Any) -> None:
     """A database at 0001 with a conversation, a message, a queued reply and their events: 0002
     rebuilds `messages` on SQLite, which must not cascade to the outbox, and leaves foreign keys on."""
-    from sqlalchemy import func, select
+    from sqlalchemy import func, insert, select
 
     from channels.base import ContactRef, MessageReceived
     from inbox import models as m
-    from inbox.actions import admin
     from inbox.actions.ingest import ingest
     from inbox.actions.replies import create_reply
     from inbox.runtime import Runtime
@@ -74,13 +73,18 @@ async def _upgrade_keeps_every_row(url: str, settings: Any) -> None:
     await engine.dispose()
     rt = Runtime(settings.but(database_url=url, workers=False))
     try:
-        async with rt.uow() as uow:
-            tenant = await admin.create_tenant(uow, "Antes")
-        async with rt.uow() as uow:
-            made = await admin.create_channel(
-                uow, tenant["id"], kind="whatsapp", provider="notificame", name="W", external_id="nm-1",
-                secrets_={"notificame_token": "t"},
+        # The tenant and channel as rows: today's admin actions also write tables that later
+        # migrations add (the audit log, 0003).
+        now = m.utcnow()
+        async with rt.engine.begin() as conn:
+            new_tenant = insert(m.tenants).values(name="Antes", settings={}, created_at=now)
+            tenant = {"id": (await conn.execute(new_tenant.returning(m.tenants.c.id))).scalar_one()}
+            new_channel = insert(m.channels).values(
+                tenant_id=tenant["id"], kind="whatsapp", provider="notificame", name="W",
+                webhook_key="k-0001", external_id="nm-1",
+                secrets=rt.box.seal({"notificame_token": "t"}), settings={}, created_at=now,
             )  # fmt: skip
+            made = {"id": (await conn.execute(new_channel.returning(m.channels.c.id))).scalar_one()}
         channel = await rt.directory.by_id(made["id"])
         assert channel is not None
         async with rt.uow() as uow:

@@ -47,6 +47,7 @@ export class Shell {
     nav.append(link("inbox", "#/", t("nav.inbox"), "inbox"));
     if (store.sees_all) nav.append(link("supervisor", "#/supervisor", t("nav.supervisor"), "chart"));
     if (store.sees_all) nav.append(link("manage", "#/manage", t("nav.manage"), "settings"));
+    if (me.role === "admin") nav.append(link("admin", "#/admin", t("nav.admin"), "lock"));
     this.statusBox = h("div", { class: "status-switch" });
     replace(
       this.topbar,

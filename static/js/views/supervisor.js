@@ -10,6 +10,7 @@ import { t } from "../i18n.js";
 import { avatar, icon } from "../icons.js";
 import { store } from "../store.js";
 import { hourChart } from "./chart.js";
+import { healthCard } from "./health.js";
 
 const REFRESH_EVERY = 5_000;
 const REPORT_EVERY = 60_000;
@@ -65,6 +66,7 @@ export class SupervisorView {
   }
 
   async loadFigures() {
+    this.loadHealth();
     try {
       this.setFigures(await api.get("/api/queues"));
     } catch (err) {
@@ -88,6 +90,16 @@ export class SupervisorView {
     } catch {
       /* the chart keeps its last picture */
     }
+  }
+
+  /** Channel health (issue 14 item 6): refreshed with the figures, drawn into its own card. */
+  async loadHealth() {
+    try {
+      this.health = (await api.get("/api/channels/health")).items;
+    } catch {
+      return; /* the card keeps its last picture */
+    }
+    if (this.healthBox) replace(this.healthBox, ...healthCard(this.health));
   }
 
   setFigures(data) {
@@ -131,6 +143,7 @@ export class SupervisorView {
     const focused = this.el.contains(document.activeElement) ? document.activeElement.getAttribute("href") : null;
     this.chartBox = h("div", { class: "card chart-card" });
     this.breachBox = h("section", { class: "card" });
+    this.healthBox = h("section", { class: "card", id: "channel-health" }, ...healthCard(this.health));
     replace(
       this.el,
       h(
@@ -163,7 +176,7 @@ export class SupervisorView {
         "div",
         { class: "sup-grid" },
         h("div", { class: "sup-col" }, this.queuesCard(f), this.breachBox, this.agentsCard(f)),
-        h("div", { class: "sup-col" }, this.chartBox, this.todayCard(totals)),
+        h("div", { class: "sup-col" }, this.chartBox, this.todayCard(totals), this.healthBox),
       ),
     );
     this.renderChart();
