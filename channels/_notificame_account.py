@@ -59,6 +59,10 @@ async def _call(
     *,
     body: Mapping[str, Any] | None = None,
 ) -> httpx.Response:
+    # A header carries printable ASCII only: anything else is no Hub token (and httpx would raise).
+    if not token or not token.isascii() or not token.isprintable() or any(c.isspace() for c in token):
+        raise SetupError("Notifica.me refused the token (not a token: it has spaces or other characters)",
+                         cause="unauthorized")  # fmt: skip
     try:
         return await http.request(method, url, headers={"X-API-Token": token}, json=body)
     except httpx.TimeoutException as exc:

@@ -129,6 +129,17 @@ async def test_a_wrong_token_is_refused_by_the_fake(
         )
 
 
+@pytest.mark.parametrize("token", ["senha é", "日本", "a\nb", " ", ""])
+async def test_a_token_no_header_can_carry_is_refused_before_any_call(
+    hub: tuple[NotificameAdapter, FakeNotificame, httpx.AsyncClient], token: str
+) -> None:
+    """Found by schemathesis: a non-ASCII token made httpx raise while encoding the header (a 500)."""
+    adapter, fake, http = hub
+    with pytest.raises(SetupError) as caught:
+        await adapter.list_account_channels(http, token)
+    assert caught.value.cause == "unauthorized" and fake.requests == []
+
+
 async def test_a_dead_hub_is_unavailable() -> None:
     async with httpx.AsyncClient(timeout=2.0) as http:
         with pytest.raises(SetupError) as caught:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -93,8 +94,15 @@ def test_settings_from_env_and_dotenv(tmp_path: Path) -> None:
 
 
 def test_wheel_ships_static_and_migrations(tmp_path: Path) -> None:
-    """`pip install .` (not only -e) must carry static/ and migrations/."""
+    """`pip install .` (not only -e) must carry static/, migrations/ and every Python package."""
     repo = Path(__file__).resolve().parents[2]
+    # From a clean copy: a build/ folder left by an earlier build would lend the wheel its files.
+    source = tmp_path / "source"
+    shutil.copytree(
+        repo,
+        source,
+        ignore=shutil.ignore_patterns("build", "dist", "*.egg-info", ".git", "__pycache__", "*.db*", ".*cache"),
+    )
     subprocess.run(
         [
             sys.executable,
@@ -106,7 +114,7 @@ def test_wheel_ships_static_and_migrations(tmp_path: Path) -> None:
             "-q",
             "-w",
             str(tmp_path),
-            str(repo),
+            str(source),
         ],
         check=True,
         capture_output=True,
@@ -118,3 +126,8 @@ def test_wheel_ships_static_and_migrations(tmp_path: Path) -> None:
     assert "inbox/migrations/env.py" in names and "inbox/migrations/script.py.mako" in names
     assert any(n.startswith("inbox/migrations/versions/0001") for n in names)
     assert "channels/base.py" in names and "bot/__init__.py" in names
+    # Every package of the source tree, its modules included (a package missing from pyproject's
+    # list installs without error and fails at import time).
+    for package in ("inbox", "channels", "bot", "benchmarks"):
+        for module in (repo / package).rglob("*.py"):
+            assert module.relative_to(repo).as_posix() in names, module

@@ -16,6 +16,8 @@ from starlette.routing import Route
 from inbox.config import Settings
 from inbox.openapi import OPERATIONS, document
 from tests.databases import migrated_database
+from tests.fakes.notificame import notificame_app
+from tests.fakes.serve import serve
 from tests.support import App, notificame_message, running_app
 
 # Routes that do not answer JSON: Prometheus text, provider webhooks (plain text), the websocket.
@@ -99,13 +101,17 @@ async def _schemathesis(base_url: str, token: str, report: Path) -> tuple[int, s
 async def test_schemathesis_finds_no_server_error_and_no_schema_break(tmp_path: Path) -> None:
     """SQLite, once (not per backend): its own database and app, as the fuzzer creates queues and
     agents, and fails logins from 127.0.0.1, which locks the address out."""
-    async with migrated_database("sqlite", tmp_path) as url:
+    # A fake Hub for the account-setup routes: a fuzzed token is refused (422), never a 502 for a Hub
+    # that does not exist.
+    hub, _ = notificame_app(token="the-right-token")
+    async with migrated_database("sqlite", tmp_path) as url, serve(hub) as hub_url:
         settings = Settings(
             database_url=url,
             data_dir=tmp_path,
             secret_key="test-secret-key",
             log_level="warning",
             workers=False,
+            provider_env={"NOTIFICAME_API_URL": hub_url},
         )
         async with running_app(settings) as live:
             tenant = await live.tenant("Fuzz")
