@@ -98,11 +98,8 @@ def test_wheel_ships_static_and_migrations(tmp_path: Path) -> None:
     repo = Path(__file__).resolve().parents[2]
     # From a clean copy: a build/ folder left by an earlier build would lend the wheel its files.
     source = tmp_path / "source"
-    shutil.copytree(
-        repo,
-        source,
-        ignore=shutil.ignore_patterns("build", "dist", "*.egg-info", ".git", "__pycache__", "*.db*", ".*cache"),
-    )
+    skipped = ("build", "dist", "*.egg-info", ".git", "__pycache__", "*.db*", ".*cache")
+    shutil.copytree(repo, source, ignore=shutil.ignore_patterns(*skipped))
     subprocess.run(
         [
             sys.executable,
