@@ -1,6 +1,6 @@
-"""Operations commands of `inbox`: backup, restore (registered from inbox/cli.py).
+"""Operations commands of `inbox`: backup, restore, demo (registered from inbox/cli.py).
 
-Owns their arguments and their one-line output; the work is in inbox/backup.py.
+Owns their arguments and their one-line output; the work is in inbox/backup.py and demo/.
 Errors are `ActionError`s (inbox.backup.BackupError), which cli.py prints as one line, exit status 1.
 """
 
@@ -44,6 +44,13 @@ def cmd_restore(args: argparse.Namespace, settings: Settings) -> None:
     sys.stdout.write(line + (f"; warning: {warning}" if warning else "") + "\n")
 
 
+def cmd_demo(args: argparse.Namespace, settings: Settings) -> None:
+    # The demo lives outside the core (demo/): it speaks one provider's wire format on purpose.
+    from demo.run import demo_settings, run_demo
+
+    run_demo(demo_settings(settings, args.data_dir), port=args.port, interval=args.interval)
+
+
 def register(sub: Any, parser_class: type[argparse.ArgumentParser]) -> None:
     """Add the commands to `inbox`'s subparsers."""
     s = sub.add_parser("backup", help="copy the SQLite database while the server runs (online backup)")
@@ -54,3 +61,9 @@ def register(sub: Any, parser_class: type[argparse.ArgumentParser]) -> None:
     s.add_argument("--from", dest="source", required=True, metavar="FILE")
     s.add_argument("--force", action="store_true", help="even while a server holds the database")
     s.set_defaults(fn=cmd_restore)
+
+    s = sub.add_parser("demo", help="a demo clinic: simulated customers, a local fake hub and model")
+    s.add_argument("--port", type=int, default=8000)
+    s.add_argument("--data-dir", help="where the demo keeps its database (default: a new temporary folder)")
+    s.add_argument("--interval", type=float, default=15.0, help="seconds between customer messages (15)")
+    s.set_defaults(fn=cmd_demo)
