@@ -377,6 +377,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--quick", action="store_true")
     s.add_argument("--postgres-url")
     s.set_defaults(fn=cmd_bench)
+
+    # Operations (issue 19 items 9, 10): backup, restore, demo live in a module of their own.
+    from inbox.cli_ops import register
+
+    register(sub, _Parser)
     return p
 
 

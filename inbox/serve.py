@@ -67,4 +67,8 @@ def serve(settings: Settings, *, host: str, port: int) -> None:
     gc.collect()
     gc.freeze()
     gc.set_threshold(20_000, 50, 100)
-    uvicorn.Server(config).run()
+    from inbox.backup import serving
+
+    # Held while serving, so that `inbox restore` refuses to replace the file under a live server.
+    with serving(settings):
+        uvicorn.Server(config).run()

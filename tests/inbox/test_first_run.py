@@ -125,6 +125,6 @@ def test_wheel_ships_static_and_migrations(tmp_path: Path) -> None:
     assert "channels/base.py" in names and "bot/__init__.py" in names
     # Every package of the source tree, its modules included (a package missing from pyproject's
     # list installs without error and fails at import time).
-    for package in ("inbox", "channels", "bot", "benchmarks"):
+    for package in ("inbox", "channels", "bot", "benchmarks", "demo"):
         for module in (repo / package).rglob("*.py"):
             assert module.relative_to(repo).as_posix() in names, module
