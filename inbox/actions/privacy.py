@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, StrictBool
 from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.engine import Row
 
@@ -36,7 +36,7 @@ class EraseIn(BaseModel):
     """POST /api/contacts/{id}/erase: `{"confirm": true}`, so that no stray click erases anyone."""
 
     model_config = ConfigDict(extra="forbid")
-    confirm: bool
+    confirm: StrictBool  # JSON true itself: "yes" or 1 are not a confirmation
 
 
 async def _contact(uow: UnitOfWork, actor: Principal, contact_id: int, *, lock: bool = False) -> Row[Any]:
