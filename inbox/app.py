@@ -40,6 +40,7 @@ from inbox.api import (
 from inbox.api import audit as audit_api
 from inbox.api import lockouts as lockouts_api
 from inbox.api import metrics as metrics_api
+from inbox.api import privacy as privacy_api
 from inbox.api import setup as setup_api
 from inbox.config import Settings
 from inbox.openapi import OPERATIONS, endpoint
@@ -140,6 +141,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         # Operations (issue 19)
         *metrics_api.routes,
         *lockouts_api.routes,
+        # LGPD/GDPR (issue 19 item 6)
+        *privacy_api.routes,
         Route("/openapi.json", endpoint({**OPERATIONS, **bot_api.OPERATIONS}), methods=["GET"]),
         Mount("/", app=app_files(shipped("static")), name="static"),
     ]

@@ -434,6 +434,8 @@ SEARCH_OBJECTS = ("messages_fts", "ix_search_")
 def schema_compared(name: str | None, type_: str, parent_names: Any) -> bool:
     """Alembic's `include_name` hook: schema comparisons skip the search structures above."""
     return not (name and name.startswith(SEARCH_OBJECTS))
+
+
 # --- Login protection (issue 19) -------------------------------------------------------------------
 # One row per failed login, once keyed by the email tried and once by the remote address; counted
 # over a sliding window (inbox/actions/lockouts.py). In the database so that every process sees the

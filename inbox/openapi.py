@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from inbox.actions import appointments, contacts, templates
+from inbox.actions import appointments, contacts, privacy, templates
 from inbox.api import (
     admin,
     canned,
@@ -219,6 +219,16 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         "Messages and contacts matching `q`, newest first",
         s.SearchResults,
         query={"q": _str, "cursor": _str, "limit": _int},
+    ),
+    # LGPD/GDPR (issue 19 item 6)
+    ("GET", "/api/contacts/{id}/export"): Op(
+        "Everything kept about a contact, as one document (audited)", s.ContactExport, roles=("admin",)
+    ),
+    ("POST", "/api/contacts/{id}/erase"): Op(
+        "Erase a contact's personal data; figures stay (audited)",
+        s.Erasure,
+        body=privacy.EraseIn,
+        roles=("admin",),
     ),
 }
 

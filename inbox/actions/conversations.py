@@ -3,6 +3,8 @@
 Owns the conversation lifecycle rules and who may apply them. Each change writes a system message and
 emits `conversation.updated` (to the new and the previous assignee); changes that free or need
 capacity poke routing after commit. Routing's own writes live in inbox/actions/routing.py.
+What a person does here (assign, resolve, reopen, snooze, an agent's handoff) is audited; the bot's
+handoff and routing's automatic assignments are not (they would flood the log, see `_audit`).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from sqlalchemy import exists, insert, select, update
 from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError
 
+from inbox import audit
 from inbox import models as m
 from inbox.access import may_see_conversation
 from inbox.actions.events import message_event, updated_event
@@ -93,6 +96,17 @@ def _poke_routing(uow: UnitOfWork, tenant_id: int) -> None:
     uow.after_commit(lambda: routing_changed(rt, tenant_id))
 
 
+async def _audit(uow: UnitOfWork, actor: Principal, action: str, conv: Row[Any], **details: Any) -> None:
+    """One audit row for a person's change of a conversation (issue 19 item 3). Only the agent-facing
+    functions below call it, and only when something changed: the bot's handoffs and routing's
+    automatic assignments (inbox/actions/routing.py) happen on every conversation and would bury
+    the people's actions in noise. Details hold ids and times, never message text or reasons
+    typed by hand (they may quote the customer, and an erasure must leave no trace here)."""
+    await audit.record(
+        uow, actor.tenant_id, action, target_type="conversation", target_id=conv.id, details=details
+    )
+
+
 async def handoff(
     uow: UnitOfWork,
     tenant_id: int,
@@ -117,6 +131,15 @@ async def handoff(
     else:
         values.update(status="queued", queued_at=now)
     return await change(uow, conv, f"Handed to a human: {reason}", **values)
+
+
+async def request_handoff(uow: UnitOfWork, actor: Principal, conversation_id: int, reason: str) -> Row[Any]:
+    """An agent pressing "hand over": bot -> human queue now, audited. A conversation already with
+    humans is answered unchanged (and nothing is recorded)."""
+    conv = await visible(uow, actor, conversation_id)
+    if conv.status == "bot":
+        await _audit(uow, actor, "conversation.handed_off", conv)
+    return await handoff(uow, actor.tenant_id, conv.id, reason=reason)
 
 
 async def conversation_ids_for(uow: UnitOfWork, tenant_id: int, status: str) -> list[int]:
@@ -164,12 +187,15 @@ async def assign(uow: UnitOfWork, actor: Principal, conversation_id: int, agent_
     by = actor.name
     if agent_id is not None:
         target = await _agent(uow, actor.tenant_id, agent_id)
+        if conv.assignee_id == target.id and conv.status != "bot":
+            return conv
+        await _audit(
+            uow, actor, "conversation.assigned", conv, agent_id=target.id, previous_agent_id=conv.assignee_id
+        )
         if conv.status == "bot":
             return await handoff(
                 uow, actor.tenant_id, conv.id, reason=f"taken over by {by}", assign_to=target.id
             )
-        if conv.assignee_id == target.id:
-            return conv
         now = m.utcnow()
         await _mark_assigned(uow, target.id, now)
         note = (
@@ -181,10 +207,11 @@ async def assign(uow: UnitOfWork, actor: Principal, conversation_id: int, agent_
         if conv.status == "queued":  # a snoozed one stays snoozed, now someone else's
             values["status"] = "assigned"
         return await change(uow, conv, note, **values)
+    if conv.status != "bot" and conv.assignee_id is None:
+        return conv
+    await _audit(uow, actor, "conversation.assigned", conv, agent_id=None, previous_agent_id=conv.assignee_id)
     if conv.status == "bot":
         return await handoff(uow, actor.tenant_id, conv.id, reason=f"sent to the queue by {by}")
-    if conv.assignee_id is None:
-        return conv
     values = {"assignee_id": None, "assigned_at": None}
     if conv.status == "assigned":
         values.update(status="queued", queued_at=_requeued_at(conv))
@@ -204,6 +231,7 @@ async def resolve(uow: UnitOfWork, actor: Principal, conversation_id: int) -> Ro
     conv = await visible(uow, actor, conversation_id)
     if conv.status == "resolved":
         return conv
+    await _audit(uow, actor, "conversation.resolved", conv, previous_status=conv.status)
     await uow.conn.execute(
         m.jobs.delete().where(jb.kind.in_(("bot", "snooze")), jb.key == str(conversation_id))
     )
@@ -218,6 +246,7 @@ async def reopen(uow: UnitOfWork, actor: Principal, conversation_id: int) -> Row
     open conversation on the channel (one open conversation per contact and channel)."""
     conv = await visible(uow, actor, conversation_id)
     if conv.status == "snoozed":
+        await _audit(uow, actor, "conversation.reopened", conv, previous_status=conv.status)
         return await wake(uow, conv, f"Reopened by {actor.name}")
     if conv.status != "resolved":
         return conv
@@ -238,6 +267,7 @@ async def reopen(uow: UnitOfWork, actor: Principal, conversation_id: int) -> Row
             )
         ).scalar()
     )
+    await _audit(uow, actor, "conversation.reopened", conv, previous_status=conv.status)
     values: dict[str, Any] = {"resolved_at": None}
     if active:
         values["status"] = "assigned"
@@ -278,6 +308,7 @@ async def snooze(uow: UnitOfWork, actor: Principal, conversation_id: int, until:
     )
     rt = uow.runtime
     uow.after_commit(lambda: rt.wake("jobs"))
+    await _audit(uow, actor, "conversation.snoozed", conv, until=until.astimezone(UTC))
     stamp = until.astimezone(UTC).isoformat(timespec="minutes").replace("+00:00", "Z")
     return await change(
         uow, conv, f"Snoozed until {stamp} by {actor.name}", status="snoozed", snoozed_until=until

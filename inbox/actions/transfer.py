@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.engine import Row
 
+from inbox import audit
 from inbox import models as m
 from inbox.actions.conversations import change, handoff, load, visible
 from inbox.auth import Principal
@@ -54,6 +55,20 @@ async def transfer(
         if queue is None:
             raise NotFound("queue not found")
 
+    # Audited with ids only: the note is typed by hand and may quote the customer.
+    await audit.record(
+        uow,
+        actor.tenant_id,
+        "conversation.transferred",
+        target_type="conversation",
+        target_id=conv.id,
+        details={
+            "agent_id": target.id if target is not None else None,
+            "queue_id": queue.id if queue is not None else None,
+            "previous_agent_id": conv.assignee_id,
+            "note": bool(note),
+        },
+    )
     where = " and ".join(x for x in (target and target.name, queue and f"queue {queue.name}") if x)
     text = f"Transferred to {where} by {actor.name}" + (f": {note}" if note else "")
     now = m.utcnow()

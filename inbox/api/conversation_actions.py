@@ -75,9 +75,7 @@ async def handoff(request: Request) -> Response:
     data = await body(request, HandoffIn)
 
     async def act(uow: UnitOfWork, p: Principal, cid: int) -> Row[Any]:
-        await conversations.visible(uow, p, cid)
-        reason = data.reason or f"requested by {p.name}"
-        return await conversations.handoff(uow, p.tenant_id, cid, reason=reason)
+        return await conversations.request_handoff(uow, p, cid, data.reason or f"requested by {p.name}")
 
     return await _run(request, act)
 

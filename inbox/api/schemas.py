@@ -256,3 +256,34 @@ class SearchResults(Open):
 class TransferTargets(Open):
     agents: list[dict[str, object]]
     queues: list[dict[str, object]]
+
+
+# --- LGPD/GDPR (issue 19 item 6) -------------------------------------------------------------------
+
+
+class ExportedConversation(Conversation):
+    labels: list[Label]
+    messages: list[Message]
+
+
+class ContactExport(Open):
+    exported_at: Time
+    contact: Contact
+    conversations: list[ExportedConversation]
+    appointments: list[Appointment]
+    bot_turns: int
+
+
+class Erased(Open):
+    """How many rows the erasure cleared (conversations are kept, resolved)."""
+
+    conversations: int
+    messages: int
+    identities: int
+    appointments: int
+    events: int
+
+
+class Erasure(Open):
+    contact: Contact
+    erased: Erased

@@ -123,6 +123,7 @@ async def test_other_tenants_objects_are_indistinguishable_from_missing_ones(app
                 "agent_id": None,
                 "until": "2030-01-01T00:00:00Z",
                 "name": "x",
+                "confirm": True,  # an erasure (POST /api/contacts/{id}/erase) that would go through
             }
             a = await ours.admin.http.request(method, foreign, json=body)
             b = await ours.admin.http.request(method, missing, json=body)
