@@ -3,6 +3,7 @@ it may read; anything typed (LIKE wildcards, quotes, FTS5 operators) is searched
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
@@ -133,6 +134,11 @@ TOKENS = st.sampled_from(
 )  # fmt: skip
 
 
+def _folded(text: str) -> str:
+    """Case and accents folded, as the search compares at most."""
+    return "".join(c for c in unicodedata.normalize("NFKD", text.casefold()) if not unicodedata.combining(c))
+
+
 @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
 @given(parts=st.lists(TOKENS, min_size=1, max_size=6))
 async def test_operators_are_searched_as_text(app: App, parts: list[str]) -> None:
@@ -150,6 +156,7 @@ async def test_operators_are_searched_as_text(app: App, parts: list[str]) -> Non
     assert r.status_code == 200, (q, r.text)
     ids = [x["id"] for x in r.json()["messages"]]
     assert mid in ids, q
-    # Every result really contains the query (nothing matched as a wildcard or an operator).
+    # Every result really contains the query (nothing matched as a wildcard or an operator); on
+    # PostgreSQL with `unaccent` the match ignores accents too ("a" finds "Olá").
     for x in r.json()["messages"]:
-        assert q.strip().casefold() in x["text"].casefold(), (q, x["text"])
+        assert _folded(q.strip()) in _folded(x["text"]), (q, x["text"])
