@@ -24,6 +24,7 @@ from inbox.db import create_engine
 from inbox.migrate import migrate
 from tests.databases import PG_URL
 from tests.fakes.serve import free_port
+from tests.serving import start_serve, stop_serve, wait_healthy
 from tests.support import Channel, notificame_message
 
 
@@ -47,36 +48,6 @@ def _one_line_error(proc: subprocess.CompletedProcess[str], fragment: str) -> No
     assert proc.returncode == 1, (proc.stdout, proc.stderr)
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and fragment in lines[0], proc.stderr
-
-
-def _serve(folder: Path, port: int) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "inbox.cli", "serve", "--port", str(port)],
-        cwd=folder,
-        env=_env(folder),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-
-
-def _wait_healthy(base: str, proc: subprocess.Popen[str]) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
-        try:
-            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise AssertionError("server did not become healthy")
-
-
-def _stop(proc: subprocess.Popen[str]) -> str:
-    proc.terminate()
-    out, _ = proc.communicate(timeout=30)
-    return out
 
 
 def _read_first_run(proc: subprocess.Popen[str]) -> tuple[str, str]:
@@ -114,10 +85,10 @@ def test_backup_while_serving_restore_into_a_new_data_dir_and_serve(tmp_path: Pa
     b.mkdir()
     port_a = free_port()
     base_a = f"http://127.0.0.1:{port_a}"
-    server_a = _serve(a, port_a)
+    server_a = start_serve(a, port_a, _env(a))
     try:
         email, password = _read_first_run(server_a)
-        _wait_healthy(base_a, server_a)
+        wait_healthy(base_a, server_a, within=60)
         created = _cli(
             a,
             *("channel", "create", "--tenant", "1", "--kind", "whatsapp", "--provider", "notificame"),
@@ -165,7 +136,7 @@ def test_backup_while_serving_restore_into_a_new_data_dir_and_serve(tmp_path: Pa
         _one_line_error(refused, "a running server holds")
         assert len(_everything(base_a, email, password)["Durante"]) == len(during)
     finally:
-        _stop(server_a)
+        stop_serve(server_a, within=30)
 
     backup = tmp_path / "inbox.backup"
     assert not Path(str(backup) + "-wal").exists()  # one self-contained file
@@ -180,9 +151,9 @@ def test_backup_while_serving_restore_into_a_new_data_dir_and_serve(tmp_path: Pa
 
     port_b = free_port()
     base_b = f"http://127.0.0.1:{port_b}"
-    server_b = _serve(b, port_b)
+    server_b = start_serve(b, port_b, _env(b))
     try:
-        _wait_healthy(base_b, server_b)
+        wait_healthy(base_b, server_b, within=60)
         data = _everything(base_b, email, password)
         for i in range(5):
             assert data[f"Cliente {i}"] == [f"mensagem {i}"]
@@ -194,7 +165,7 @@ def test_backup_while_serving_restore_into_a_new_data_dir_and_serve(tmp_path: Pa
         assert httpx.post(base_b + ch.webhook_path, json=body).status_code == 200
         assert _everything(base_b, email, password)["Cliente 0"] == ["mensagem 0", "depois"]
     finally:
-        out = _stop(server_b)
+        out = stop_serve(server_b, within=30)
     assert "password" not in out  # the restored database has its tenant: no first run
 
 

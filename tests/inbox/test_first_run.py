@@ -7,7 +7,6 @@ import re
 import shutil
 import subprocess
 import sys
-import time
 import zipfile
 from pathlib import Path
 
@@ -15,49 +14,24 @@ import httpx
 
 from inbox.config import Settings
 from tests.fakes.serve import free_port
+from tests.serving import start_serve, stop_serve, wait_healthy
 
 
 def _start(folder: Path, port: int) -> subprocess.Popen[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("INBOX_", "OPENAI_"))}
-    return subprocess.Popen(
-        [sys.executable, "-m", "inbox.cli", "serve", "--port", str(port)],
-        cwd=folder,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-
-
-def _wait_healthy(port: int, proc: subprocess.Popen[str]) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise AssertionError("server did not become healthy")
-
-
-def _stop(proc: subprocess.Popen[str]) -> str:
-    proc.terminate()
-    out, _ = proc.communicate(timeout=20)
-    return out
+    return start_serve(folder, port, env)
 
 
 def test_first_serve_in_an_empty_folder_prints_how_to_log_in(tmp_path: Path) -> None:
     port = free_port()
     proc = _start(tmp_path, port)
     try:
-        _wait_healthy(port, proc)
+        wait_healthy(f"http://127.0.0.1:{port}", proc)
         assert httpx.get(f"http://127.0.0.1:{port}/readyz").status_code == 200
         page = httpx.get(f"http://127.0.0.1:{port}/")
         assert page.status_code == 200 and 'type="email"' in page.text
     finally:
-        out = _stop(proc)
+        out = stop_serve(proc)
     email = re.search(r"^\s+email\s+(\S+@\S+)$", out, re.M)
     password = re.search(r"^\s+password\s+(\S+)$", out, re.M)
     assert email and password, out
@@ -68,14 +42,14 @@ def test_first_serve_in_an_empty_folder_prints_how_to_log_in(tmp_path: Path) -> 
     port = free_port()
     proc = _start(tmp_path, port)
     try:
-        _wait_healthy(port, proc)
+        wait_healthy(f"http://127.0.0.1:{port}", proc)
         r = httpx.post(
             f"http://127.0.0.1:{port}/api/auth/login",
             json={"email": email.group(1), "password": password.group(1)},
         )
         assert r.status_code == 200 and r.json()["agent"]["role"] == "admin"
     finally:
-        out2 = _stop(proc)
+        out2 = stop_serve(proc)
     assert "password" not in out2
 
 
