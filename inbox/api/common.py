@@ -76,14 +76,17 @@ def authenticated(*roles: str) -> Callable[[Handler], Handler]:
     return wrap
 
 
-async def body(request: Request, model: type[M]) -> M:
-    """Parse and validate a JSON body; 400 with a readable reason otherwise."""
-    raw = await request.body()
+async def json_body(request: Request) -> Any:
+    """The JSON body (an empty one is `{}`); 400 when it is not JSON. For actions that validate it."""
     try:
-        data: Any = json.loads(raw or b"{}")
+        return json.loads(await request.body() or b"{}")
     except ValueError as exc:
         raise Invalid("body is not JSON") from exc
-    return validate(model, data, what="body")
+
+
+async def body(request: Request, model: type[M]) -> M:
+    """Parse and validate a JSON body; 400 with a readable reason otherwise."""
+    return validate(model, await json_body(request), what="body")
 
 
 def int_param(request: Request, name: str) -> int:

@@ -7,9 +7,7 @@ them); admins set the pipeline's stages. Everything is the caller's tenant (anot
 
 from __future__ import annotations
 
-import json
 from datetime import timedelta
-from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -17,21 +15,13 @@ from starlette.routing import Route
 
 from inbox import models as m
 from inbox.actions import appointments, contacts, templates
-from inbox.api.common import authenticated, int_param, principal, runtime
-from inbox.errors import Invalid
+from inbox.api.common import authenticated, int_param, json_body, principal, runtime
 from inbox.queries import contact_for
-
-
-async def _json(request: Request) -> Any:
-    try:
-        return json.loads(await request.body() or b"{}")
-    except ValueError as exc:
-        raise Invalid("body is not JSON") from exc
 
 
 @authenticated()
 async def patch_contact(request: Request) -> Response:
-    raw = await _json(request)
+    raw = await json_body(request)
     async with runtime(request).uow() as uow:
         data = await contacts.update_contact(uow, principal(request), int_param(request, "id"), raw)
     return JSONResponse(data)
@@ -45,7 +35,7 @@ async def get_pipeline(request: Request) -> Response:
 
 @authenticated("admin")
 async def put_pipeline(request: Request) -> Response:
-    raw = await _json(request)
+    raw = await json_body(request)
     async with runtime(request).uow() as uow:
         stages = await contacts.set_pipeline(uow, principal(request).tenant_id, raw)
     return JSONResponse({"stages": stages})
@@ -53,7 +43,7 @@ async def put_pipeline(request: Request) -> Response:
 
 @authenticated()
 async def create_appointment(request: Request) -> Response:
-    raw = await _json(request)
+    raw = await json_body(request)
     async with runtime(request).uow() as uow:
         data = await appointments.create(uow, principal(request), int_param(request, "id"), raw)
     return JSONResponse(data, status_code=201)
@@ -61,7 +51,7 @@ async def create_appointment(request: Request) -> Response:
 
 @authenticated()
 async def change_appointment(request: Request) -> Response:
-    raw = await _json(request)
+    raw = await json_body(request)
     async with runtime(request).uow() as uow:
         data = await appointments.change(uow, principal(request), int_param(request, "id"), raw)
     return JSONResponse(data)
@@ -104,7 +94,7 @@ async def get_template(request: Request) -> Response:
 
 @authenticated("supervisor", "admin")
 async def create_template(request: Request) -> Response:
-    raw = await _json(request)
+    raw = await json_body(request)
     async with runtime(request).uow() as uow:
         data = await templates.create(uow, principal(request), raw)
     return JSONResponse(data, status_code=201)
@@ -112,7 +102,7 @@ async def create_template(request: Request) -> Response:
 
 @authenticated("supervisor", "admin")
 async def replace_template(request: Request) -> Response:
-    raw = await _json(request)
+    raw = await json_body(request)
     async with runtime(request).uow() as uow:
         data = await templates.replace(uow, principal(request), int_param(request, "id"), raw)
     return JSONResponse(data)
@@ -127,7 +117,7 @@ async def delete_template(request: Request) -> Response:
 
 @authenticated()
 async def preview_template(request: Request) -> Response:
-    raw = await _json(request)
+    raw = await json_body(request)
     async with runtime(request).engine.connect() as conn:
         data = await templates.preview(conn, principal(request), int_param(request, "id"), raw)
     return JSONResponse(data)
