@@ -47,6 +47,7 @@ class WebchatAdapter:
     )
     env: ClassVar[Mapping[str, str]] = {"WEBCHAT_URL": "http://127.0.0.1:9"}
     window: ClassVar[timedelta | None] = timedelta(hours=1)
+    template_kinds: ClassVar[frozenset[ChannelKind]] = frozenset()
 
     def __init__(self, url: str) -> None:
         self.url = url
