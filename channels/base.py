@@ -123,9 +123,21 @@ InboundEvent = MessageReceived | StatusUpdate | MessageDeleted
 
 
 @dataclass(frozen=True)
+class TemplateSend:
+    """An approved provider template (WhatsApp's message templates): its name (Notifica.me: the
+    template's id), language code, and the values of its body placeholders `{{1}}`, `{{2}}`, ... in
+    order."""
+
+    name: str
+    language: str
+    parameters: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Outgoing:
     """A message to send. `message_id` is ours: adapters pass it as an idempotency reference where
-    the provider accepts one."""
+    the provider accepts one. With a `template`, the approved template is sent instead of `text`
+    (which holds the same words, rendered, for the timeline)."""
 
     message_id: int
     to: str
@@ -133,6 +145,7 @@ class Outgoing:
     attachments: tuple[Attachment, ...] = ()
     # Meta message tag for replies outside the 24-hour window (e.g. "HUMAN_AGENT").
     tag: str | None = None
+    template: TemplateSend | None = None
 
 
 @dataclass(frozen=True)
@@ -185,6 +198,9 @@ class Adapter(Protocol):
     # The free-form messaging window after the customer's last message, shown to agents; None when
     # the provider enforces its own rules and the inbox does not judge.
     window: ClassVar[timedelta | None]
+    # The kinds on which the provider sends approved templates (`Outgoing.template`), which its window
+    # rule allows when free-form messages are refused.
+    template_kinds: ClassVar[frozenset[ChannelKind]]
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Self:
@@ -204,6 +220,30 @@ class Adapter(Protocol):
 
     async def send(self, http: httpx.AsyncClient, channel: ChannelConfig, out: Outgoing) -> SendResult:
         """Network only. Raises `SendError` (permanent or not) on failure."""
+
+
+# WhatsApp's customer-service window: outside it a business may only send approved templates, whichever
+# provider carries the channel (a provider that does not judge the window still refuses late).
+TEMPLATE_WINDOW = timedelta(hours=24)
+
+
+def free_form_refusal(
+    adapter: Adapter, channel: ChannelConfig, last_inbound_at: datetime | None, now: datetime
+) -> str | None:
+    """Why a message the business starts (an automation) may not be free-form now, or None: the
+    adapter's window rule, and on template kinds the network's 24 hours even where the provider
+    leaves the judging to itself."""
+    rule = adapter.window_rule(channel, last_inbound_at, now)
+    if rule.refusal:
+        return rule.refusal
+    if channel.kind in adapter.template_kinds and (
+        last_inbound_at is None or now - last_inbound_at >= TEMPLATE_WINDOW
+    ):
+        return (
+            "the 24-hour customer-service window is closed (the customer's last message is older, or "
+            "there is none); outside it only an approved template may be sent"
+        )
+    return None
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -40,6 +40,7 @@ from channels.base import (
     Outgoing,
     SendError,
     SendResult,
+    TemplateSend,
     Unauthorized,
     Window,
 )
@@ -109,6 +110,7 @@ class MetaAdapter:
     )
     env: ClassVar[Mapping[str, str]] = {"META_GRAPH_URL": "https://graph.facebook.com/v21.0"}
     window: ClassVar[timedelta | None] = WINDOW
+    template_kinds: ClassVar[frozenset[ChannelKind]] = frozenset({"whatsapp"})
 
     def __init__(self, graph_url: str) -> None:
         self.graph_url = graph_url.rstrip("/")
@@ -135,8 +137,8 @@ class MetaAdapter:
             return Window(
                 refusal=(
                     f"WhatsApp's 24-hour customer-service window is closed ({since}). Outside it WhatsApp "
-                    "only accepts an approved template message, and this inbox does not support templates "
-                    "yet. The window opens again when the customer writes."
+                    "only accepts an approved template message (a template of this inbox may name one, "
+                    "and automations send it). The window opens again when the customer writes."
                 )
             )
         enabled = bool(channel.settings.get("human_agent_tag"))
@@ -294,9 +296,11 @@ def _whatsapp_media(attachment: Attachment, caption: str | None) -> dict[str, An
 
 
 def _whatsapp_bodies(out: Outgoing) -> list[dict[str, Any]]:
-    """Cloud API bodies: a lone captionable attachment carries the text as caption; otherwise the text
-    goes first as its own message."""
+    """Cloud API bodies: an approved template alone; else a lone captionable attachment carries the
+    text as caption; otherwise the text goes first as its own message."""
     envelope = {"messaging_product": "whatsapp", "recipient_type": "individual", "to": out.to}
+    if out.template is not None:
+        return [{**envelope, "type": "template", "template": _whatsapp_template(out.template)}]
     files = [a for a in out.attachments if a.url]
     if len(files) == 1 and out.text and _WHATSAPP_MEDIA[files[0].kind] in _WHATSAPP_CAPTIONED:
         return [{**envelope, **_whatsapp_media(files[0], out.text)}]
@@ -305,6 +309,16 @@ def _whatsapp_bodies(out: Outgoing) -> list[dict[str, Any]]:
         bodies.append({**envelope, "type": "text", "text": {"body": out.text, "preview_url": False}})
     bodies.extend({**envelope, **_whatsapp_media(a, None)} for a in files)
     return bodies
+
+
+def _whatsapp_template(template: TemplateSend) -> dict[str, Any]:
+    """https://developers.facebook.com/docs/whatsapp/cloud-api/guides/send-message-templates: the body
+    placeholders {{1}}, {{2}}, ... take the parameters in order."""
+    body: dict[str, Any] = {"name": template.name, "language": {"code": template.language}}
+    if template.parameters:
+        parameters = [{"type": "text", "text": value} for value in template.parameters]
+        body["components"] = [{"type": "body", "parameters": parameters}]
+    return body
 
 
 def _iso(value: datetime) -> str:

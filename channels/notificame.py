@@ -107,6 +107,7 @@ class NotificameAdapter:
     # The Hub applies each network's messaging window itself and answers a refused send with the
     # reason, which the agent sees: the inbox does not judge it up front.
     window: ClassVar[timedelta | None] = None
+    template_kinds: ClassVar[frozenset[ChannelKind]] = frozenset({"whatsapp"})
 
     def __init__(self, api_url: str) -> None:
         self.api_url = api_url.rstrip("/")
@@ -353,8 +354,12 @@ def _file_content(attachment: Attachment, caption: str | None) -> dict[str, Any]
 
 
 def _contents(out: Outgoing) -> list[dict[str, Any]]:
-    """Zenvia `contents`: a lone attachment carries the text as its caption; otherwise the text goes
-    first as its own content, then the files."""
+    """Zenvia `contents`: an approved template alone (`templateId` and its `fields`, named "1", "2",
+    ... after the placeholders it fills); else a lone attachment carries the text as its caption;
+    otherwise the text goes first as its own content, then the files."""
+    if out.template is not None:
+        fields = {str(n): value for n, value in enumerate(out.template.parameters, start=1)}
+        return [{"type": "template", "templateId": out.template.name, "fields": fields}]
     files = [a for a in out.attachments if a.url]
     if len(files) == 1 and out.text:
         return [_file_content(files[0], out.text)]

@@ -38,10 +38,14 @@ from inbox.api import (
     webhooks,
 )
 from inbox.api import audit as audit_api
+from inbox.api import automations as automations_api
 from inbox.api import lockouts as lockouts_api
 from inbox.api import metrics as metrics_api
 from inbox.api import privacy as privacy_api
 from inbox.api import setup as setup_api
+from inbox.automations.execute import automation_job
+from inbox.automations.schedule import JOB_KIND
+from inbox.automations.watch import automations_worker
 from inbox.config import Settings
 from inbox.openapi import OPERATIONS, endpoint
 from inbox.paths import shipped
@@ -93,8 +97,9 @@ def workers() -> dict[str, Worker]:
     """The background loops of `inbox serve`, and the jobs worker's handlers by job kind."""
     return {
         "outbox": outbox_worker,
-        "jobs": jobs_worker({"bot": bot_job, "snooze": snooze_job}),
+        "jobs": jobs_worker({"bot": bot_job, "snooze": snooze_job, JOB_KIND: automation_job}),
         "routing": routing_worker,
+        "automations": automations_worker,
         "events-retention": retention_worker,
         "channel-health": health_worker,
     }
@@ -129,6 +134,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *admin.routes,
         *bot_api.routes,
         *profiles.routes,
+        *automations_api.routes,
         # Agent productivity (issue 15)
         *canned.routes,
         *labels.routes,

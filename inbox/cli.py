@@ -379,9 +379,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(fn=cmd_bench)
 
     # Operations (issue 19 items 9, 10): backup, restore, demo live in a module of their own.
-    from inbox.cli_ops import register
+    from inbox import cli_automation, cli_ops
 
-    register(sub, _Parser)
+    cli_ops.register(sub, _Parser)
+    cli_automation.register(sub, _Parser)
     return p
 
 

@@ -52,6 +52,9 @@ class Settings:
     # A sender owns a claimed outbox row this long (renewed while the call runs); a crashed
     # process's rows are sent again once it lapses.
     send_lease_seconds: float = 30.0
+    # The jobs worker (bot turns, snooze wake-ups, automation runs) owns a claimed job this long; a
+    # crashed process's jobs run again once it lapses.
+    job_lease_seconds: float = 60.0
     # Retry delays: base * 2**(attempt-1), capped, with jitter; a provider's Retry-After wins.
     send_backoff_base_seconds: float = 1.0
     send_backoff_max_seconds: float = 300.0
@@ -115,6 +118,7 @@ class Settings:
                 _env("INBOX_SEND_TIMEOUT_SECONDS", str(cls.send_timeout_seconds), source)
             ),
             send_lease_seconds=float(_env("INBOX_SEND_LEASE_SECONDS", str(cls.send_lease_seconds), source)),
+            job_lease_seconds=float(_env("INBOX_JOB_LEASE_SECONDS", str(cls.job_lease_seconds), source)),
             send_backoff_base_seconds=float(
                 _env("INBOX_SEND_BACKOFF_BASE_SECONDS", str(cls.send_backoff_base_seconds), source)
             ),

@@ -221,6 +221,9 @@ conversations = Table(
     # When humans were first asked to answer (the bot's handoff); NULL = from creation. First-response
     # times count from here, since queued_at restarts whenever the conversation re-enters a queue.
     Column("handed_off_at", UTCDateTime, nullable=True),
+    # Feedback (issue 20): when an automation asked the customer to rate it, and the answer (1-5).
+    Column("csat_requested_at", UTCDateTime, nullable=True),
+    Column("csat_score", Integer, nullable=True),
     # One open conversation per contact and channel; ingest relies on it under concurrency.
     _unique_where("uq_conversations_open", "channel_id", "contact_id", where="status <> 'resolved'"),
     Index("ix_conversations_list", "tenant_id", "last_message_at", "id"),
@@ -256,6 +259,9 @@ messages = Table(
     Column("raw", JSON, nullable=True),  # kept for `unsupported` content only
     Column("provider_ts", UTCDateTime, nullable=True),
     _created(),
+    # An approved provider template sent instead of `text` (the window was closed):
+    # {"name", "language", "parameters": [...]}; NULL for every other message.
+    Column("template", JSON, nullable=True),
     # Dedup is the database's job: repeated deliveries hit this and insert nothing.
     UniqueConstraint("channel_id", "provider_message_id"),
     # An agent reply's idempotency key; customers' messages have none, so they skip this index.
@@ -486,4 +492,54 @@ channel_health = Table(
     Column("signature_failures", Integer, nullable=False, server_default=text("0")),
     Column("last_signature_failure_at", UTCDateTime, nullable=True),
     Column("updated_at", UTCDateTime, nullable=False),
+)
+
+# --- Automations (issue 20) ------------------------------------------------------------------------
+
+# A trigger (inbox/automations/triggers.py) that sends a template, optionally on one channel, offset
+# from the moment the trigger names, optionally only within business hours.
+automations = Table(
+    "automations",
+    metadata,
+    _id(),
+    _tenant(),
+    Column("name", String(200), nullable=False),
+    Column("trigger", String(40), nullable=False),
+    Column("template_id", Id, ForeignKey("templates.id"), nullable=False),
+    Column("channel_id", Id, ForeignKey("channels.id", ondelete="SET NULL"), nullable=True),
+    Column("offset_seconds", Integer, nullable=True),
+    # {"days": [0..6], "start": "HH:MM", "end": "HH:MM"} in the tenant's zone; NULL: any time.
+    Column("business_hours", JSON, nullable=True),
+    # Send even while the channel's bot is answering the conversation.
+    Column("while_bot", Boolean, nullable=False, server_default=text("false")),
+    Column("enabled", Boolean, nullable=False, server_default=text("false")),
+    _created(),
+    Column("updated_at", UTCDateTime, nullable=False, default=utcnow),
+    UniqueConstraint("tenant_id", "name"),
+    Index("ix_automations_trigger", "tenant_id", "trigger"),
+)
+
+# One row per (automation, contact, occurrence), whatever repeats: the unique key is the
+# exactly-once. `pending` rows wait for their due time in a `jobs` row (kind "automation"); the
+# others say what happened: sent (handed to the outbox, `message_id`), skipped or cancelled (with
+# `reason`). A sent message that later fails shows as failed with the provider's reason.
+automation_runs = Table(
+    "automation_runs",
+    metadata,
+    _id(),
+    _tenant(),
+    Column("automation_id", Id, ForeignKey("automations.id", ondelete="CASCADE"), nullable=False),
+    Column("contact_id", Id, ForeignKey("contacts.id", ondelete="CASCADE"), nullable=False),
+    Column("occurrence", String(100), nullable=False),
+    Column("due_at", UTCDateTime, nullable=False),
+    Column("status", String(20), nullable=False),  # pending | sent | skipped | cancelled | failed
+    Column("reason", Text, nullable=True),
+    Column("conversation_id", Id, ForeignKey("conversations.id", ondelete="SET NULL"), nullable=True),
+    Column("appointment_id", Id, ForeignKey("appointments.id", ondelete="SET NULL"), nullable=True),
+    Column("message_id", Id, ForeignKey("messages.id", ondelete="SET NULL"), nullable=True),
+    _created(),
+    Column("finished_at", UTCDateTime, nullable=True),
+    UniqueConstraint("automation_id", "contact_id", "occurrence"),
+    Index("ix_automation_runs_automation", "automation_id", "id"),
+    Index("ix_automation_runs_appointment", "appointment_id"),
 )

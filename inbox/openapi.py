@@ -31,6 +31,7 @@ from inbox.api import (
     transfer,
 )
 from inbox.api import schemas as s
+from inbox.automations import manage
 
 ROLES = ("agent", "supervisor", "admin")
 STAFF = ("supervisor", "admin")
@@ -165,6 +166,28 @@ OPERATIONS: dict[tuple[str, str], Op] = {
     ("POST", "/api/templates/{id}/preview"): Op(
         "The template filled for a contact", s.Preview, body=templates.PreviewIn
     ),
+    # Automations (issue 20)
+    ("GET", "/api/automations"): Op(
+        "Automations, with their runs counted by status", s.AutomationList, roles=STAFF
+    ),
+    ("POST", "/api/automations"): Op(
+        "Create an automation", s.Automation, status=201, body=manage.AutomationIn, roles=STAFF
+    ),
+    ("POST", "/api/automations/presets"): Op(
+        "Install the seven ready-made automations (disabled)", s.AutomationList, roles=("admin",)
+    ),
+    ("GET", "/api/automations/{id}"): Op("An automation", s.Automation, roles=STAFF),
+    ("PUT", "/api/automations/{id}"): Op(
+        "Replace an automation (switched off: its pending runs are cancelled)",
+        s.Automation,
+        body=manage.AutomationIn,
+        roles=STAFF,
+    ),
+    ("DELETE", "/api/automations/{id}"): Op("Delete an automation", None, status=204, roles=STAFF),
+    ("GET", "/api/automations/{id}/runs"): Op(
+        "An automation's runs, newest first", s.AutomationRunPage, roles=STAFF, query={"cursor": _str}
+    ),
+    ("GET", "/api/reports/csat"): Op("Feedback (CSAT) over the last 30 days", s.Csat, roles=STAFF),
     # Account setup and the audit log (issue 14, issue 19 item 3)
     ("GET", "/api/admin/setup"): Op(
         "Providers, their channel options, the public URL", s.Figures, roles=("admin",)

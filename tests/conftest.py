@@ -81,7 +81,10 @@ def settings(database_url: str, data_dir: Path) -> Settings:
         data_dir=data_dir,
         secret_key="test-secret-key",
         log_level="warning",
-        provider_env={"NOTIFICAME_API_URL": "http://127.0.0.1:9/v1", "META_GRAPH_URL": "http://127.0.0.1:9/v21.0"},
+        provider_env={
+            "NOTIFICAME_API_URL": "http://127.0.0.1:9/v1",
+            "META_GRAPH_URL": "http://127.0.0.1:9/v21.0",
+        },
         workers=False,
     )
 

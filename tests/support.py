@@ -160,7 +160,6 @@ class Tenant:
         )
 
 
-
 def now_iso() -> str:
     """Now, as providers stamp a message (its time counts for the messaging window)."""
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"

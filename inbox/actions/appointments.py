@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from inbox import models as m
 from inbox.auth import Principal
+from inbox.automations import schedule
 from inbox.errors import Conflict, Invalid, NotFound
 from inbox.serialize import appointment_json
 from inbox.uow import UnitOfWork
@@ -69,6 +70,7 @@ async def create(uow: UnitOfWork, p: Principal, contact_id: int, raw: Any) -> di
             .returning(m.appointments)
         )
     ).one()
+    await schedule.appointment_changed(uow, None, row)
     return appointment_json(row._mapping)
 
 
@@ -98,6 +100,7 @@ async def change(uow: UnitOfWork, p: Principal, appointment_id: int, raw: Any) -
             update(m.appointments).where(ap.id == appointment_id).values(**values).returning(m.appointments)
         )
     ).one()
+    await schedule.appointment_changed(uow, row, new)
     return appointment_json(new._mapping)
 
 

@@ -21,6 +21,7 @@ from inbox import models as m
 from inbox.access import may_see_conversation
 from inbox.actions.events import message_event, updated_event
 from inbox.auth import Principal
+from inbox.automations import schedule
 from inbox.db import insert as dialect_insert
 from inbox.errors import Conflict, Forbidden, Invalid, NotFound, Unprocessable
 from inbox.queries import conversations_select
@@ -235,9 +236,11 @@ async def resolve(uow: UnitOfWork, actor: Principal, conversation_id: int) -> Ro
     await uow.conn.execute(
         m.jobs.delete().where(jb.kind.in_(("bot", "snooze")), jb.key == str(conversation_id))
     )
-    return await change(
+    resolved = await change(
         uow, conv, f"Resolved by {actor.name}", status="resolved", resolved_at=m.utcnow(), snoozed_until=None
     )
+    await schedule.conversation_resolved(uow, resolved)
+    return resolved
 
 
 async def reopen(uow: UnitOfWork, actor: Principal, conversation_id: int) -> Row[Any]:

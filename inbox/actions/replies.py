@@ -19,6 +19,7 @@ from channels.base import Window
 from inbox import models as m
 from inbox.actions.conversations import change, handoff, load
 from inbox.actions.events import message_event
+from inbox.automations import schedule
 from inbox.errors import Conflict, Invalid, NotFound, Unprocessable
 from inbox.serialize import MessageData, message_json
 from inbox.uow import UnitOfWork
@@ -91,13 +92,38 @@ async def create_reply(
             raise Unprocessable(rule.refusal)
         if sender_type == "agent" and sender_id is not None:
             conv = await _take_over(uow, conv, sender_id)
+    row = await write_outgoing(
+        uow, conv, text=text, sender_type=sender_type, sender_id=sender_id, attachments=attachments,
+        private=private, client_id=client_id,
+    )  # fmt: skip
+    if not private and sender_type == "agent":
+        await schedule.awaiting_answer(uow, conv, row.id)
+    return message_json(row._mapping), True
+
+
+async def write_outgoing(
+    uow: UnitOfWork,
+    conv: Row[Any],
+    *,
+    text: str | None,
+    sender_type: str,
+    sender_id: int | None,
+    attachments: list[dict[str, Any]] | None = None,
+    private: bool = False,
+    client_id: str | None = None,
+    template: dict[str, Any] | None = None,
+) -> Row[Any]:
+    """The message row (and, unless private, its outbox row) of something we say in `conv` (a row
+    of `load`), announced after commit. What may be said was decided by the caller; `template`: the
+    approved provider template it is sent as ({"name", "language", "parameters"})."""
+    attachments = attachments or []
     now = m.utcnow()
     row = (
         await uow.conn.execute(
             insert(m.messages)
             .values(
-                tenant_id=tenant_id,
-                conversation_id=conversation_id,
+                tenant_id=conv.tenant_id,
+                conversation_id=conv.id,
                 channel_id=conv.channel_id,
                 direction="out",
                 sender_type=sender_type,
@@ -110,6 +136,7 @@ async def create_reply(
                 client_id=client_id,
                 deleted=False,
                 created_at=now,
+                template=template,
             )
             .returning(m.messages)
         )
@@ -118,10 +145,10 @@ async def create_reply(
     if not private:
         if sender_type == "agent" and conv.first_response_at is None:
             conv_values["first_response_at"] = now
-        await _enqueue(uow, tenant_id, row.id, conversation_id, now)
-    await uow.conn.execute(update(m.conversations).where(cv.id == conversation_id).values(**conv_values))
-    uow.emit(tenant_id, message_event("message.created", row._mapping, conv._mapping))
-    return message_json(row._mapping), True
+        await _enqueue(uow, conv.tenant_id, row.id, conv.id, now)
+    await uow.conn.execute(update(m.conversations).where(cv.id == conv.id).values(**conv_values))
+    uow.emit(conv.tenant_id, message_event("message.created", row._mapping, conv._mapping))
+    return row
 
 
 async def _enqueue(

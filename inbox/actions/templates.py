@@ -113,6 +113,10 @@ async def replace(uow: UnitOfWork, p: Principal, template_id: int, raw: Any) -> 
 
 async def remove(uow: UnitOfWork, p: Principal, template_id: int) -> None:
     await _own(uow.conn, p, template_id)
+    users = select(m.automations.c.name).where(m.automations.c.template_id == template_id)
+    names = [r.name for r in await uow.conn.execute(users.order_by(m.automations.c.name))]
+    if names:
+        raise Conflict(f"the template is used by automation(s) {', '.join(names)}; change them first")
     await uow.conn.execute(delete(m.templates).where(tp.id == template_id))
 
 

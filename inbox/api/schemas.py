@@ -215,6 +215,56 @@ class TemplateList(Open):
     items: list[Template]
 
 
+class Automation(Open):
+    id: Id
+    name: str
+    trigger: str
+    template_id: Id
+    channel_id: Id | None
+    offset_seconds: int | None
+    business_hours: dict[str, object] | None
+    while_bot: bool
+    enabled: bool
+
+
+class AutomationList(Open):
+    items: list[Automation]
+
+
+class AutomationRun(Open):
+    id: Id
+    automation_id: Id
+    contact_id: Id
+    contact_name: str | None
+    occurrence: str
+    due_at: Time
+    status: Literal["pending", "sent", "skipped", "cancelled", "failed"]
+    reason: str | None
+    conversation_id: Id | None
+    message_id: Id | None
+
+
+class AutomationRunPage(Open):
+    items: list[AutomationRun]
+    next_cursor: str | None
+
+
+class CsatAgent(Open):
+    agent_id: Id
+    name: str
+    responses: int
+    average: float | None
+
+
+class Csat(Open):
+    days: int
+    requests: int
+    responses: int
+    average: float | None
+    scores: dict[str, int]
+    agents: list[CsatAgent]
+
+
 class Pipeline(Open):
     stages: list[str]
 

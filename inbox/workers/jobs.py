@@ -29,7 +29,6 @@ log = logging.getLogger(__name__)
 jb = m.jobs.c
 
 Handler = Callable[["Runtime", Row[Any]], Awaitable[None]]
-LEASE = timedelta(seconds=60)
 MAX_ATTEMPTS = 5
 POLL_SECONDS = 1.0
 
@@ -43,7 +42,7 @@ async def claim(rt: Runtime, limit: int = 16) -> list[Row[Any]]:
     stmt = (
         update(m.jobs)
         .where(jb.id.in_(pick.scalar_subquery()), due)
-        .values(locked_until=now + LEASE, attempts=jb.attempts + 1)
+        .values(locked_until=now + timedelta(seconds=rt.settings.job_lease_seconds), attempts=jb.attempts + 1)
         .returning(m.jobs)
     )
     async with rt.engine.begin() as conn:

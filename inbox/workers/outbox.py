@@ -27,7 +27,7 @@ from sqlalchemy import and_, bindparam, exists, func, or_, select, type_coerce, 
 from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError
 
-from channels.base import Attachment, Outgoing, SendError
+from channels.base import Attachment, Outgoing, SendError, TemplateSend
 from inbox import models as m
 from inbox.actions import sending
 from inbox.db import is_connection_error
@@ -74,6 +74,14 @@ async def claim(rt: Runtime, limit: int) -> list[Row[Any]]:
     )
     async with rt.engine.begin() as conn:
         return sorted((await conn.execute(stmt)).all(), key=lambda r: r.id)
+
+
+def _template(spec: Any) -> TemplateSend | None:
+    """The approved template a message is sent as (an automation outside the window), if any."""
+    if not isinstance(spec, dict):
+        return None
+    params = tuple(str(p) for p in spec.get("parameters") or [])
+    return TemplateSend(name=str(spec["name"]), language=str(spec["language"]), parameters=params)
 
 
 def _lease(rt: Runtime) -> timedelta:
@@ -168,7 +176,8 @@ async def _deliver(rt: Runtime, row: Row[Any], stopping: asyncio.Event) -> None:
         await _failed(rt, row, f"the contact has no {channel.kind} address to send to")
         return
     rule = adapter.window_rule(channel, ctx.last_inbound_at, m.utcnow())
-    if rule.refusal:  # the window closed while the message waited
+    template = _template(ctx.template)
+    if rule.refusal and template is None:  # the window closed while the message waited
         await _failed(rt, row, rule.refusal)
         return
     out = Outgoing(
@@ -176,7 +185,8 @@ async def _deliver(rt: Runtime, row: Row[Any], stopping: asyncio.Event) -> None:
         to=to,
         text=ctx.text,
         attachments=tuple(_attachment(a) for a in ctx.attachments or [] if isinstance(a, dict)),
-        tag=rule.tag,
+        tag=None if template else rule.tag,
+        template=template,
     )
     send = asyncio.ensure_future(adapter.send(rt.http, channel, out))
     stop = asyncio.ensure_future(stopping.wait())

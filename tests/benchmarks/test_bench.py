@@ -61,4 +61,3 @@ def test_bench_json_has_every_figure() -> None:
         ingest = r["detail"][f"ingest_{db}"]
         assert ingest["verified"] and ingest["committed"] == ingest["accepted"] > 0, ingest
     assert r["detail"]["outbound"]["sent"] == r["detail"]["outbound"]["replies"]
-

@@ -47,6 +47,7 @@ class WebchatAdapter:
     )
     env: ClassVar[Mapping[str, str]] = {"WEBCHAT_URL": "http://127.0.0.1:9"}
     window: ClassVar[timedelta | None] = timedelta(hours=1)
+    template_kinds: ClassVar[frozenset[ChannelKind]] = frozenset()
 
     def __init__(self, url: str) -> None:
         self.url = url
@@ -100,19 +101,34 @@ async def test_a_new_provider_works_end_to_end(with_webchat: None, settings: Set
         async with app.runtime.uow() as uow:
             with pytest.raises(Invalid, match="webchat channels need --webchat-secret"):
                 await admin.create_channel(
-                    uow, tenant.id, kind="telegram", provider="webchat", name="W",
-                    external_id="site-1", secrets_={},
+                    uow,
+                    tenant.id,
+                    kind="telegram",
+                    provider="webchat",
+                    name="W",
+                    external_id="site-1",
+                    secrets_={},
                 )
         async with app.runtime.uow() as uow:
             with pytest.raises(Invalid, match="whatsapp is only available through notificame, meta"):
                 await admin.create_channel(
-                    uow, tenant.id, kind="whatsapp", provider="webchat", name="W",
-                    external_id="site-1", secrets_={"webchat_secret": "s3cret"},
+                    uow,
+                    tenant.id,
+                    kind="whatsapp",
+                    provider="webchat",
+                    name="W",
+                    external_id="site-1",
+                    secrets_={"webchat_secret": "s3cret"},
                 )
         async with app.runtime.uow() as uow:
             ch = await admin.create_channel(
-                uow, tenant.id, kind="telegram", provider="webchat", name="W",
-                external_id="site-1", secrets_={"webchat_secret": "s3cret"},
+                uow,
+                tenant.id,
+                kind="telegram",
+                provider="webchat",
+                name="W",
+                external_id="site-1",
+                secrets_={"webchat_secret": "s3cret"},
             )
         path = ch["webhook_path"]
         assert path.startswith("/webhooks/webchat/") and "secrets" not in ch

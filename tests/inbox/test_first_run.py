@@ -64,7 +64,10 @@ def test_settings_from_env_and_dotenv(tmp_path: Path) -> None:
     assert s.bot_model == "from-env"  # the environment wins over .env
     assert s.database_url == f"sqlite+aiosqlite:///{tmp_path.resolve().as_posix()}/inbox.db"
     d = Settings.from_env({}, dotenv=tmp_path / "missing")
-    assert d.broadcast_url == "memory://" and d.provider_env["META_GRAPH_URL"] == "https://graph.facebook.com/v21.0"
+    assert (
+        d.broadcast_url == "memory://"
+        and d.provider_env["META_GRAPH_URL"] == "https://graph.facebook.com/v21.0"
+    )
 
 
 def test_wheel_ships_static_and_migrations(tmp_path: Path) -> None:

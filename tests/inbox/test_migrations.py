@@ -60,11 +60,9 @@ async def test_postgresql_from_empty_with_concurrent_migrators() -> None:
 async def _upgrade_keeps_every_row(url: str, settings: Any) -> None:
     """A database at 0001 with a conversation, a message, a queued reply and their events: 0002
     rebuilds `messages` on SQLite, which must not cascade to the outbox, and leaves foreign keys on."""
-    from sqlalchemy import func, insert, select
+    from sqlalchemy import MetaData, func, insert, select
 
-    from channels.base import ContactRef, MessageReceived
     from inbox import models as m
-    from inbox.actions.ingest import ingest
     from inbox.actions.replies import create_reply
     from inbox.runtime import Runtime
 
@@ -85,19 +83,93 @@ async def _upgrade_keeps_every_row(url: str, settings: Any) -> None:
                 secrets=rt.box.seal({"notificame_token": "t"}), settings={}, created_at=now,
             )  # fmt: skip
             made = {"id": (await conn.execute(new_channel.returning(m.channels.c.id))).scalar_one()}
-        channel = await rt.directory.by_id(made["id"])
-        assert channel is not None
-        async with rt.uow() as uow:
-            await ingest(
-                uow,
-                channel,
-                [MessageReceived(ContactRef("whatsapp", "5511900000001", "Ana"), "m-1", "text", "oi")],
+        # The rows as 0001 knew them (its tables reflected): today's code writes columns that later
+        # migrations add.
+        old = MetaData()
+        async with rt.engine.begin() as conn:
+            await conn.run_sync(lambda sync: old.reflect(sync))
+            t = old.tables
+            now = m.utcnow().replace(tzinfo=None)  # reflected columns are plain timestamps
+
+            async def add(table: str, **values: Any) -> int:
+                return (
+                    await conn.execute(insert(t[table]).values(**values).returning(t[table].c.id))
+                ).scalar_one()
+
+            contact = await add(
+                "contacts",
+                tenant_id=tenant["id"],
+                name="Ana",
+                lead_status="new",
+                attributes={},
+                created_at=now,
             )
-        async with rt.engine.connect() as conn:
-            conv_id = (await conn.execute(select(m.conversations.c.id))).scalar_one()
-        async with rt.uow() as uow:
-            await create_reply(
-                uow, tenant["id"], conv_id, text="olá", sender_type="system", sender_id=None, client_id="k-1"
+            await add(
+                "contact_identities",
+                tenant_id=tenant["id"],
+                contact_id=contact,
+                kind="whatsapp",
+                external_id="5511900000001",
+            )
+            conv_id = await add(
+                "conversations",
+                tenant_id=tenant["id"],
+                channel_id=made["id"],
+                contact_id=contact,
+                status="queued",
+                created_at=now,
+                last_message_at=now,
+                last_inbound_at=now,
+                queued_at=now,
+                bot_turns=0,
+                unread_count=1,
+            )
+            common = {
+                "tenant_id": tenant["id"],
+                "conversation_id": conv_id,
+                "channel_id": made["id"],
+                "kind": "text",
+                "attachments": [],
+                "deleted": False,
+                "created_at": now,
+            }
+            await add(
+                "messages",
+                direction="in",
+                sender_type="contact",
+                sender_id=contact,
+                text="oi",
+                status="received",
+                provider_message_id="m-1",
+                **common,
+            )
+            reply = await add(
+                "messages",
+                direction="out",
+                sender_type="system",
+                text="olá",
+                status="queued",
+                client_id="k-1",
+                **common,
+            )
+            await add(
+                "outbox",
+                tenant_id=tenant["id"],
+                message_id=reply,
+                conversation_id=conv_id,
+                attempts=0,
+                next_attempt_at=now,
+                created_at=now,
+            )
+            await conn.execute(
+                insert(t["events"]).values(
+                    tenant_id=tenant["id"],
+                    seq=1,
+                    type="message.created",
+                    conversation_id=conv_id,
+                    frame="{}",
+                    created_at=now,
+                )
             )
 
         async def counts() -> list[int]:

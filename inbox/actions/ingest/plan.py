@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import and_, case
 
 from channels.base import ChannelConfig, InboundEvent, MessageReceived
+from inbox.automations import triggers
 
 # A burst of customer messages while the bot thinks gives one answer: the job waits this long.
 BOT_DEBOUNCE = timedelta(milliseconds=400)
@@ -102,8 +103,13 @@ def woken(
 
 
 def plain(events: Sequence[InboundEvent]) -> bool:
-    """A delivery the set-based path takes: customer messages only."""
-    return bool(events) and all(isinstance(ev, MessageReceived) and ev.direction == "in" for ev in events)
+    """A delivery the set-based path takes: customer messages only, none of them a short answer the
+    inbox must read (a feedback score, an opt-out: inbox/automations/answers.py, on the per-delivery
+    path)."""
+    return bool(events) and all(
+        isinstance(ev, MessageReceived) and ev.direction == "in" and not triggers.is_answer_word(ev.text)
+        for ev in events
+    )
 
 
 def customer_messages(items: Sequence[Item]) -> list[tuple[ChannelConfig, MessageReceived]]:

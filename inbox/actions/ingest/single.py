@@ -28,6 +28,7 @@ from inbox.actions.events import conversation_event, message_event
 from inbox.actions.ingest import plan
 from inbox.actions.ingest import statements as st
 from inbox.actions.ingest.statuses import _conversation_of, apply_status
+from inbox.automations import answers
 from inbox.uow import UnitOfWork
 
 cv, msg, ct = m.conversations.c, m.messages.c, m.contacts.c
@@ -141,7 +142,11 @@ async def _message(uow: UnitOfWork, channel: ChannelConfig, ev: MessageReceived)
         return 0  # a repeated delivery, or the echo of a message we sent
     inbound = ev.direction == "in"
     contact_id, contact_name = await _contact(uow, channel, ev.contact)
-    conv, created = await open_conversation(uow, channel, contact_id, contact_name, inbound=inbound)
+    feedback = await answers.feedback_target(uow, channel.id, contact_id, ev.text) if inbound else None
+    if feedback is not None:  # the answer to a feedback request: stored there, nothing reopens
+        conv, created = feedback, False
+    else:
+        conv, created = await open_conversation(uow, channel, contact_id, contact_name, inbound=inbound)
     if not inbound and not created and await _claim_inflight_echo(uow, conv.id, ev):
         return 0
     now = m.utcnow()
@@ -157,6 +162,9 @@ async def _message(uow: UnitOfWork, channel: ChannelConfig, ev: MessageReceived)
         wake = plan.woken(conv.status, conv.assignee_id, conv.queued_at, now)
         if wake is not None:
             values.update(wake)
+            conv_changed = True
+        if feedback is not None:
+            values.update(answers.score_values(ev.text))
             conv_changed = True
     elif conv.first_response_at is None:
         values["first_response_at"] = now
@@ -175,6 +183,8 @@ async def _message(uow: UnitOfWork, channel: ChannelConfig, ev: MessageReceived)
     uow.emit(channel.tenant_id, message_event("message.created", row._mapping, conv._mapping))
     if inbound and conv.status == "bot":
         await schedule_bot_turn(uow, channel.tenant_id, conv.id)
+    if inbound:
+        await answers.opt_out(uow, contact_id, ev.text)
     return 1
 
 

@@ -198,7 +198,7 @@ async def test_whatsapp_outside_24_hours_is_refused_with_the_reason(app: App) ->
     r = await tenant.admin.http.post(f"/api/conversations/{conv_id}/messages", json={"text": "fora"})
     assert r.status_code == 422
     error = r.json()["error"]
-    assert "24-hour" in error and "template" in error and "not support templates" in error
+    assert "24-hour" in error and "approved template" in error and "customer writes" in error
     await reply(tenant.admin, conv_id, "nota interna", private=True)  # notes are never sent: allowed
     assert await count_messages(app, conv_id, direction="out", sender_type="agent") == 2
     r = await tenant.admin.http.get(f"/api/conversations/{conv_id}")

@@ -34,6 +34,11 @@ async def _world(app: App, tenant: Tenant) -> dict[str, int]:
         json={"starts_at": "2030-01-01T10:00:00Z", "title": "Avaliação"},
     )
     template = await tenant.admin.http.post("/api/templates", json={"name": "Boas-vindas", "body": "Oi!"})
+    r = await tenant.admin.http.post(
+        "/api/automations",
+        json={"name": "Boas-vindas", "trigger": "contact.created", "template_id": template.json()["id"]},
+    )
+    automation_id = r.json()["id"] if r.status_code == 201 else MISSING
     r = await tenant.admin.http.post("/api/canned-responses", json={"short_code": "oi", "body": "Olá"})
     canned_id = r.json()["id"] if r.status_code == 201 else MISSING
     r = await tenant.admin.http.post("/api/labels", json={"name": "vip"})
@@ -41,6 +46,7 @@ async def _world(app: App, tenant: Tenant) -> dict[str, int]:
     return {
         "appointment": appointment.json()["id"],
         "template": template.json()["id"],
+        "automation": automation_id,
         "canned-response": canned_id,
         "label": label_id,
         "conversation": conv.id,
@@ -68,6 +74,7 @@ def _kind(path: str, param: str) -> str:
         "messages": "message",
         "appointments": "appointment",
         "templates": "template",
+        "automations": "automation",
         "canned-responses": "canned-response",
         "labels": "label",
     }.get(segment, segment)
@@ -86,6 +93,8 @@ async def _snapshot(app: App, tenant_id: int) -> Any:
             m.queue_members,
             m.appointments,
             m.templates,
+            m.automations,
+            m.automation_runs,
             m.canned_responses,
             m.labels,
             m.conversation_labels,
