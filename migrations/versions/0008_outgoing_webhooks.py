@@ -1,4 +1,4 @@
-"""outgoing webhooks for CRMs: subscriptions with a cursor on the event log, recent deliveries (issue 19 item 4)
+"""outgoing webhooks for CRMs: subscriptions (a cursor on the event log) and recent deliveries (issue 19)
 
 Revision ID: 0008
 Revises: 0006
