@@ -300,9 +300,7 @@ async def failed(
     return True
 
 
-async def advance(
-    uow: UnitOfWork, sub_id: int, lease: str, cursor: int, to: int, *, skipped: int = 0
-) -> bool:
+async def advance(uow: UnitOfWork, sub_id: int, lease: str, cursor: int, to: int, skipped: int = 0) -> bool:
     """Move past events this subscription does not want (or, `skipped`, that retention removed)."""
     values: dict[str, Any] = {"cursor": to}
     if skipped:

@@ -89,12 +89,14 @@ async def claim(rt: Runtime, limit: int) -> tuple[str, list[Row[Any]]]:
 
 
 async def _write(rt: Runtime, what: str, fn: Callable[..., Awaitable[bool | None]], *args: Any) -> bool:
-    """Run `fn(uow, *args)`; False when it did not commit or found the lease gone. Not retried here:
-    the lease lapses and the event is tried again, which loses nothing."""
+    """Run `fn(uow, *args)`; False when it found the lease gone or storage is down (not retried here:
+    the lease lapses and the event is tried again, which loses nothing). Anything else raises."""
     try:
         async with rt.uow() as uow:
             return (await fn(uow, *args)) is not False
     except Exception as exc:
+        if not is_connection_error(exc):
+            raise
         log.warning("webhooks: %s failed: %s", what, exc)
         return False
 
