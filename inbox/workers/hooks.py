@@ -21,8 +21,10 @@ one call is bounded by `webhook_timeout_seconds`, well under the lease, so no re
 A failure stops the subscription where it is (head-of-line blocking, on purpose: the order is the
 contract) and retries after the shared backoff (inbox/workers/retry.py, Retry-After a floor); any
 non-2xx answer counts as a failure, so a receiver asks for a retry with any error status. Other
-subscriptions are not held up. The lease loop has the outbox's shape (inbox/workers/outbox.py); a
-shared one is for when the outbox's claim path settles.
+subscriptions are not held up. A subscription is served once per poll (`webhook_poll_seconds`), at
+once again only after a full batch, so a busy tenant costs a few queries a second. The lease loop
+has the outbox's shape (inbox/workers/outbox.py); a shared one is for when the outbox's claim path
+settles.
 """
 
 from __future__ import annotations
@@ -116,18 +118,20 @@ async def _call(rt: Runtime, url: str, raw: bytes, hdrs: dict[str, str], stoppin
     return call.result()
 
 
-async def serve(rt: Runtime, sub: Row[Any], lease: str, stopping: asyncio.Event) -> None:
-    """Deliver what is due to one leased subscription, then hand it back. A bug (or a secret that no
-    longer opens) keeps the lease until it lapses, so it is retried slowly rather than in a loop."""
+async def serve(rt: Runtime, sub: Row[Any], lease: str, stopping: asyncio.Event) -> bool:
+    """Deliver what is due to one leased subscription, then hand it back; True when a full batch went
+    (more may be waiting now). A bug (or a secret that no longer opens) keeps the lease until it
+    lapses, so it is retried slowly rather than in a loop."""
     try:
-        await _serve(rt, sub, lease, stopping)
+        more = await _serve(rt, sub, lease, stopping)
     except Exception:
         log.exception("webhooks: serving subscription %s failed", sub.id)
-        return
+        return False
     await _write(rt, f"releasing subscription {sub.id}", actions.release, sub.id, lease)
+    return more
 
 
-async def _serve(rt: Runtime, sub: Row[Any], lease: str, stopping: asyncio.Event) -> None:
+async def _serve(rt: Runtime, sub: Row[Any], lease: str, stopping: asyncio.Event) -> bool:
     s = rt.settings
     cursor = int(sub.cursor)
     async with rt.engine.connect() as conn:
@@ -139,7 +143,7 @@ async def _serve(rt: Runtime, sub: Row[Any], lease: str, stopping: asyncio.Event
         log.warning("webhooks: subscription %s skips %d pruned events", sub.id, pruned_to - cursor)
         gap = pruned_to - cursor
         if not await _write(rt, "skipping", actions.advance, sub.id, lease, cursor, pruned_to, gap):
-            return
+            return False
         cursor = pruned_to
     secret = rt.box.open(sub.secret).get("secret", "")
     query = (
@@ -157,20 +161,20 @@ async def _serve(rt: Runtime, sub: Row[Any], lease: str, stopping: asyncio.Event
         rows = (await conn.execute(query)).all()
     for row in rows:
         if stopping.is_set():
-            return
+            return False
         now = int(time.time())
         raw = hooks.body(sub.id, row.seq, row.type, iso(row.created_at), row.frame, now)
         hdrs = hooks.headers(secret, raw, hooks.delivery_id(sub.id, row.seq), row.type, now)
         outcome: hooks.Outcome | None = await _call(rt, sub.url, raw, hdrs, stopping)
         if outcome is None:
-            return
+            return False
         at = cursor
         if outcome.ok:
             rt.metrics.hook("delivered")
             what = f"recording delivery {sub.id}-{row.seq}"
             done = (sub, lease, at, row.seq, row.type, outcome, lease_for(rt))
             if not await _write(rt, what, actions.delivered, *done):
-                return
+                return False
             cursor = row.seq
             continue
         rt.metrics.hook("failed")
@@ -184,11 +188,12 @@ async def _serve(rt: Runtime, sub: Row[Any], lease: str, stopping: asyncio.Event
         what = f"recording failure {sub.id}-{row.seq}"
         args = (sub, lease, at, row.seq, row.type, outcome, retry_in, s.webhook_disable_after)
         await _write(rt, what, actions.failed, *args)
-        return
+        return False
     # Everything up to `scanned` is dealt with: the events of other types are passed over.
     scanned = upto if len(rows) < BATCH else rows[-1].seq
     if scanned > cursor:
         await _write(rt, "advancing", actions.advance, sub.id, lease, cursor, scanned)
+    return len(rows) == BATCH
 
 
 async def _poll(rt: Runtime, free: int) -> tuple[str, list[Row[Any]]]:
@@ -198,12 +203,15 @@ async def _poll(rt: Runtime, free: int) -> tuple[str, list[Row[Any]]]:
 async def hooks_worker(rt: Runtime) -> None:
     wake = rt.wakeup("webhooks")
     stopping = asyncio.Event()
-    running: dict[int, asyncio.Task[None]] = {}
+    running: dict[int, asyncio.Task[bool]] = {}
     polling: asyncio.Task[tuple[str, list[Row[Any]]]] | None = None
 
-    def done(sub_id: int, _task: asyncio.Task[None]) -> None:
+    def done(sub_id: int, task: asyncio.Task[bool]) -> None:
         running.pop(sub_id, None)
-        rt.wake("webhooks")  # a slot is free, and the subscription may have more to deliver
+        # A full batch: go on at once. Otherwise the next poll, so that a busy tenant's subscription
+        # is served once per poll rather than in a loop beside the webhooks coming in.
+        if not task.cancelled() and task.exception() is None and task.result():
+            rt.wake("webhooks")
 
     try:
         while True:
