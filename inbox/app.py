@@ -26,6 +26,7 @@ from inbox.api import (
     admin,
     canned,
     conversation_actions,
+    hooks,
     labels,
     profiles,
     queues,
@@ -54,6 +55,7 @@ from inbox.runtime import Runtime
 from inbox.static_files import app_files
 from inbox.workers import Worker
 from inbox.workers.health import health_worker
+from inbox.workers.hooks import hooks_worker
 from inbox.workers.jobs import jobs_worker
 from inbox.workers.outbox import outbox_worker
 from inbox.workers.retention import retention_worker
@@ -102,6 +104,7 @@ def workers() -> dict[str, Worker]:
         "automations": automations_worker,
         "events-retention": retention_worker,
         "channel-health": health_worker,
+        "webhooks": hooks_worker,
     }
 
 
@@ -149,6 +152,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *lockouts_api.routes,
         # LGPD/GDPR (issue 19 item 6)
         *privacy_api.routes,
+        # Outgoing webhooks (issue 19 item 4)
+        *hooks.routes,
         Route("/openapi.json", endpoint({**OPERATIONS, **bot_api.OPERATIONS}), methods=["GET"]),
         Mount("/", app=app_files(shipped("static")), name="static"),
     ]

@@ -74,6 +74,15 @@ class Settings:
     # provider account call may take before the page and the CLI give up with a reason.
     public_url: str | None = None
     setup_timeout_seconds: float = 10.0
+    # Outgoing webhooks (issue 19 item 4): one POST may take this long in all; failed deliveries are
+    # retried with the shared backoff (inbox/workers/retry.py) between these bounds; a subscription
+    # failing without a success for `webhook_disable_after` seconds is disabled. New events are found
+    # by polling the log this often (nothing is added to the ingest path).
+    webhook_timeout_seconds: float = 10.0
+    webhook_backoff_base_seconds: float = 5.0
+    webhook_backoff_max_seconds: float = 900.0
+    webhook_disable_after: float = 86_400.0
+    webhook_poll_seconds: float = 1.0
 
     def __post_init__(self) -> None:
         if not self.database_url:
@@ -139,6 +148,21 @@ class Settings:
             public_url=(source.get("INBOX_PUBLIC_URL") or "").rstrip("/") or None,
             setup_timeout_seconds=float(
                 _env("INBOX_SETUP_TIMEOUT_SECONDS", str(cls.setup_timeout_seconds), source)
+            ),
+            webhook_timeout_seconds=float(
+                _env("INBOX_WEBHOOK_TIMEOUT_SECONDS", str(cls.webhook_timeout_seconds), source)
+            ),
+            webhook_backoff_base_seconds=float(
+                _env("INBOX_WEBHOOK_BACKOFF_BASE_SECONDS", str(cls.webhook_backoff_base_seconds), source)
+            ),
+            webhook_backoff_max_seconds=float(
+                _env("INBOX_WEBHOOK_BACKOFF_MAX_SECONDS", str(cls.webhook_backoff_max_seconds), source)
+            ),
+            webhook_disable_after=float(
+                _env("INBOX_WEBHOOK_DISABLE_AFTER", str(cls.webhook_disable_after), source)
+            ),
+            webhook_poll_seconds=float(
+                _env("INBOX_WEBHOOK_POLL_SECONDS", str(cls.webhook_poll_seconds), source)
             ),
         )
 

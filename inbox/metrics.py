@@ -34,6 +34,8 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 # `rejected`: a 4xx; `unavailable`: a 503 (the provider retries); `error`: a 500 (a bug).
 WEBHOOK_OUTCOMES = ("stored", "duplicate", "ignored", "rejected", "unavailable", "error")
 SEND_OUTCOMES = ("sent", "failed", "retry")
+# Outgoing webhooks (issue 19 item 4): `delivered` (a 2xx), `failed` (anything else; retried).
+HOOK_OUTCOMES = ("delivered", "failed")
 # Latency buckets in seconds: ingest commits take milliseconds, bot turns and waits much longer.
 _FAST = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 _SLOW = (0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 900.0, 3600.0)
@@ -113,6 +115,11 @@ class Metrics:
             "inbox_automation_runs", "Automation runs by outcome", ["outcome"], registry=r
         )
 
+        hooks = Counter(
+            "inbox_webhook_deliveries", "Outgoing webhook attempts by outcome", ["outcome"], registry=r
+        )
+        self.hooks = {o: hooks.labels(o) for o in HOOK_OUTCOMES}
+
     # --- recording (all no-ops when metrics are off) ---------------------------------------------
 
     def webhook(self, provider: str, outcome: str, started: float) -> None:
@@ -127,6 +134,10 @@ class Metrics:
     def send(self, outcome: str) -> None:
         if self.enabled:
             self.sends[outcome].inc()
+
+    def hook(self, outcome: str) -> None:
+        if self.enabled:
+            self.hooks[outcome].inc()
 
     def bot_turn(self, outcome: str, latency_ms: int | None) -> None:
         if self.enabled:

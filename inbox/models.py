@@ -543,3 +543,60 @@ automation_runs = Table(
     Index("ix_automation_runs_automation", "automation_id", "id"),
     Index("ix_automation_runs_appointment", "appointment_id"),
 )
+
+# --- Outgoing webhooks for CRMs (issue 19 item 4) ------------------------------------------------
+# A subscription reads the tenant's event log (`events`) from its cursor: `cursor` is the last
+# sequence it has dealt with (delivered, or of a type it does not want). The worker
+# (inbox/workers/hooks.py) leases a subscription (`locked_until`, `lease`: who holds it) and advances
+# the cursor in the transaction that records each outcome, so an event is delivered once per
+# subscription on our side. `secret` is a Fernet token (inbox/crypto.py); it is never read back out.
+webhook_subscriptions = Table(
+    "webhook_subscriptions",
+    metadata,
+    _id(),
+    _tenant(),
+    Column("url", String(2000), nullable=False),
+    Column("events", JSON, nullable=False),  # the event types delivered, e.g. ["message.created"]
+    Column("secret", Text, nullable=False),
+    Column("enabled", Boolean, nullable=False, server_default=text("true")),
+    Column("disabled_at", UTCDateTime, nullable=True),
+    Column("disabled_reason", Text, nullable=True),  # shown to admins (auto-disable says why)
+    Column("cursor", BigInteger, nullable=False, server_default=text("0")),
+    Column("next_attempt_at", UTCDateTime, nullable=False),
+    Column("locked_until", UTCDateTime, nullable=True),
+    Column("lease", String(32), nullable=True),
+    # The head event's failures in a row, and since when deliveries fail (cleared by a success).
+    Column("consecutive_failures", Integer, nullable=False, server_default=text("0")),
+    Column("failing_since", UTCDateTime, nullable=True),
+    Column("last_status", Integer, nullable=True),  # the receiver's HTTP status; NULL: no answer
+    Column("last_error", Text, nullable=True),
+    Column("last_attempt_at", UTCDateTime, nullable=True),
+    Column("last_success_at", UTCDateTime, nullable=True),
+    Column("delivered", BigInteger, nullable=False, server_default=text("0")),
+    # Events retention removed before this subscription read them (it was disabled meanwhile).
+    Column("skipped", BigInteger, nullable=False, server_default=text("0")),
+    Column("created_by", Id, ForeignKey("agents.id", ondelete="SET NULL"), nullable=True),
+    _created(),
+    Column("updated_at", UTCDateTime, nullable=False, default=utcnow),
+    Index("ix_webhook_subscriptions_tenant", "tenant_id", "id"),
+)
+
+# Recent delivery attempts per subscription (the worker keeps the last few hundred). A delivered
+# (subscription, event) is one row at most: the database holds exactly-once on our side.
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    _id(),
+    _tenant(),
+    Column("subscription_id", Id, ForeignKey("webhook_subscriptions.id", ondelete="CASCADE"), nullable=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("event_type", String(40), nullable=False),
+    Column("attempt", Integer, nullable=False),
+    Column("outcome", String(10), nullable=False),  # delivered | failed
+    Column("status_code", Integer, nullable=True),
+    Column("error", Text, nullable=True),
+    Column("duration_ms", Integer, nullable=True),
+    _created(),
+    _unique_where("uq_webhook_deliveries_delivered", "subscription_id", "seq", where="outcome = 'delivered'"),
+    Index("ix_webhook_deliveries_subscription", "subscription_id", "id"),
+)

@@ -22,6 +22,7 @@ from inbox.api import (
     admin,
     canned,
     conversation_actions,
+    hooks,
     labels,
     lockouts,
     queues,
@@ -252,6 +253,30 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         s.Erasure,
         body=privacy.EraseIn,
         roles=("admin",),
+    ),
+    # Outgoing webhooks (issue 19 item 4)
+    ("GET", "/api/admin/webhooks"): Op(
+        "Webhook subscriptions (never their secrets)", s.WebhookList, roles=("admin",)
+    ),
+    ("POST", "/api/admin/webhooks"): Op(
+        "Subscribe a URL to event types; the secret is answered this once (422: bad URL or type)",
+        s.WebhookCreated,
+        status=201,
+        body=hooks.HookIn,
+        roles=("admin",),
+    ),
+    ("GET", "/api/admin/webhooks/{id}"): Op(
+        "A subscription and its delivery state", s.Webhook, roles=("admin",)
+    ),
+    ("PUT", "/api/admin/webhooks/{id}"): Op(
+        "Change URL or events, enable (resets failures) or disable",
+        s.Webhook,
+        body=hooks.HookChange,
+        roles=("admin",),
+    ),
+    ("DELETE", "/api/admin/webhooks/{id}"): Op("Delete a subscription", None, status=204, roles=("admin",)),
+    ("GET", "/api/admin/webhooks/{id}/deliveries"): Op(
+        "Recent delivery attempts, newest first", s.WebhookDeliveryList, roles=("admin",)
     ),
 }
 

@@ -337,3 +337,55 @@ class Erased(Open):
 class Erasure(Open):
     contact: Contact
     erased: Erased
+
+
+# --- Outgoing webhooks (issue 19 item 4) ----------------------------------------------------------
+
+
+class Webhook(Open):
+    """A subscription; never its secret, but for the create answer (`WebhookCreated`)."""
+
+    id: Id
+    url: str
+    events: list[str]
+    enabled: bool
+    disabled_at: Time | None
+    disabled_reason: str | None
+    last_status: int | None
+    last_error: str | None
+    last_attempt_at: Time | None
+    last_success_at: Time | None
+    consecutive_failures: int
+    failing_since: Time | None
+    next_attempt_at: Time | None
+    delivered: int
+    skipped: int
+    cursor: int
+    created_at: Time
+    updated_at: Time
+
+
+class WebhookCreated(Webhook):
+    secret: str
+
+
+class WebhookList(Open):
+    items: list[Webhook]
+    event_types: list[str]
+
+
+class WebhookDelivery(Open):
+    id: Id
+    delivery_id: str
+    seq: int
+    type: str
+    attempt: int
+    outcome: Literal["delivered", "failed"]
+    status_code: int | None
+    error: str | None
+    duration_ms: int | None
+    created_at: Time
+
+
+class WebhookDeliveryList(Open):
+    items: list[WebhookDelivery]

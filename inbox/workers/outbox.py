@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-import random
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, cast
 
@@ -32,6 +31,7 @@ from inbox import models as m
 from inbox.actions import sending
 from inbox.db import is_connection_error
 from inbox.waiting import wait_event
+from inbox.workers.retry import backoff
 
 if TYPE_CHECKING:
     from inbox.runtime import Runtime
@@ -42,7 +42,6 @@ ob, msg, cv, ch, idt = m.outbox.c, m.messages.c, m.conversations.c, m.channels.c
 POLL_SECONDS = 1.0  # other processes' rows and lapsed leases are found by polling
 CONCURRENCY = 16  # sends in flight per process
 FINISH_TRIES = 5  # recording an answer: tries before leaving the row to its lease
-RETRY_AFTER_CAP = 3600.0  # a provider asking for more than an hour is not taken literally
 _ATTACHMENT_KINDS = {"image", "audio", "video", "file", "sticker"}
 
 _older = m.outbox.alias("older")
@@ -86,17 +85,6 @@ def _template(spec: Any) -> TemplateSend | None:
 
 def _lease(rt: Runtime) -> timedelta:
     return timedelta(seconds=rt.settings.send_lease_seconds)
-
-
-def backoff(rt: Runtime, attempts: int, retry_after: float | None = None) -> float:
-    """Exponential with jitter (half to full of the step), so that retries of many messages spread;
-    the provider's Retry-After is a floor."""
-    s = rt.settings
-    step = min(s.send_backoff_max_seconds, s.send_backoff_base_seconds * 2 ** max(0, attempts - 1))
-    delay = step * random.uniform(0.5, 1.0)
-    if retry_after is not None:
-        delay = max(delay, min(retry_after, RETRY_AFTER_CAP))
-    return delay
 
 
 async def _keep_lease(rt: Runtime, outbox_id: int, done: asyncio.Event) -> None:
@@ -267,7 +255,11 @@ async def _retry(rt: Runtime, row: Row[Any], reason: str, retry_after: float | N
     if row.attempts >= rt.settings.send_max_attempts:
         await _failed(rt, row, f"{reason} (gave up after {row.attempts} attempts)")
         return
-    due = m.utcnow() + timedelta(seconds=backoff(rt, row.attempts, retry_after))
+    s = rt.settings
+    delay = backoff(
+        row.attempts, retry_after, base=s.send_backoff_base_seconds, cap=s.send_backoff_max_seconds
+    )
+    due = m.utcnow() + timedelta(seconds=delay)
     log.info("outbox: message %s attempt %d: %s; next at %s", row.message_id, row.attempts, reason, due)
     await _write(
         rt, f"rescheduling message {row.message_id}", lambda uow: sending.reschedule(uow, row.id, due, reason)

@@ -9,9 +9,10 @@ import * as fmt from "../format.js";
 import { t } from "../i18n.js";
 import { channelIcon } from "../icons.js";
 import { agentsSection, auditSection, queuesSection, settingsSection } from "./admin_team.js";
+import { webhooksSection } from "./admin_hooks.js";
 import { ago, busy, card, errorLine, field } from "./admin_ui.js";
 
-const SECTIONS = ["setup", "channels", "agents", "queues", "settings", "audit"];
+const SECTIONS = ["setup", "channels", "agents", "queues", "settings", "webhooks", "audit"];
 const HEALTH_EVERY = 5_000;
 
 export class AdminView {
@@ -67,6 +68,7 @@ export class AdminView {
       agents: () => agentsSection(this),
       queues: () => queuesSection(this),
       settings: () => settingsSection(this),
+      webhooks: () => webhooksSection(this),
       audit: () => auditSection(this),
     }[this.section];
     build();

@@ -43,7 +43,12 @@ async def _world(app: App, tenant: Tenant) -> dict[str, int]:
     canned_id = r.json()["id"] if r.status_code == 201 else MISSING
     r = await tenant.admin.http.post("/api/labels", json={"name": "vip"})
     label_id = r.json()["id"] if r.status_code == 201 else MISSING
+    r = await tenant.admin.http.post(
+        "/api/admin/webhooks", json={"url": "http://127.0.0.1:9/in", "events": ["message.created"]}
+    )
+    webhook_id = r.json()["id"] if r.status_code == 201 else MISSING
     return {
+        "webhook": webhook_id,
         "appointment": appointment.json()["id"],
         "template": template.json()["id"],
         "automation": automation_id,
@@ -77,6 +82,7 @@ def _kind(path: str, param: str) -> str:
         "automations": "automation",
         "canned-responses": "canned-response",
         "labels": "label",
+        "webhooks": "webhook",
     }.get(segment, segment)
 
 
@@ -98,6 +104,7 @@ async def _snapshot(app: App, tenant_id: int) -> Any:
             m.canned_responses,
             m.labels,
             m.conversation_labels,
+            m.webhook_subscriptions,
         ):
             rows = (await conn.execute(select(table).where(table.c.tenant_id == tenant_id))).all()
             out.append(sorted(tuple(str(v) for v in r) for r in rows))
