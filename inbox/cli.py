@@ -35,20 +35,10 @@ def _out(args: argparse.Namespace, data: Any, human: str) -> None:
         sys.stdout.write(human + "\n")
 
 
-async def _with_runtime(settings: Settings, fn: Callable[[Any], Awaitable[Any]]) -> Any:
-    from inbox.migrate import migrate
-    from inbox.runtime import Runtime
-
-    rt = Runtime(settings.but(workers=False))
-    try:
-        await migrate(rt.engine)
-        return await fn(rt)
-    finally:
-        await rt.stop()
-
-
 def _run(settings: Settings, fn: Callable[[Any], Awaitable[Any]]) -> Any:
-    return asyncio.run(_with_runtime(settings, fn))
+    from inbox.runtime import one_off
+
+    return asyncio.run(one_off(settings, fn))
 
 
 # --- commands -----------------------------------------------------------------------------------

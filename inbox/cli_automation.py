@@ -14,7 +14,7 @@ from inbox.config import Settings
 
 def cmd_automation(args: argparse.Namespace, settings: Settings) -> None:
     from inbox.automations import manage
-    from inbox.cli import _with_runtime
+    from inbox.runtime import one_off
 
     async def go(rt: Any) -> Any:
         if args.action == "presets":
@@ -26,7 +26,7 @@ def cmd_automation(args: argparse.Namespace, settings: Settings) -> None:
         async with rt.uow() as uow:
             return await manage.set_enabled(uow, args.tenant, args.id, args.action == "enable")
 
-    data = asyncio.run(_with_runtime(settings, go))
+    data = asyncio.run(one_off(settings, go))
     if args.json:
         sys.stdout.write(json.dumps(data) + "\n")
         return

@@ -10,7 +10,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
+from typing import TypeVar
 
 import httpx
 
@@ -28,6 +29,7 @@ from inbox.uow import UnitOfWork
 from inbox.workers import Worker
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class Runtime:
@@ -122,3 +124,15 @@ class Runtime:
             await self._http.aclose()
             self._http = None
         await self.engine.dispose()
+
+
+async def one_off(settings: Settings, fn: Callable[[Runtime], Awaitable[T]]) -> T:
+    """`fn` with a runtime of its own on a migrated database, workers off (a CLI command)."""
+    from inbox.migrate import migrate
+
+    rt = Runtime(settings.but(workers=False))
+    try:
+        await migrate(rt.engine)
+        return await fn(rt)
+    finally:
+        await rt.stop()
