@@ -39,6 +39,7 @@ from inbox.api import (
 )
 from inbox.api import audit as audit_api
 from inbox.api import lockouts as lockouts_api
+from inbox.api import merge as merge_api
 from inbox.api import metrics as metrics_api
 from inbox.api import privacy as privacy_api
 from inbox.api import setup as setup_api
@@ -143,6 +144,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *lockouts_api.routes,
         # LGPD/GDPR (issue 19 item 6)
         *privacy_api.routes,
+        # Contact panel: a contact's conversations, merge (issue 15 item 6)
+        *merge_api.routes,
         Route("/openapi.json", endpoint({**OPERATIONS, **bot_api.OPERATIONS}), methods=["GET"]),
         Mount("/", app=app_files(shipped("static")), name="static"),
     ]

@@ -2,11 +2,14 @@
 
 Owns the appointment's lifecycle (scheduled -> completed | cancelled, a cancelled one stays
 cancelled) and its validation. Reminders key on these rows (the automations issue): a moved or
-cancelled appointment is what moves or drops its pending reminder.
+cancelled appointment is what moves or drops its pending reminder, and every change passes through
+`_changed`, the one place for that hook. Agents' changes are audited (ids, status, times; never the
+title, which may name the customer).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
@@ -14,6 +17,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from inbox import audit
 from inbox import models as m
 from inbox.auth import Principal
 from inbox.errors import Conflict, Invalid, NotFound
@@ -69,6 +73,7 @@ async def create(uow: UnitOfWork, p: Principal, contact_id: int, raw: Any) -> di
             .returning(m.appointments)
         )
     ).one()
+    await _changed(uow, p, None, row._mapping)
     return appointment_json(row._mapping)
 
 
@@ -98,7 +103,27 @@ async def change(uow: UnitOfWork, p: Principal, appointment_id: int, raw: Any) -
             update(m.appointments).where(ap.id == appointment_id).values(**values).returning(m.appointments)
         )
     ).one()
+    await _changed(uow, p, row._mapping, new._mapping)
     return appointment_json(new._mapping)
+
+
+async def _changed(
+    uow: UnitOfWork, p: Principal, before: Mapping[Any, Any] | None, after: Mapping[Any, Any]
+) -> None:
+    """Every appointment change (create: `before` is None; reschedule, complete, cancel) ends here,
+    inside its transaction. Reminders belong here: schedule, move or drop the appointment's pending
+    reminder in the same transaction, so a rollback undoes both."""
+    action = "appointment.created" if before is None else "appointment.changed"
+    details: dict[str, Any] = {
+        "contact_id": after["contact_id"],
+        "status": after["status"],
+        "starts_at": after["starts_at"],
+    }
+    if before is not None:
+        details.update(previous_status=before["status"], previous_starts_at=before["starts_at"])
+    await audit.record(
+        uow, p.tenant_id, action, target_type="appointment", target_id=after["id"], details=details
+    )
 
 
 async def between(
