@@ -35,6 +35,11 @@ function birthday(value) {
   return Number.isNaN(d.getTime()) ? value : d.toLocaleDateString(locale(), { timeZone: "UTC", day: "numeric", month: "long", year: "numeric" });
 }
 
+/** Nothing has the focus (the editor that had it is gone): moving it steals it from no one. */
+function idle() {
+  return !document.activeElement || document.activeElement === document.body;
+}
+
 function reason(err) {
   return err.status === 0 ? t("contact.network") : err.message;
 }
@@ -81,7 +86,7 @@ export class ProfileSection {
       if (this.contact?.id !== id) return null;
       this.editing = null;
       this.onSaved(c);
-      if (focusKey) this.el.querySelector(`[data-edit="${CSS.escape(focusKey)}"]`)?.focus();
+      if (focusKey && idle()) this.el.querySelector(`[data-edit="${CSS.escape(focusKey)}"]`)?.focus();
       return null;
     } catch (err) {
       return reason(err);
@@ -166,7 +171,6 @@ export class ProfileSection {
         onchange: async () => {
           const problem = await this.save({ lead_status: select.value }, null);
           if (problem) error.textContent = problem;
-          else document.getElementById("contact-lead-status")?.focus();
         },
       },
       options.map((s) => h("option", { value: s, selected: s === c.lead_status }, s)),
@@ -198,7 +202,7 @@ export class ProfileSection {
                       delete rest[key];
                       return { attributes: rest };
                     }, null);
-                    this.el.querySelector(".attr-add input")?.focus();
+                    if (idle()) this.el.querySelector(".attr-add input")?.focus();
                   },
                 },
                 "×",
@@ -226,7 +230,9 @@ export class ProfileSection {
           if (problem) {
             this.draft = before;
             error.textContent = problem;
-          } else document.getElementById("contact-attr-key")?.focus();
+          } else if (document.activeElement?.id === "contact-attr-value" || idle()) {
+            document.getElementById("contact-attr-key")?.focus(); // ready for the next one
+          }
         },
       },
       key,
