@@ -41,6 +41,7 @@ from inbox.api import (
 from inbox.api import audit as audit_api
 from inbox.api import automations as automations_api
 from inbox.api import lockouts as lockouts_api
+from inbox.api import merge as merge_api
 from inbox.api import metrics as metrics_api
 from inbox.api import privacy as privacy_api
 from inbox.api import setup as setup_api
@@ -154,6 +155,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *privacy_api.routes,
         # Outgoing webhooks (issue 19 item 4)
         *hooks.routes,
+        # Contact panel: a contact's conversations, merge (issue 15 item 6)
+        *merge_api.routes,
         Route("/openapi.json", endpoint({**OPERATIONS, **bot_api.OPERATIONS}), methods=["GET"]),
         Mount("/", app=app_files(shipped("static")), name="static"),
     ]

@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from inbox.actions import appointments, contacts, privacy, templates
+from inbox.actions import appointments, contacts, merge, privacy, templates
 from inbox.api import (
     admin,
     canned,
@@ -277,6 +277,22 @@ OPERATIONS: dict[tuple[str, str], Op] = {
     ("DELETE", "/api/admin/webhooks/{id}"): Op("Delete a subscription", None, status=204, roles=("admin",)),
     ("GET", "/api/admin/webhooks/{id}/deliveries"): Op(
         "Recent delivery attempts, newest first", s.WebhookDeliveryList, roles=("admin",)
+    ),
+    # Contact panel: a contact's conversations across channels, merge (issue 15 item 6)
+    ("GET", "/api/contacts/{id}/conversations"): Op(
+        "The contact's conversations on every channel, newest activity first",
+        s.ConversationPage,
+        query={"status": _str, "cursor": _str},
+    ),
+    ("GET", "/api/contacts/{id}/merge-candidates"): Op(
+        "Contacts that may be the same person (same email or phone; or matching `q`)",
+        s.ContactPage,
+        query={"q": _str},
+    ),
+    ("POST", "/api/contacts/{id}/merge"): Op(
+        "Merge contact `other_id` into this one (audited; 422: the same contact)",
+        s.Merge,
+        body=merge.MergeIn,
     ),
 }
 

@@ -6,6 +6,7 @@ Owns the joined shapes the serializers expect. Never writes.
 from __future__ import annotations
 
 import base64
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -78,8 +79,11 @@ async def list_conversations(
     cursor: str | None = None,
     limit: int = 50,
     label: str | None = None,
+    contact_id: int | None = None,
 ) -> dict[str, Any]:
     q = conversations_select().where(cv.tenant_id == p.tenant_id, conversation_filter(p))
+    if contact_id is not None:
+        q = q.where(cv.contact_id == contact_id)
     if label:
         q = q.where(labelled(p.tenant_id, label))
     if status:
@@ -155,6 +159,12 @@ async def search_contacts(
         )
         stmt = stmt.where(or_(func.lower(ct.name).like(like), ct.id.in_(by_identity)))
     rows = (await conn.execute(stmt.order_by(ct.id.desc()).limit(limit))).all()
+    return {"items": await contacts_json(conn, rows)}
+
+
+async def contacts_json(conn: AsyncConnection, rows: Sequence[Any]) -> list[dict[str, Any]]:
+    """Contacts rows as Contacts, with their identities (one query for all)."""
+    idc = m.contact_identities.c
     ids = [r.id for r in rows]
     identities: dict[int, list[Any]] = {i: [] for i in ids}
     if ids:
@@ -162,7 +172,7 @@ async def search_contacts(
             select(m.contact_identities).where(idc.contact_id.in_(ids)).order_by(idc.id)
         ):
             identities[ident.contact_id].append(ident._mapping)
-    return {"items": [contact_json(r._mapping, identities[r.id]) for r in rows]}
+    return [contact_json(r._mapping, identities[r.id]) for r in rows]
 
 
 async def contact_for(conn: AsyncConnection, p: Principal, contact_id: int) -> dict[str, Any]:

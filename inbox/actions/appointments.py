@@ -2,7 +2,9 @@
 
 Owns the appointment's lifecycle (scheduled -> completed | cancelled, a cancelled one stays
 cancelled) and its validation. Reminders key on these rows (the automations issue): a moved or
-cancelled appointment is what moves or drops its pending reminder.
+cancelled appointment is what moves or drops its pending reminder, and every change passes through
+`_changed`, the one place for that hook. Agents' changes are audited (ids, status, times; never the
+title, which may name the customer).
 """
 
 from __future__ import annotations
@@ -12,8 +14,10 @@ from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from sqlalchemy import insert, select, update
+from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from inbox import audit
 from inbox import models as m
 from inbox.auth import Principal
 from inbox.automations import schedule
@@ -70,7 +74,7 @@ async def create(uow: UnitOfWork, p: Principal, contact_id: int, raw: Any) -> di
             .returning(m.appointments)
         )
     ).one()
-    await schedule.appointment_changed(uow, None, row)
+    await _changed(uow, p, None, row)
     return appointment_json(row._mapping)
 
 
@@ -100,8 +104,26 @@ async def change(uow: UnitOfWork, p: Principal, appointment_id: int, raw: Any) -
             update(m.appointments).where(ap.id == appointment_id).values(**values).returning(m.appointments)
         )
     ).one()
-    await schedule.appointment_changed(uow, row, new)
+    await _changed(uow, p, row, new)
     return appointment_json(new._mapping)
+
+
+async def _changed(uow: UnitOfWork, p: Principal, before: Row[Any] | None, after: Row[Any]) -> None:
+    """Every appointment change (create: `before` is None; reschedule, complete, cancel) ends here,
+    inside its transaction: its automations follow (a reminder scheduled, moved or dropped, so a
+    rollback undoes both), and the agent's change is audited."""
+    await schedule.appointment_changed(uow, before, after)
+    action = "appointment.created" if before is None else "appointment.changed"
+    details: dict[str, Any] = {
+        "contact_id": after.contact_id,
+        "status": after.status,
+        "starts_at": after.starts_at,
+    }
+    if before is not None:
+        details.update(previous_status=before.status, previous_starts_at=before.starts_at)
+    await audit.record(
+        uow, p.tenant_id, action, target_type="appointment", target_id=after.id, details=details
+    )
 
 
 async def between(

@@ -389,3 +389,21 @@ class WebhookDelivery(Open):
 
 class WebhookDeliveryList(Open):
     items: list[WebhookDelivery]
+
+
+# --- Contact merge (issue 15 item 6) ---------------------------------------------------------------
+
+
+class Merged(Open):
+    """What moved to the kept contact; `resolved_conversations`: open ones that met an open one of the
+    kept contact on their channel, resolved (they stay, as every conversation does)."""
+
+    conversations: int
+    identities: int
+    appointments: int
+    resolved_conversations: list[Id]
+
+
+class Merge(Open):
+    contact: Contact
+    merged: Merged
