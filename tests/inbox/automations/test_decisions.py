@@ -240,3 +240,22 @@ async def test_an_opt_out_cancels_what_is_planned_and_stops_what_comes(app: App)
     later = (await runs(app, follow["id"]))[-1]
     assert await fire(app, later.id) == "skipped"
     assert "opt-out" in (await run_row(app, later.id)).reason
+
+
+async def test_a_merge_keeps_both_contacts_runs(app: App) -> None:
+    tenant = await app.tenant()
+    whatsapp, instagram = await tenant.channel(), await tenant.channel("instagram")
+    welcome = await automation(tenant, "contact.created", await template(tenant, "Olá!"))
+    first, _ = await conversation(app, whatsapp)
+    second, _ = await conversation(app, instagram)
+    await scan(app)
+    assert len(await runs(app, welcome["id"])) == 2
+    kept = (await _conv(app, first)).contact_id  # type: ignore[attr-defined]
+    other = (await _conv(app, second)).contact_id  # type: ignore[attr-defined]
+    r = await tenant.admin.http.post(f"/api/contacts/{kept}/merge", json={"other_id": other})
+    assert r.status_code == 200, r.text
+    after = await runs(app, welcome["id"])
+    assert sorted((x.contact_id, x.occurrence) for x in after) == [
+        (kept, "lead"),
+        (kept, f"lead@merged-{other}"),
+    ]
