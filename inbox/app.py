@@ -35,6 +35,7 @@ from inbox.api import (
     search,
     sessions,
     transfer,
+    uploads,
     webhooks,
 )
 from inbox.api import audit as audit_api
@@ -134,6 +135,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *labels.routes,
         *transfer.routes,
         *search.routes,
+        *uploads.routes,
         *audit_api.routes,
         *setup_api.routes,
         *webhooks.routes,

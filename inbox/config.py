@@ -71,6 +71,9 @@ class Settings:
     # provider account call may take before the page and the CLI give up with a reason.
     public_url: str | None = None
     setup_timeout_seconds: float = 10.0
+    # Composer attachments (issue 15 item 5): the largest file an agent may upload. WhatsApp takes
+    # media up to 16 MB (documents 100 MB), so a larger file would fail at the provider anyway.
+    upload_max_bytes: int = 16 * 1024 * 1024
 
     def __post_init__(self) -> None:
         if not self.database_url:
@@ -136,6 +139,7 @@ class Settings:
             setup_timeout_seconds=float(
                 _env("INBOX_SETUP_TIMEOUT_SECONDS", str(cls.setup_timeout_seconds), source)
             ),
+            upload_max_bytes=int(float(_env("INBOX_UPLOAD_MAX_MB", "16", source)) * 1024 * 1024),
         )
 
     def but(self, **changes: Any) -> Settings:

@@ -38,7 +38,11 @@ async def _world(app: App, tenant: Tenant) -> dict[str, int]:
     canned_id = r.json()["id"] if r.status_code == 201 else MISSING
     r = await tenant.admin.http.post("/api/labels", json={"name": "vip"})
     label_id = r.json()["id"] if r.status_code == 201 else MISSING
+    pdf = {"Content-Type": "application/pdf"}
+    r = await tenant.admin.http.post("/api/uploads", content=b"%PDF-1.4", headers=pdf)
+    upload_id = r.json()["id"] if r.status_code == 201 else MISSING
     return {
+        "upload": upload_id,
         "appointment": appointment.json()["id"],
         "template": template.json()["id"],
         "canned-response": canned_id,
@@ -70,6 +74,7 @@ def _kind(path: str, param: str) -> str:
         "templates": "template",
         "canned-responses": "canned-response",
         "labels": "label",
+        "uploads": "upload",
     }.get(segment, segment)
 
 
@@ -89,6 +94,7 @@ async def _snapshot(app: App, tenant_id: int) -> Any:
             m.canned_responses,
             m.labels,
             m.conversation_labels,
+            m.uploads,
         ):
             rows = (await conn.execute(select(table).where(table.c.tenant_id == tenant_id))).all()
             out.append(sorted(tuple(str(v) for v in r) for r in rows))
