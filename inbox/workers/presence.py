@@ -26,7 +26,7 @@ from sqlalchemy import and_, bindparam, delete, select, update
 
 from inbox import db
 from inbox import models as m
-from inbox.actions.presence import resume, set_status
+from inbox.actions.presence import WORKING, resume, set_status
 from inbox.waiting import wait_event
 
 if TYPE_CHECKING:
@@ -71,8 +71,11 @@ class Presence:
         if n == 0:
             async with self.rt.engine.begin() as conn:
                 await conn.execute(self._upsert, [self._row(agent_id, tenant_id)])
-            async with self.rt.uow() as uow:
-                await resume(uow, tenant_id, agent_id)
+                # Usually nothing to restore: a read here, a unit of work only when there is.
+                restore = (await conn.execute(_restorable, {"aid": agent_id, "tid": tenant_id})).first()
+            if restore is not None:
+                async with self.rt.uow() as uow:
+                    await resume(uow, tenant_id, agent_id)
 
     def expect(self, tenant_id: int, agent_id: int) -> None:
         """The agent just logged in here: its socket should open soon, here or in another process.
@@ -187,4 +190,10 @@ _present = (
 _stale = select(so.agent_id).where(so.seen_at < bindparam("before")).limit(1)
 _status = select(m.agents.c.status).where(
     m.agents.c.id == bindparam("aid"), m.agents.c.tenant_id == bindparam("tid")
+)
+_restorable = select(m.agents.c.id).where(
+    m.agents.c.id == bindparam("aid"),
+    m.agents.c.tenant_id == bindparam("tid"),
+    m.agents.c.status == "offline",
+    m.agents.c.chosen_status.in_(WORKING),
 )
