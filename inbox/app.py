@@ -36,6 +36,7 @@ from inbox.api import (
     search,
     sessions,
     transfer,
+    uploads,
     webhooks,
 )
 from inbox.api import audit as audit_api
@@ -144,6 +145,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *labels.routes,
         *transfer.routes,
         *search.routes,
+        *uploads.routes,
         *audit_api.routes,
         *setup_api.routes,
         *webhooks.routes,

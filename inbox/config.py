@@ -83,6 +83,9 @@ class Settings:
     webhook_backoff_max_seconds: float = 900.0
     webhook_disable_after: float = 86_400.0
     webhook_poll_seconds: float = 1.0
+    # Composer attachments (issue 15 item 5): the largest file an agent may upload. WhatsApp takes
+    # media up to 16 MB (documents 100 MB), so a larger file would fail at the provider anyway.
+    upload_max_bytes: int = 16 * 1024 * 1024
 
     def __post_init__(self) -> None:
         if not self.database_url:
@@ -164,6 +167,7 @@ class Settings:
             webhook_poll_seconds=float(
                 _env("INBOX_WEBHOOK_POLL_SECONDS", str(cls.webhook_poll_seconds), source)
             ),
+            upload_max_bytes=int(float(_env("INBOX_UPLOAD_MAX_MB", "16", source)) * 1024 * 1024),
         )
 
     def but(self, **changes: Any) -> Settings:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import json
 import os
 import secrets
@@ -48,6 +49,16 @@ class SecretBox:
         # Any string works as a key: it is stretched to the 32 bytes Fernet wants.
         digest = hashlib.sha256(key.encode()).digest()
         self._fernet = Fernet(base64.urlsafe_b64encode(digest))
+        # A separate key for signatures (signed file addresses), derived from the same secret.
+        self._signing = hashlib.sha256(b"inbox-signing:" + key.encode()).digest()
+
+    def sign(self, message: str) -> str:
+        """HMAC-SHA256 of `message`, URL-safe (unguessable without the secret key)."""
+        mac = hmac.new(self._signing, message.encode(), hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(mac).decode().rstrip("=")
+
+    def verify(self, message: str, signature: str) -> bool:
+        return hmac.compare_digest(self.sign(message), signature)
 
     def seal(self, values: dict[str, str]) -> str:
         return self._fernet.encrypt(json.dumps(values, sort_keys=True).encode()).decode()

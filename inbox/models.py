@@ -120,6 +120,10 @@ agents = Table(
     Column("capacity", Integer, nullable=False, server_default=text("5")),
     Column("status", String(20), nullable=False, server_default=text("'offline'")),
     Column("status_changed_at", UTCDateTime, nullable=True),
+    # The status the agent last chose (NULL: never chose; presence going offline is no choice).
+    # Logging in restores online or away, and so does a socket opening after presence set the
+    # agent offline (inbox/actions/presence.py): the agent lands where they left off, not invisible.
+    Column("chosen_status", String(20), nullable=True),
     Column("last_assigned_at", UTCDateTime, nullable=True),
     Column("disabled_at", UTCDateTime, nullable=True),
     _created(),
@@ -599,4 +603,20 @@ webhook_deliveries = Table(
     _created(),
     _unique_where("uq_webhook_deliveries_delivered", "subscription_id", "seq", where="outcome = 'delivered'"),
     Index("ix_webhook_deliveries_subscription", "subscription_id", "id"),
+)
+
+# --- Composer attachments (issue 15 item 5) --------------------------------------------------------
+# A file an agent uploaded to attach to a reply. The bytes live under the data dir
+# (`uploads/<tenant>/<storage_key>`, inbox/uploads.py); the row says whose it is and what it is.
+uploads = Table(
+    "uploads",
+    metadata,
+    _id(),
+    _tenant(),
+    Column("agent_id", Id, ForeignKey("agents.id", ondelete="SET NULL"), nullable=True),
+    Column("storage_key", String(64), nullable=False, unique=True),
+    Column("name", String(300), nullable=False),
+    Column("mime_type", String(200), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    _created(),
 )

@@ -50,6 +50,7 @@ class Op:
     roles: tuple[str, ...] = ROLES
     query: Mapping[str, Mapping[str, Any]] | None = None
     also: Mapping[str, Mapping[str, Any]] | None = None  # other media types of the success answer
+    raw: Mapping[str, Mapping[str, Any]] | None = None  # a request body that is not JSON, by media type
 
 
 _str = {"type": "string"}
@@ -238,6 +239,18 @@ OPERATIONS: dict[tuple[str, str], Op] = {
     ("POST", "/api/conversations/{id}/transfer"): Op(
         "Transfer to an agent or a queue", s.Conversation, body=transfer.TransferIn
     ),
+    # Composer (issue 15 item 5)
+    ("POST", "/api/uploads"): Op(
+        "Upload a file to attach to a reply: the raw bytes, Content-Type its type, `name` its name "
+        "(413 over INBOX_UPLOAD_MAX_MB, 415 a type not taken)",
+        s.Upload,
+        status=201,
+        query={"name": _str},
+        raw={t: {"schema": {"type": "string", "format": "binary"}} for t in ("image/png", "application/pdf")},
+    ),
+    ("GET", "/api/conversations/{id}/window"): Op(
+        "Whether a reply may go out now, and the refusal it would get if not", s.ReplyWindow
+    ),
     ("GET", "/api/transfer-targets"): Op("Agents and queues to transfer to", s.TransferTargets),
     ("GET", "/api/search"): Op(
         "Messages and contacts matching `q`, newest first",
@@ -296,8 +309,8 @@ OPERATIONS: dict[tuple[str, str], Op] = {
     ),
 }
 
-# Routes that answer something other than JSON: not described.
-NOT_JSON = {"/metrics", "/webhooks/{provider}/{key}"}
+# Routes that answer something other than JSON: not described (the files: inbox/api/uploads.py).
+NOT_JSON = {"/metrics", "/webhooks/{provider}/{key}", "/api/uploads/{id}", "/media/{id}/{token}"}
 
 
 def json_operations(routes: Iterable[BaseRoute]) -> list[tuple[str, str]]:
@@ -355,6 +368,8 @@ def _operation(method: str, path: str, op: Op, components: dict[str, Any]) -> di
             "required": True,
             "content": {"application/json": {"schema": _schema(op.body, components)}},
         }
+    elif op.raw is not None:
+        out["requestBody"] = {"required": True, "content": {k: dict(v) for k, v in op.raw.items()}}
     return out
 
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import httpx
 
-from inbox.actions import admin
+from inbox.actions import admin, sessions
 from inbox.app import create_app
 from inbox.config import Settings
 from inbox.runtime import Runtime
@@ -110,9 +110,9 @@ class Tenant:
                 role=role,
                 capacity=capacity,
             )
-        r = await self.app.http.post("/api/auth/login", json={"email": email, "password": PASSWORD})
-        assert r.status_code == 200, r.text
-        token = r.json()["token"]
+            # Signed in without the login route's effects (presence: logging in brings an agent
+            # online; audit; lockouts): test agents start offline. Tests of login call the route.
+            token = await sessions.issue_token(uow, self.id, data["id"])
         return Agent(data["id"], email, role, token, self.app.client(token), data)
 
     async def channel(

@@ -27,7 +27,7 @@ from inbox.uow import UnitOfWork
 msg, cv, ch = m.messages.c, m.conversations.c, m.channels.c
 
 
-async def _window(uow: UnitOfWork, conv: Row[Any]) -> Window:
+async def window(uow: UnitOfWork, conv: Row[Any]) -> Window:
     """What the channel's provider allows for a free-form message now (its adapter's rule)."""
     adapter = uow.runtime.adapters.get(conv.channel_provider)
     if adapter is None or adapter.window is None:
@@ -86,8 +86,14 @@ async def create_reply(
     if not (text and text.strip()) and not attachments:
         raise Invalid("a message needs text or attachments")
     conv: Any = await load(uow, tenant_id, conversation_id, lock=True)
+    if not private and not uow.runtime.settings.public_url and any(a.get("upload_id") for a in attachments):
+        # The provider fetches an uploaded file from this server, at INBOX_PUBLIC_URL.
+        raise Unprocessable(
+            "an uploaded file can only be sent once INBOX_PUBLIC_URL says where the provider can "
+            "fetch it from; it can be attached to a private note meanwhile"
+        )
     if not private:
-        rule = await _window(uow, conv)
+        rule = await window(uow, conv)
         if rule.refusal:
             raise Unprocessable(rule.refusal)
         if sender_type == "agent" and sender_id is not None:
@@ -182,7 +188,7 @@ async def retry_message(
         raise NotFound("message not found")
     if row.status != "failed" or row.direction != "out" or row.sender_type not in ("agent", "bot"):
         raise Conflict(f"only a failed outgoing message can be sent again (this one is {row.status})")
-    rule = await _window(uow, conv)
+    rule = await window(uow, conv)
     if rule.refusal:
         raise Unprocessable(rule.refusal)
     now = m.utcnow()

@@ -1,4 +1,5 @@
-"""Login and logout: opaque bearer tokens, stored hashed, with an expiry."""
+"""Login and logout: opaque bearer tokens, stored hashed, with an expiry. Logging in also brings the
+agent back to the status it last chose (inbox/actions/presence.py, `arrive`)."""
 
 from __future__ import annotations
 
@@ -8,9 +9,9 @@ from sqlalchemy import delete, insert, select
 
 from inbox import audit
 from inbox import models as m
+from inbox.actions import presence
 from inbox.auth import new_token, token_hash, ttl, verify_password
 from inbox.errors import Unauthenticated
-from inbox.serialize import agent_json
 from inbox.uow import UnitOfWork
 
 
@@ -25,21 +26,7 @@ async def login(uow: UnitOfWork, email: str, password: str) -> dict[str, Any]:
     # verify_password checks a dummy hash for unknown emails: same cost, no user enumeration.
     if not verify_password(row.password_hash if row else None, password) or row is None:
         raise Unauthenticated("wrong email or password")
-    token = new_token()
-    now = m.utcnow()
-    await uow.conn.execute(
-        insert(m.auth_tokens).values(
-            tenant_id=row.tenant_id,
-            agent_id=row.id,
-            token_hash=token_hash(token),
-            created_at=now,
-            expires_at=now + ttl(uow.runtime.settings.token_ttl_hours),
-        )
-    )
-    # Expired tokens of this agent are swept here rather than by a job.
-    await uow.conn.execute(
-        delete(m.auth_tokens).where(m.auth_tokens.c.agent_id == row.id, m.auth_tokens.c.expires_at <= now)
-    )
+    token = await issue_token(uow, row.tenant_id, row.id)
     await audit.record(
         uow,
         row.tenant_id,
@@ -48,7 +35,32 @@ async def login(uow: UnitOfWork, email: str, password: str) -> dict[str, Any]:
         target_id=row.id,
         actor=audit.Actor(row.id, audit.current().address),
     )
-    return {"token": token, "agent": agent_json(row._mapping)}
+    agent = await presence.arrive(uow, row.tenant_id, row.id)
+    # Online without an inbox open (a script's login) would draw conversations to nobody: unless a
+    # socket of this agent opens within the presence grace, in any process, it goes offline again.
+    rt, tenant_id, agent_id = uow.runtime, row.tenant_id, row.id
+    uow.after_commit(lambda: rt.hub.presence.expect(tenant_id, agent_id))
+    return {"token": token, "agent": agent}
+
+
+async def issue_token(uow: UnitOfWork, tenant_id: int, agent_id: int) -> str:
+    """A new bearer token for the agent (tests sign agents in with it, without a login's effects)."""
+    token = new_token()
+    now = m.utcnow()
+    await uow.conn.execute(
+        insert(m.auth_tokens).values(
+            tenant_id=tenant_id,
+            agent_id=agent_id,
+            token_hash=token_hash(token),
+            created_at=now,
+            expires_at=now + ttl(uow.runtime.settings.token_ttl_hours),
+        )
+    )
+    # Expired tokens of this agent are swept here rather than by a job.
+    await uow.conn.execute(
+        delete(m.auth_tokens).where(m.auth_tokens.c.agent_id == agent_id, m.auth_tokens.c.expires_at <= now)
+    )
+    return token
 
 
 async def login_failed(uow: UnitOfWork, email: str, address: str | None) -> None:

@@ -94,7 +94,7 @@ async def set_my_status(request: Request) -> Response:
     data = await body(request, StatusIn)
     p = principal(request)
     async with runtime(request).uow() as uow:
-        agent = await presence.set_status(uow, p.tenant_id, p.agent_id, data.status)
+        agent = await presence.set_status(uow, p.tenant_id, p.agent_id, data.status, chosen=True)
     return JSONResponse(agent)
 
 

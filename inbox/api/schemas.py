@@ -71,6 +71,26 @@ class Attachment(Open):
     url: str | None = None
     mime_type: str | None = None
     name: str | None = None
+    upload_id: Id | None = None  # a file uploaded here (POST /api/uploads)
+    size: int | None = None
+
+
+class Upload(Open):
+    id: Id
+    kind: Literal["image", "audio", "video", "file"]
+    url: str
+    mime_type: str
+    name: str
+    size: int
+    upload_id: Id
+    created_at: Time
+
+
+class ReplyWindow(Open):
+    open: bool
+    closes_at: Time | None
+    refusal: str | None
+    tag: str | None
 
 
 class Message(Open):

@@ -28,6 +28,7 @@ from sqlalchemy.exc import IntegrityError
 
 from channels.base import Attachment, Outgoing, SendError, TemplateSend
 from inbox import models as m
+from inbox import uploads
 from inbox.actions import sending
 from inbox.db import is_connection_error
 from inbox.waiting import wait_event
@@ -168,11 +169,16 @@ async def _deliver(rt: Runtime, row: Row[Any], stopping: asyncio.Event) -> None:
     if rule.refusal and template is None:  # the window closed while the message waited
         await _failed(rt, row, rule.refusal)
         return
+    stored = [a for a in ctx.attachments or [] if isinstance(a, dict)]
+    attachments = [_attachment(rt, channel.tenant_id, a) for a in stored]
+    if any(a.get("upload_id") and not sent.url for a, sent in zip(stored, attachments, strict=True)):
+        await _failed(rt, row, "an uploaded file cannot be sent: INBOX_PUBLIC_URL is not set")
+        return
     out = Outgoing(
         message_id=ctx.id,
         to=to,
         text=ctx.text,
-        attachments=tuple(_attachment(a) for a in ctx.attachments or [] if isinstance(a, dict)),
+        attachments=tuple(attachments),
         tag=None if template else rule.tag,
         template=template,
     )
@@ -207,11 +213,14 @@ async def _deliver(rt: Runtime, row: Row[Any], stopping: asyncio.Event) -> None:
     await _sent(rt, row, result.provider_message_id)
 
 
-def _attachment(a: dict[str, Any]) -> Attachment:
+def _attachment(rt: Runtime, tenant_id: int, a: dict[str, Any]) -> Attachment:
+    """A stored attachment as the adapter sends it. A file uploaded here goes out as a signed address
+    made now (providers fetch media by URL; inbox/uploads.py), None without INBOX_PUBLIC_URL."""
     kind = a.get("kind") if a.get("kind") in _ATTACHMENT_KINDS else "file"
-    return Attachment(
-        kind=cast(Any, kind), url=a.get("url"), mime_type=a.get("mime_type"), name=a.get("name")
-    )
+    url = a.get("url")
+    if a.get("upload_id") is not None:
+        url = uploads.public_url(rt.settings.public_url, rt.box, tenant_id, int(a["upload_id"]))
+    return Attachment(kind=cast(Any, kind), url=url, mime_type=a.get("mime_type"), name=a.get("name"))
 
 
 async def _write(rt: Runtime, what: str, fn: Any) -> bool:

@@ -1,5 +1,8 @@
 """Presence from live sockets: an agent whose last socket closed, in every process, goes offline
-after a grace period. Coming online stays the agent's choice (PUT /api/agents/me/status).
+after a grace period. Coming online is the agent's choice (PUT /api/agents/me/status), remembered:
+logging in restores it, and so does the agent's first socket after presence set it offline
+(`resume` in inbox/actions/presence.py). A login whose socket never opens, in any process, goes
+offline after the same grace (`expect`), so a script's login draws no conversations.
 
 How processes agree: each process keeps a row per agent it holds sockets of in `agent_sockets`
 (agent, process, seen_at) and re-asserts all its rows every heartbeat. When an agent's last local
@@ -23,7 +26,7 @@ from sqlalchemy import and_, bindparam, delete, select, update
 
 from inbox import db
 from inbox import models as m
-from inbox.actions.presence import set_status
+from inbox.actions.presence import WORKING, resume, set_status
 from inbox.waiting import wait_event
 
 if TYPE_CHECKING:
@@ -68,6 +71,18 @@ class Presence:
         if n == 0:
             async with self.rt.engine.begin() as conn:
                 await conn.execute(self._upsert, [self._row(agent_id, tenant_id)])
+                # Usually nothing to restore: a read here, a unit of work only when there is.
+                restore = (await conn.execute(_restorable, {"aid": agent_id, "tid": tenant_id})).first()
+            if restore is not None:
+                async with self.rt.uow() as uow:
+                    await resume(uow, tenant_id, agent_id)
+
+    def expect(self, tenant_id: int, agent_id: int) -> None:
+        """The agent just logged in here: its socket should open soon, here or in another process.
+        Unless one does within the grace, it goes offline (the rule for a last socket closing)."""
+        if agent_id not in self.counts:
+            self.leaving[agent_id] = (tenant_id, asyncio.get_running_loop().time() + self.grace)
+            self._wake.set()
 
     def closed(self, agent_id: int) -> None:
         n = self.counts.get(agent_id, 0) - 1
@@ -175,4 +190,10 @@ _present = (
 _stale = select(so.agent_id).where(so.seen_at < bindparam("before")).limit(1)
 _status = select(m.agents.c.status).where(
     m.agents.c.id == bindparam("aid"), m.agents.c.tenant_id == bindparam("tid")
+)
+_restorable = select(m.agents.c.id).where(
+    m.agents.c.id == bindparam("aid"),
+    m.agents.c.tenant_id == bindparam("tid"),
+    m.agents.c.status == "offline",
+    m.agents.c.chosen_status.in_(WORKING),
 )

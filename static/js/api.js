@@ -89,3 +89,43 @@ export function qs(params) {
   const text = q.toString();
   return text ? `?${text}` : "";
 }
+
+// ---- Composer attachments (issue 15 item 5)
+
+/** Upload one file (the raw bytes; its type and name travel in the header and the query). Resolves
+ * to the upload ({id, url, name, mime_type, size, kind}); a refusal (413 too large, 415 type) throws
+ * an ApiError carrying the server's readable reason. */
+export async function upload(file) {
+  const headers = { Accept: "application/json", "Content-Type": file.type || "application/octet-stream" };
+  const tok = token();
+  if (tok) headers.Authorization = `Bearer ${tok}`;
+  let response;
+  try {
+    response = await fetch(`/api/uploads${qs({ name: file.name || "" })}`, { method: "POST", headers, body: file });
+  } catch {
+    throw new ApiError(0, "network");
+  }
+  const data = await response.json().catch(() => null);
+  if (!response.ok) {
+    if (response.status === 401) events.dispatchEvent(new Event("unauthorized"));
+    throw new ApiError(response.status, data && data.error);
+  }
+  return data;
+}
+
+const blobUrls = new Map(); // app path -> Promise<object URL>
+
+/** An object URL for a file served by the app to signed-in agents only (an <img src> cannot send
+ * the bearer token): fetched once per page with the token, then reused. */
+export function blobUrl(path) {
+  if (!blobUrls.has(path)) {
+    const tok = token();
+    const loaded = fetch(path, { headers: tok ? { Authorization: `Bearer ${tok}` } : {} }).then((r) => {
+      if (!r.ok) throw new ApiError(r.status, `HTTP ${r.status}`);
+      return r.blob().then((b) => URL.createObjectURL(b));
+    });
+    loaded.catch(() => blobUrls.delete(path)); // tried again next time
+    blobUrls.set(path, loaded);
+  }
+  return blobUrls.get(path);
+}

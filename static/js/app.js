@@ -6,6 +6,8 @@ import * as api from "./api.js";
 import * as i18n from "./i18n.js";
 import { store } from "./store.js";
 import { Realtime } from "./ws.js";
+import { Keyboard } from "./keyboard.js";
+import { Notifier } from "./notify.js";
 import { Shell } from "./views/shell.js";
 import { InboxView } from "./views/inbox.js";
 import { SupervisorView } from "./views/supervisor.js";
@@ -44,9 +46,12 @@ class Session {
     this.fetching = new Set();
     store.reset();
     store.setMe(me);
+    this.notifier = new Notifier(store); // tab title count, sound and notification (issue 15 item 9)
+    this.keyboard = new Keyboard(); // shortcuts and the `?` help (issue 15 item 7)
     this.shell = new Shell(root, {
       rt: this.rt,
       logout: () => this.logout(),
+      notifier: this.notifier,
     });
     this.onHash = () => this.route();
     this.onLang = () => this.rerender();
@@ -65,7 +70,7 @@ class Session {
       this.route();
     }, 1500);
     // A handle for the browser tests (and for curious support engineers): read-only state.
-    window.__inbox = { realtime: this.rt, store };
+    window.__inbox = { realtime: this.rt, store, notifier: this.notifier };
   }
 
   /** A fresh link (first connect, or after `resync`): load, or reload, what the page shows. */
@@ -93,6 +98,8 @@ class Session {
     if (this.view) this.view.unmount();
     this.view = null;
     this.shell.destroy();
+    this.keyboard.destroy();
+    this.notifier.destroy();
     delete window.__inbox;
   }
 
@@ -135,6 +142,8 @@ class Session {
 
   rerender() {
     this.shell.render();
+    this.notifier.renderTitle();
+    this.keyboard.relabel();
     if (this.view) {
       this.view.unmount();
       this.view.mount(this.shell.main);
@@ -154,6 +163,7 @@ class Session {
 
   apply(frame) {
     const data = frame.data || {};
+    this.notifier.observe(frame);
     switch (frame.type) {
       case "message.created":
         store.applyMessage(data, { created: true });

@@ -1,14 +1,19 @@
 // The reply box: Enter sends, Shift+Enter is a new line, a private-note toggle. Each message gets a
 // client_id when first sent and keeps it until the server has it, so a double click or a retried
 // POST creates one message. Typing is announced to other agents at most every 3 s. Drafts survive
-// switching conversations and reloads.
+// switching conversations and reloads. Files come by the paperclip, drag and drop or paste and are
+// uploaded at once (the server's refusal, too large or a type not taken, shows on the file); emoji
+// from a small picker; the provider's messaging window counts down in the bar and, once closed,
+// the box says why public replies are blocked (private notes still go).
 
 import * as api from "../api.js";
-import { h, uuid } from "../dom.js";
+import { h, replace, uuid } from "../dom.js";
+import * as fmt from "../format.js";
 import { t } from "../i18n.js";
 import { icon } from "../icons.js";
 import { store } from "../store.js";
 import { CannedPicker } from "./canned.js";
+import { EmojiPicker } from "./emoji.js";
 
 const TYPING_EVERY = 3000;
 const drafts = new Map(); // conversation id -> {text, note, clientId}
@@ -41,6 +46,12 @@ function saveDraft(id, draft) {
   }
 }
 
+function sizeText(n) {
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 * 1024) return `${Math.round(n / 1024)} KB`;
+  return `${(n / (1024 * 1024)).toFixed(1)} MB`;
+}
+
 export class Composer {
   constructor({ session, id }) {
     this.session = session;
@@ -70,23 +81,198 @@ export class Composer {
     );
     this.sendButton = h("button", { type: "submit", class: "btn btn-primary btn-send" }, icon("send", { size: 16 }), h("span", { class: "send-label" }));
     this.error = h("p", { class: "form-error reply-error", role: "alert", hidden: true });
+    // Attachments: uploaded as soon as they are picked, dropped or pasted; sent with the reply.
+    this.files = []; // {key, file, name, status: "uploading"|"ready"|"error", upload, error}
+    this.fileList = h("ul", { class: "composer-files", "aria-label": t("attach.list") });
+    this.fileInput = h("input", { type: "file", multiple: true, hidden: true, class: "composer-file-input", onchange: (e) => { this.addFiles(e.target.files); e.target.value = ""; } });
+    const attachButton = h(
+      "button",
+      { type: "button", class: "btn btn-sm btn-ghost btn-icon", dataset: { action: "attach" }, "aria-label": t("attach.add"), title: t("attach.add"), onclick: () => this.fileInput.click() },
+      icon("paperclip", { size: 16 }),
+    );
+    this.emoji = new EmojiPicker((ch) => this.insert(ch));
+    // The provider's window: a countdown in the bar; closed, a notice saying why replies are blocked.
+    this.countdown = h("span", { class: "window-countdown", dataset: { windowCountdown: "" }, hidden: true });
+    this.blocked = h("p", { class: "window-blocked", role: "status", hidden: true });
+    this.windowState = { closesAt: null, refusal: null, checked: null };
     this.el = h(
       "form",
-      { class: "composer", onsubmit: (e) => { e.preventDefault(); this.send(); } },
+      {
+        class: "composer",
+        onsubmit: (e) => { e.preventDefault(); this.send(); },
+        ondragover: (e) => this.dragOver(e),
+        ondragleave: () => this.el.classList.remove("is-dropping"),
+        ondrop: (e) => this.drop(e),
+      },
       h("label", { for: `reply-${id}`, class: "sr-only" }, t("reply.label")),
       this.canned.el,
+      this.blocked,
       this.textarea,
+      this.fileList,
       this.error,
-      h("div", { class: "composer-bar" }, this.noteToggle, h("div", { class: "composer-spacer" }), this.sendButton),
+      h(
+        "div",
+        { class: "composer-bar" },
+        this.noteToggle,
+        attachButton,
+        this.emoji.el,
+        this.fileInput,
+        h("div", { class: "composer-spacer" }),
+        this.countdown,
+        this.sendButton,
+      ),
     );
+    this.textarea.addEventListener("paste", (e) => this.paste(e));
+    this.ticker = setInterval(() => this.renderWindow(), 15_000);
     this.setNote(draft.note);
     this.autosize();
+    this.renderWindow();
   }
 
-  destroy() {}
+  destroy() {
+    clearInterval(this.ticker);
+    this.emoji.destroy();
+  }
 
   setConversation(conv) {
-    if (conv) this.conv = conv;
+    if (!conv) return;
+    const changed = conv.window_closes_at !== this.conv?.window_closes_at;
+    this.conv = conv;
+    if (changed) this.windowState.checked = null;
+    this.renderWindow();
+  }
+
+  // ---- the messaging window
+
+  /** Time left in the bar; past the closing time, the server says whether a reply is refused and
+   * why (some channels allow more, e.g. a message tag), once per closing time. */
+  renderWindow() {
+    const closes = this.conv && this.conv.window_closes_at && this.conv.status !== "resolved" ? this.conv.window_closes_at : null;
+    const left = closes ? (Date.parse(closes) - Date.now()) / 1000 : null;
+    this.countdown.hidden = !(left > 0);
+    if (left > 0) {
+      this.countdown.textContent = t("window.left", { d: fmt.duration(left) });
+      this.countdown.classList.toggle("is-closing", left < 3 * 3600);
+      this.countdown.title = t("window.left_title", { t: fmt.dateTime(closes) });
+      this.windowState.refusal = null;
+    } else if (closes && this.windowState.checked !== closes) {
+      this.windowState.checked = closes;
+      this.checkWindow();
+    }
+    if (!closes) this.windowState.refusal = null;
+    this.renderBlocked();
+  }
+
+  async checkWindow() {
+    const id = this.id;
+    try {
+      const w = await api.get(`/api/conversations/${id}/window`);
+      if (id !== this.id) return;
+      this.windowState.refusal = w.open ? null : w.refusal;
+    } catch {
+      this.windowState.checked = null; // asked again on the next tick
+    }
+    this.renderBlocked();
+  }
+
+  renderBlocked() {
+    const refusal = this.windowState.refusal;
+    const blocked = !!refusal && !this.draft.note;
+    this.blocked.hidden = !refusal;
+    if (refusal) {
+      replace(
+        this.blocked,
+        h("strong", {}, t("window.blocked")),
+        " ",
+        refusal,
+        " ",
+        h("span", { class: "window-blocked-hint" }, t("window.note_ok")),
+      );
+    }
+    this.el.classList.toggle("is-blocked", blocked);
+    this.textarea.disabled = blocked;
+    this.sendButton.disabled = blocked || this.sending;
+  }
+
+  // ---- attachments
+
+  dragOver(e) {
+    if (![...(e.dataTransfer?.types || [])].includes("Files")) return;
+    e.preventDefault();
+    e.dataTransfer.dropEffect = "copy";
+    this.el.classList.add("is-dropping");
+  }
+
+  drop(e) {
+    this.el.classList.remove("is-dropping");
+    if (!e.dataTransfer?.files?.length) return;
+    e.preventDefault();
+    this.addFiles(e.dataTransfer.files);
+  }
+
+  paste(e) {
+    const files = [...(e.clipboardData?.files || [])];
+    if (!files.length) return; // plain text pastes as usual
+    e.preventDefault();
+    this.addFiles(files);
+  }
+
+  addFiles(list) {
+    for (const file of [...list].slice(0, 10 - this.files.length)) {
+      const item = { key: uuid(), file, name: file.name || t("msg.file"), status: "uploading", upload: null, error: null };
+      this.files.push(item);
+      this.uploadFile(item);
+    }
+    this.renderFiles();
+  }
+
+  async uploadFile(item) {
+    try {
+      item.upload = await api.upload(item.file);
+      item.status = "ready";
+    } catch (err) {
+      item.status = "error";
+      item.error = err.status === 0 ? t("error.network") : err.message;
+    }
+    this.renderFiles();
+  }
+
+  removeFile(key) {
+    this.files = this.files.filter((f) => f.key !== key);
+    this.renderFiles();
+  }
+
+  renderFiles() {
+    replace(
+      this.fileList,
+      this.files.map((f) =>
+        h(
+          "li",
+          { class: ["composer-file", `is-${f.status}`], dataset: { fileStatus: f.status } },
+          icon(f.status === "error" ? "alert" : "file", { size: 14 }),
+          h("span", { class: "composer-file-name" }, f.name),
+          f.status === "uploading" ? h("span", { class: "composer-file-note" }, t("attach.uploading")) : null,
+          f.status === "ready" ? h("span", { class: "composer-file-note" }, sizeText(f.upload.size)) : null,
+          f.status === "error" ? h("span", { class: "composer-file-error", role: "alert" }, t("attach.refused", { e: f.error })) : null,
+          h(
+            "button",
+            { type: "button", class: "btn btn-ghost btn-icon btn-xs", "aria-label": t("attach.remove", { name: f.name }), onclick: () => this.removeFile(f.key) },
+            icon("close", { size: 12 }),
+          ),
+        ),
+      ),
+    );
+  }
+
+  /** Insert text at the caret (an emoji), as if typed. */
+  insert(text) {
+    const ta = this.textarea;
+    if (ta.disabled) return;
+    const start = ta.selectionStart ?? ta.value.length;
+    const end = ta.selectionEnd ?? start;
+    ta.setRangeText(text, start, end, "end");
+    ta.focus();
+    this.input();
   }
 
   setNote(on) {
@@ -96,6 +282,7 @@ export class Composer {
     this.el.classList.toggle("is-note", on);
     this.textarea.placeholder = on ? t("reply.note_placeholder") : t("reply.placeholder");
     this.sendButton.querySelector(".send-label").textContent = on ? t("reply.add_note") : t("reply.send");
+    if (this.blocked) this.renderBlocked();
   }
 
   keydown(e) {
@@ -125,13 +312,17 @@ export class Composer {
 
   async send() {
     const text = this.textarea.value.trim();
-    if (!text || this.sending) return;
+    if (this.files.some((f) => f.status === "uploading")) return; // Enter again once they are up
+    const files = this.files.filter((f) => f.status === "ready");
+    if ((!text && !files.length) || this.sending) return;
+    if (this.windowState.refusal && !this.draft.note) return;
     this.sending = true;
     this.sendButton.disabled = true;
     this.error.hidden = true;
     // Kept until the server has the message: a retry after a lost answer is the same message.
     this.draft.clientId ||= uuid();
-    const body = { text, client_id: this.draft.clientId };
+    const body = { text: text || null, client_id: this.draft.clientId };
+    if (files.length) body.attachments = files.map((f) => ({ upload_id: f.upload.id }));
     if (this.draft.note) body.private = true;
     const mark = store.tick;
     try {
@@ -141,6 +332,8 @@ export class Composer {
       this.draft.text = "";
       this.draft.clientId = null;
       saveDraft(this.id, this.draft);
+      this.files = this.files.filter((f) => !files.includes(f));
+      this.renderFiles();
       this.autosize();
     } catch (err) {
       // A refusal (4xx) means nothing was stored: the next try is a new message.
@@ -149,8 +342,8 @@ export class Composer {
       this.error.hidden = false;
     } finally {
       this.sending = false;
-      this.sendButton.disabled = false;
-      this.textarea.focus();
+      this.renderBlocked();
+      if (!this.textarea.disabled) this.textarea.focus();
     }
   }
 }

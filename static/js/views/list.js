@@ -225,7 +225,7 @@ export class ConversationList {
     const items = store.list(this.predicate());
     const unreadMine = store.list((c) => FILTERS.open.includes(c.status) && c.assignee_id === store.me?.id && c.unread_count > 0).length;
     const unassigned = store.list((c) => FILTERS.open.includes(c.status) && c.assignee_id == null).length;
-    document.title = unreadMine ? `(${unreadMine}) ${t("app.name")}` : t("app.name");
+    // The tab title's count is static/js/notify.js's (every view has it).
     for (const badge of this.el.querySelectorAll("[data-tab-count]")) {
       const n = badge.dataset.tabCount === "mine" ? unreadMine : badge.dataset.tabCount === "unassigned" ? unassigned : 0;
       badge.textContent = n ? String(n) : "";

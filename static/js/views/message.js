@@ -1,7 +1,8 @@
 // One message: sender, attachments (image preview, audio/video players, files and locations as
-// links), text with web links, time, delivery ticks, failure reason with Retry; private notes and
+// links; files uploaded here are fetched with the agent's token), text with web links, time, delivery ticks, failure reason with Retry; private notes and
 // system messages styled apart; deleted ones say so. Text only ever becomes text nodes.
 
+import * as api from "../api.js";
 import { h, linkify, safeUrl } from "../dom.js";
 import * as fmt from "../format.js";
 import { t } from "../i18n.js";
@@ -45,7 +46,35 @@ export function previewText(msg, { short = false } = {}) {
   return parts;
 }
 
+/** A file uploaded here: its elements get their address once the file is fetched with the token
+ * (the app serves it to signed-in agents only). */
+function uploaded(a) {
+  const name = a.name || (a.kind === "image" ? t("msg.image") : t("msg.file"));
+  let el;
+  let media = null;
+  if (a.kind === "image") {
+    media = h("img", { alt: name, loading: "lazy" });
+    el = h("a", { class: "att att-image", target: "_blank", rel: "noopener noreferrer" }, media);
+  } else if (a.kind === "audio") {
+    el = media = h("audio", { class: "att att-audio", controls: true, preload: "none" });
+  } else if (a.kind === "video") {
+    el = media = h("video", { class: "att att-video", controls: true, preload: "metadata" });
+  } else {
+    el = h("a", { class: "att att-file", download: name }, icon("file"), h("span", {}, name));
+  }
+  el.dataset.upload = String(a.upload_id);
+  api.blobUrl(a.url).then(
+    (url) => {
+      if (media) media.src = url;
+      if (el.tagName === "A") el.href = url;
+    },
+    () => el.classList.add("att-missing"),
+  );
+  return el;
+}
+
 function attachment(a) {
+  if (a.upload_id != null && typeof a.url === "string" && a.url.startsWith("/api/uploads/")) return uploaded(a);
   const url = safeUrl(a.url);
   const name = a.name || (a.kind === "image" ? t("msg.image") : t("msg.file"));
   if (!url) return h("div", { class: "att att-file" }, icon("file"), h("span", {}, name));

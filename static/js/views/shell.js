@@ -11,10 +11,11 @@ import { prefsControls } from "./prefs.js";
 const STATUSES = ["online", "away", "offline"];
 
 export class Shell {
-  constructor(root, { rt, logout }) {
+  constructor(root, { rt, logout, notifier }) {
     this.root = root;
     this.rt = rt;
     this.logout = logout;
+    this.notifier = notifier;
     this.active = "inbox";
     this.wasOnline = false;
     this.topbar = h("header", { class: "topbar" });
@@ -56,6 +57,7 @@ export class Shell {
       this.searchForm(),
       h("div", { class: "topbar-spacer" }),
       this.statusBox,
+      this.notifier ? this.notifier.bell() : null,
       prefsControls(),
       h("div", { class: "me" }, avatar(me.name || me.email, "sm"), h("span", { class: "me-name" }, me.name || me.email || "")),
       h(

@@ -68,6 +68,8 @@ async def test_only_admins_read_it(app: App) -> None:
 async def test_logins_and_failed_logins(app: App) -> None:
     t = await app.tenant()
     a = await t.agent()
+    ok = await app.http.post("/api/auth/login", json={"email": a.email, "password": PASSWORD})
+    assert ok.status_code == 200
     bad = await app.http.post(
         "/api/auth/login", json={"email": a.email.upper(), "password": "wrong password"}
     )

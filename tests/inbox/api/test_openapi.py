@@ -20,8 +20,9 @@ from tests.fakes.notificame import notificame_app
 from tests.fakes.serve import serve
 from tests.support import App, notificame_message, running_app
 
-# Routes that do not answer JSON: Prometheus text, provider webhooks (plain text), the websocket.
-NOT_JSON = {"/metrics", "/webhooks/{provider}/{key}"}
+# Routes that do not answer JSON: Prometheus text, provider webhooks (plain text), the websocket,
+# uploaded files.
+NOT_JSON = {"/metrics", "/webhooks/{provider}/{key}", "/api/uploads/{id}", "/media/{id}/{token}"}
 
 # Left out of the fuzzing, which would otherwise end its own session part-way (random ids hit the
 # admin's own: logging out, disabling it, or demoting it to agent). Their schemas are still checked

@@ -47,8 +47,12 @@ async def _world(app: App, tenant: Tenant) -> dict[str, int]:
         "/api/admin/webhooks", json={"url": "http://127.0.0.1:9/in", "events": ["message.created"]}
     )
     webhook_id = r.json()["id"] if r.status_code == 201 else MISSING
+    pdf = {"Content-Type": "application/pdf"}
+    r = await tenant.admin.http.post("/api/uploads", content=b"%PDF-1.4", headers=pdf)
+    upload_id = r.json()["id"] if r.status_code == 201 else MISSING
     return {
         "webhook": webhook_id,
+        "upload": upload_id,
         "appointment": appointment.json()["id"],
         "template": template.json()["id"],
         "automation": automation_id,
@@ -83,6 +87,7 @@ def _kind(path: str, param: str) -> str:
         "canned-responses": "canned-response",
         "labels": "label",
         "webhooks": "webhook",
+        "uploads": "upload",
     }.get(segment, segment)
 
 
@@ -105,6 +110,7 @@ async def _snapshot(app: App, tenant_id: int) -> Any:
             m.labels,
             m.conversation_labels,
             m.webhook_subscriptions,
+            m.uploads,
         ):
             rows = (await conn.execute(select(table).where(table.c.tenant_id == tenant_id))).all()
             out.append(sorted(tuple(str(v) for v in r) for r in rows))
