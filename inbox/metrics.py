@@ -110,7 +110,7 @@ class Metrics:
             buckets=_SLOW,
             registry=r,
         )
-        # Recorded by the automations (issue 19 wave 2) once they run; declared so dashboards exist.
+        # Automation runs as decided (sent, skipped, cancelled, failed): inbox/automations/execute.py.
         self.automation_runs = Counter(
             "inbox_automation_runs", "Automation runs by outcome", ["outcome"], registry=r
         )
@@ -138,6 +138,10 @@ class Metrics:
     def hook(self, outcome: str) -> None:
         if self.enabled:
             self.hooks[outcome].inc()
+
+    def automation_run(self, outcome: str) -> None:
+        if self.enabled:
+            self.automation_runs.labels(outcome).inc()
 
     def bot_turn(self, outcome: str, latency_ms: int | None) -> None:
         if self.enabled:

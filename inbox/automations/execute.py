@@ -69,7 +69,9 @@ async def decide(uow: UnitOfWork, run_id: int) -> str | None:
     except Decided as decided:
         values.update(status=decided.status, reason=decided.reason)
     await uow.conn.execute(update(m.automation_runs).where(rn.id == run.id).values(**values))
-    return str(values["status"])
+    status = str(values["status"])
+    uow.after_commit(lambda: uow.runtime.metrics.automation_run(status))
+    return status
 
 
 async def _send(uow: UnitOfWork, run: Row[Any], automation: Row[Any]) -> tuple[int, int]:

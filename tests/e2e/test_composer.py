@@ -25,7 +25,7 @@ expect.set_options(timeout=10_000)
 PUBLIC = "https://inbox.example.test"
 APP_SETTINGS = {"public_url": PUBLIC, "upload_max_bytes": 64 * 1024}
 # A real 2x2 PNG, so the timeline's <img> decodes it once served back.
-PNG_B64 = "iVBORw0KGgoAAAANSUhEUgAAAAIAAAACCAIAAAD91JpzAAAAFklEQVR4nGP8z8DAwMDAxMDAwMDAAAANHQEDasKb6QAAAABJRU5ErkJggg=="
+PNG_B64 = "iVBORw0KGgoAAAANSUhEUgAAAAIAAAACCAIAAAD91JpzAAAAFklEQVR4nGP8z8DAwMDAxMDAwMDAAAANHQEDasKb6QAAAABJRU5ErkJggg=="  # noqa: E501
 
 
 async def _online(page: Any) -> None:

@@ -47,8 +47,17 @@ async def test_a_new_lead_is_welcomed_once_and_an_older_contact_never(app: App) 
     await scan(app)
     made = await runs(app, welcome["id"])
     assert len(made) == 1 and made[0].status == "pending" and made[0].conversation_id != old_conv
+
+    def counted() -> float:
+        value = app.runtime.metrics.registry.get_sample_value(
+            "inbox_automation_runs_total", {"outcome": "sent"}
+        )
+        return value or 0.0
+
+    before = counted()
     assert await fire(app, made[0].id) == "sent"
     assert await fire(app, made[0].id) is None  # decided once: a second claim does nothing
+    assert counted() == before + 1
     run = await run_row(app, made[0].id)
     sent = await message_of(app, run.message_id)
     assert (sent.sender_type, sent.direction, sent.text, sent.status) == (
