@@ -5,6 +5,9 @@ form; a run's reason in the runs panel; what supervisors see; the CSAT card."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
+from babel.dates import format_date
 from playwright.async_api import expect
 
 from tests.e2e.support import E2E
@@ -60,6 +63,25 @@ async def test_a_template_with_a_variable_is_previewed_for_a_real_contact(e2e: E
     await row.get_by_role("button", name="Delete").click()
     await expect(page.locator("#admin-templates .form-error").first).to_contain_text("Welcome")
     await expect(row).to_have_count(1)
+
+    # A text that needs an appointment is previewed with one of the contact's appointments.
+    await template(tenant, "Até {{appointment.weekday}}: {{appointment.title}}", name="Lembrete")
+    (maria,) = (await tenant.admin.http.get("/api/search", params={"q": "Maria"})).json()["contacts"]
+    starts = datetime.now(UTC).replace(hour=13, minute=0, second=0, microsecond=0) + timedelta(days=10)
+    weekday = format_date(starts, "EEEE", locale="pt_BR")  # 13:00 UTC: that day in the tenant's zone
+    r = await tenant.admin.http.post(
+        f"/api/contacts/{maria['id']}/appointments",
+        json={"starts_at": starts.isoformat(), "title": "Limpeza"},
+    )
+    assert r.status_code == 201, r.text
+    await page.reload()
+    reminder = page.locator("#templates-table tbody tr", has_text="Lembrete")
+    await reminder.get_by_role("button", name="Edit").click()
+    await page.locator("#tpl-preview-q").fill("Maria")
+    await page.locator("#tpl-preview-q").press("Enter")
+    await page.locator("#tpl-contacts button", has_text="Maria Silva").click()
+    await expect(page.get_by_label("Appointment", exact=True)).to_contain_text("Limpeza")
+    await expect(page.locator("#tpl-preview")).to_have_text(f"Até {weekday}: Limpeza")
 
 
 async def test_presets_install_and_a_switch_stays_on_after_reload(e2e: E2E) -> None:
