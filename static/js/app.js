@@ -13,11 +13,10 @@ import { InboxView } from "./views/inbox.js";
 import { SupervisorView } from "./views/supervisor.js";
 import { ManageView } from "./views/manage.js";
 import { SearchView } from "./views/search.js";
-import { AdminView } from "./views/admin.js";
+import { AdminView, adminSections } from "./views/admin.js";
 
 const VIEWS = { inbox: InboxView, supervisor: SupervisorView, manage: ManageView, search: SearchView, admin: AdminView };
 const SEES_ALL_ONLY = ["supervisor", "manage"];
-const ADMIN_ONLY = ["admin"];
 
 let session = null;
 
@@ -124,17 +123,23 @@ class Session {
   route() {
     clearTimeout(this.startTimer);
     const r = parseRoute();
-    const isAdmin = store.me && store.me.role === "admin";
-    const allowed = (!SEES_ALL_ONLY.includes(r.name) || store.sees_all) && (!ADMIN_ONLY.includes(r.name) || isAdmin);
+    const role = store.me && store.me.role;
+    // Admins see every admin section; supervisors only templates and automations (adminSections).
+    const sections = adminSections(role);
+    const allowed = (!SEES_ALL_ONLY.includes(r.name) || store.sees_all) && (r.name !== "admin" || sections.length > 0);
     const name = allowed ? r.name : "inbox";
     if (name !== r.name) location.hash = "#/";
+    if (name === "admin" && !sections.includes(r.section)) {
+      r.section = sections[0];
+      history.replaceState(null, "", `#/admin/${r.section}`);
+    }
     if (this.viewName !== name) {
       if (this.view) this.view.unmount();
-      this.view = name === "admin" ? new AdminView(this, r.section) : new VIEWS[name](this);
+      this.view = name === "admin" ? new AdminView(this, r.section, role) : new VIEWS[name](this);
       this.viewName = name;
       this.view.mount(this.shell.main);
     }
-    this.shell.setActive(name);
+    this.shell.setActive(name === "admin" && role !== "admin" ? "automations" : name);
     if (name === "inbox") this.view.open(r.conversationId, r.messageId);
     if (name === "search") this.view.search(r.q);
     if (name === "admin") this.view.open(r.section);

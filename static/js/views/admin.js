@@ -1,24 +1,35 @@
 // The admin pages (#/admin/<section>, admins only): connect a Notifica.me account (check the token,
 // list its channels, import them, send a test), create a Meta channel and watch its webhook arrive,
 // and manage channels (rename, disable, bot, new webhook key). Agents, queues, settings and the audit
-// log live in admin_team.js. Secrets are typed in and sent once; nothing shows them again.
+// log live in admin_team.js; message templates and automations (which supervisors manage too, the
+// only sections they see here) in admin_templates.js and admin_automations.js. Secrets are typed
+// in and sent once; nothing shows them again.
 
 import * as api from "../api.js";
 import { h, replace } from "../dom.js";
 import * as fmt from "../format.js";
 import { t } from "../i18n.js";
 import { channelIcon } from "../icons.js";
+import { automationsSection } from "./admin_automations.js";
 import { agentsSection, auditSection, queuesSection, settingsSection } from "./admin_team.js";
 import { webhooksSection } from "./admin_hooks.js";
+import { templatesSection } from "./admin_templates.js";
 import { ago, busy, card, errorLine, field } from "./admin_ui.js";
 
-const SECTIONS = ["setup", "channels", "agents", "queues", "settings", "webhooks", "audit"];
+const SECTIONS = ["setup", "channels", "agents", "queues", "settings", "templates", "automations", "webhooks", "audit"];
+const SUPERVISOR_SECTIONS = ["automations", "templates"];
+
+/** The sections `role` may open (none: the admin pages are not theirs). */
+export function adminSections(role) {
+  return role === "admin" ? SECTIONS : role === "supervisor" ? SUPERVISOR_SECTIONS : [];
+}
 const HEALTH_EVERY = 5_000;
 
 export class AdminView {
-  constructor(session, section) {
+  constructor(session, section, role) {
     this.session = session;
-    this.section = SECTIONS.includes(section) ? section : "setup";
+    this.sections = adminSections(role);
+    this.section = this.sections.includes(section) ? section : this.sections[0];
     this.timers = [];
   }
 
@@ -47,7 +58,7 @@ export class AdminView {
   }
 
   open(section) {
-    const next = SECTIONS.includes(section) ? section : "setup";
+    const next = this.sections.includes(section) ? section : this.sections[0];
     if (next === this.section && this.body) return;
     this.section = next;
     this.render();
@@ -56,7 +67,7 @@ export class AdminView {
   render() {
     this.stopTimers();
     const tabs = h("nav", { class: "tabs adm-tabs", "aria-label": t("adm.title") });
-    for (const name of SECTIONS) {
+    for (const name of this.sections) {
       const on = name === this.section;
       tabs.append(h("a", { href: `#/admin/${name}`, class: ["tab", on && "active"], "aria-current": on ? "page" : null, dataset: { section: name } }, t(`adm.tab.${name}`)));
     }
@@ -69,6 +80,8 @@ export class AdminView {
       queues: () => queuesSection(this),
       settings: () => settingsSection(this),
       webhooks: () => webhooksSection(this),
+      templates: () => templatesSection(this),
+      automations: () => automationsSection(this),
       audit: () => auditSection(this),
     }[this.section];
     build();

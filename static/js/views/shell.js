@@ -49,6 +49,7 @@ export class Shell {
     if (store.sees_all) nav.append(link("supervisor", "#/supervisor", t("nav.supervisor"), "chart"));
     if (store.sees_all) nav.append(link("manage", "#/manage", t("nav.manage"), "settings"));
     if (me.role === "admin") nav.append(link("admin", "#/admin", t("nav.admin"), "lock"));
+    if (me.role === "supervisor") nav.append(link("automations", "#/admin/automations", t("nav.automations"), "clock"));
     this.statusBox = h("div", { class: "status-switch" });
     replace(
       this.topbar,

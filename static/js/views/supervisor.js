@@ -10,6 +10,7 @@ import { t } from "../i18n.js";
 import { avatar, icon } from "../icons.js";
 import { store } from "../store.js";
 import { hourChart } from "./chart.js";
+import { CsatCard } from "./csat.js";
 import { healthCard } from "./health.js";
 
 const REFRESH_EVERY = 5_000;
@@ -22,6 +23,7 @@ export class SupervisorView {
     this.report = null;
     this.refreshSoon = throttle(() => this.loadFigures(), 1000);
     this.reportSoon = throttle(() => this.loadReport(), 5000);
+    this.csat = new CsatCard(); // issue 20: kept across redraws, refreshed with the report
   }
 
   mount(container) {
@@ -85,6 +87,7 @@ export class SupervisorView {
       } catch {
         day = new Intl.DateTimeFormat("en-CA").format(new Date());
       }
+      this.csat.load();
       this.report = await api.get(`/api/reports${api.qs({ from: day, to: day })}`);
       this.renderChart();
     } catch {
@@ -176,7 +179,7 @@ export class SupervisorView {
         "div",
         { class: "sup-grid" },
         h("div", { class: "sup-col" }, this.queuesCard(f), this.breachBox, this.agentsCard(f)),
-        h("div", { class: "sup-col" }, this.chartBox, this.todayCard(totals), this.healthBox),
+        h("div", { class: "sup-col" }, this.chartBox, this.todayCard(totals), this.csat.el, this.healthBox),
       ),
     );
     this.renderChart();
