@@ -9,6 +9,7 @@ usage: python -m benchmarks.counted REPORT serve --host ... --port ...
 
 from __future__ import annotations
 
+import collections
 import json
 import os
 import sys
@@ -23,6 +24,7 @@ from benchmarks.profiled import profiler, serve_between
 
 def counter(report: str) -> tuple[Callable[[], None], Callable[[], None]]:
     counts = {"statements": 0, "transactions": 0, "commits": 0}
+    by_text: collections.Counter[str] = collections.Counter()
     on = [False]
 
     def bump(key: str) -> Callable[..., None]:
@@ -32,20 +34,26 @@ def counter(report: str) -> tuple[Callable[[], None], Callable[[], None]]:
 
         return listener
 
+    def statement(_conn: Any, _cursor: Any, text: str, *_: Any) -> None:
+        if on[0]:
+            counts["statements"] += 1
+            by_text[" ".join(text.split())[:90]] += 1
+
     # On the Engine class: every engine of the process, the async ones' sync cores included.
-    event.listen(Engine, "before_cursor_execute", bump("statements"))
+    event.listen(Engine, "before_cursor_execute", statement)
     event.listen(Engine, "begin", bump("transactions"))
     event.listen(Engine, "commit", bump("commits"))
 
     def start() -> None:
         counts.update(dict.fromkeys(counts, 0))
+        by_text.clear()
         on[0] = True
 
     def stop() -> None:
         on[0] = False
         tmp = report + ".tmp"
         with open(tmp, "w") as f:
-            json.dump(counts, f)
+            json.dump({**counts, "top": by_text.most_common(25)}, f)
         os.replace(tmp, report)
 
     return start, stop

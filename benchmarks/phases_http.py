@@ -177,11 +177,13 @@ async def outbound(
             await asyncio.sleep(0.02)
         else:
             raise procs.BenchError("the server wrote no counts")
+        top = n.pop("top", [])
         out["per_reply"] = {k: round(v / max(sent, 1), 3) for k, v in n.items()}
+        out["statements_by_text"] = top
     return out
 
 
-def _read_counts(path: Path, remove: bool = False) -> dict[str, int] | None:
+def _read_counts(path: Path, remove: bool = False) -> dict[str, Any] | None:
     """What benchmarks/counted.py wrote (it renames the file into place whole), or None yet."""
     try:
         return dict(json.loads(path.read_text()))
