@@ -63,7 +63,6 @@ def test_bench_json_has_every_figure() -> None:
     assert r["detail"]["outbound"]["sent"] == r["detail"]["outbound"]["replies"]
 
 
-
 def test_bench_only_outbound_counts_the_servers_work() -> None:
     r = _bench("--only", "outbound", "--database", "sqlite")
     assert r["notes"] == [], r["notes"]
