@@ -11,6 +11,7 @@ import json
 import os
 import signal
 import time
+from pathlib import Path
 from typing import Any
 
 from benchmarks import procs
@@ -58,11 +59,10 @@ async def bare_http(p: Profile, sample: list[Target]) -> dict[str, Any]:
     return r
 
 
-async def ingest(p: Profile, prod: Product, server: procs.Server) -> dict[str, Any]:
-    """Known customers first (untimed: they make the 'known' part of the mix and warm the server),
-    then the timed mix of known and new customers. Committed rows must equal the 200s."""
+async def known_customers(p: Profile, prod: Product, port: int) -> dict[str, Any]:
+    """Untimed: the customers who wrote before (the 'known' part of the ingest mix, and the
+    conversations the outbound phase replies to), then fresh statistics."""
     assert prod.db is not None
-    port = server.port
     known = [(i % 2, sender(i % 2, i)) for i in range(p.known_contacts)]
     warm = await procs.loadgen(
         _closed(
@@ -77,6 +77,16 @@ async def ingest(p: Profile, prod: Product, server: procs.Server) -> dict[str, A
     )
     prod.known = known
     await prod.db.analyze()
+    return warm
+
+
+async def ingest(p: Profile, prod: Product, server: procs.Server) -> dict[str, Any]:
+    """Known customers first (untimed: they make the 'known' part of the mix and warm the server),
+    then the timed mix of known and new customers. Committed rows must equal the 200s."""
+    assert prod.db is not None
+    port = server.port
+    warm = await known_customers(p, prod, port)
+    known = prod.known
     cap = int((p.ingest_seconds + p.warmup_seconds) * p.ingest_cap_per_second)
     cpu0, (busy0, all0) = server.cpu_seconds(), procs.machine_busy()
     if os.environ.get("INBOX_BENCH_PROFILE"):
@@ -115,9 +125,12 @@ async def ingest(p: Profile, prod: Product, server: procs.Server) -> dict[str, A
     }
 
 
-async def outbound(p: Profile, prod: Product, port: int, supervisor_token: str) -> dict[str, Any]:
+async def outbound(
+    p: Profile, prod: Product, server: procs.Server, supervisor_token: str, counts: Path | None = None
+) -> dict[str, Any]:
     """`count` replies queued in one transaction (messages + outbox rows, as create_reply writes
-    them), the worker woken by one more reply through the API; time until all are `sent`."""
+    them), the worker woken by one more reply through the API; time until all are `sent`. With
+    `counts` (a server under benchmarks/counted.py), also its statements and transactions per reply."""
     assert prod.db is not None
     db = prod.db
     nm_known = [who for ti, who in prod.known if ti == 0]
@@ -127,12 +140,15 @@ async def outbound(p: Profile, prod: Product, port: int, supervisor_token: str) 
         raise procs.BenchError("no conversations to reply to")
     before = await db.count_status(prod.tenant_id, "sent")
     await db.queue_replies(prod.tenant_id, pairs, p.outbound_replies)
-    t0 = time.monotonic()
+    if counts is not None:
+        _read_counts(counts, remove=True)
+        os.kill(server.pid, signal.SIGUSR1)
+    cpu0, t0 = server.cpu_seconds(), time.monotonic()
     body = json.dumps({"text": "Obrigado pelo contato!"}).encode()
     wake = http_post(
         f"/api/conversations/{pairs[0][0]}/messages", body, {"Authorization": f"Bearer {supervisor_token}"}
     )
-    status, _ = await procs.post(port, wake)
+    status, _ = await procs.post(server.port, wake)
     if status != 202:
         raise procs.BenchError(f"reply through the API answered {status}")
     total = p.outbound_replies + 1
@@ -144,10 +160,35 @@ async def outbound(p: Profile, prod: Product, port: int, supervisor_token: str) 
             break
         await asyncio.sleep(0.02)
     elapsed = time.monotonic() - t0
-    return {
+    cpu = server.cpu_seconds() - cpu0
+    out: dict[str, Any] = {
         "replies": total,
         "sent": sent,
         "seconds": round(elapsed, 3),
         "rps": round(sent / elapsed, 1) if sent >= total else None,
         "failed": await db.count_status(prod.tenant_id, "failed"),
+        "server_cpu_us_per_reply": round(cpu / max(sent, 1) * 1e6),
     }
+    if counts is not None:
+        os.kill(server.pid, signal.SIGUSR2)
+        for _ in range(3000):  # writing a profile (INBOX_BENCH_PROFILE) takes a while
+            if n := _read_counts(counts):
+                break
+            await asyncio.sleep(0.02)
+        else:
+            raise procs.BenchError("the server wrote no counts")
+        top = n.pop("top", [])
+        out["per_reply"] = {k: round(v / max(sent, 1), 3) for k, v in n.items()}
+        out["statements_by_text"] = top
+    return out
+
+
+def _read_counts(path: Path, remove: bool = False) -> dict[str, Any] | None:
+    """What benchmarks/counted.py wrote (it renames the file into place whole), or None yet."""
+    try:
+        return dict(json.loads(path.read_text()))
+    except FileNotFoundError:
+        return None
+    finally:
+        if remove:
+            path.unlink(missing_ok=True)

@@ -103,17 +103,21 @@ class Product:
         finally:
             await rt.stop()
 
-    def server(self) -> procs.Server:
+    def server(self, counts: Path | None = None) -> procs.Server:
+        """`inbox serve`; with `counts`, its database work is counted into that file (and profiled
+        too under INBOX_BENCH_PROFILE: benchmarks/counted.py)."""
         port = procs.free_port()
         argv = procs.python("inbox.cli", "serve", "--host", "127.0.0.1", "--port", str(port))
-        if out := os.environ.get("INBOX_BENCH_PROFILE"):  # a directory (see benchmarks/profiled.py)
+        if counts is not None:
+            argv = procs.python("benchmarks.counted", str(counts), *argv[3:])
+        elif out := os.environ.get("INBOX_BENCH_PROFILE"):  # a directory (see benchmarks/profiled.py)
             report = f"{out}/serve-{self.database}-{port}.txt"
             argv = procs.python("benchmarks.profiled", report, *argv[3:])
         return procs.Server(argv, port, self.env)
 
     @contextlib.asynccontextmanager
-    async def serving(self) -> AsyncIterator[procs.Server]:
-        async with procs.running(self.server(), "/healthz") as srv:
+    async def serving(self, counts: Path | None = None) -> AsyncIterator[procs.Server]:
+        async with procs.running(self.server(counts), "/healthz") as srv:
             yield srv
 
     async def close(self) -> None:

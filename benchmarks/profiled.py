@@ -12,6 +12,7 @@ import collections
 import runpy
 import signal
 import sys
+from collections.abc import Callable
 from typing import Any
 
 
@@ -42,30 +43,36 @@ def _flat(session: Any, top: int = 60) -> str:
     return "\n".join(lines)
 
 
-def main() -> None:
+def profiler(report: str) -> tuple[Callable[[], None], Callable[[], None]]:
+    """(start, stop) of a pyinstrument profile whose stop writes `report`."""
     from pyinstrument import Profiler
 
-    report = sys.argv[1]
-    sys.argv = ["inbox", *sys.argv[2:]]
-    profiler = Profiler(interval=0.0005, async_mode="disabled")
+    prof = Profiler(interval=0.0005, async_mode="disabled")
 
-    def start(*_: Any) -> None:
-        profiler.start()
-
-    def stop(*_: Any) -> None:
-        profiler.stop()
-        text = profiler.output_text(unicode=False, show_all=True, timeline=False)
+    def stop() -> None:
+        prof.stop()
+        text = prof.output_text(unicode=False, show_all=True, timeline=False)
         with open(report, "w") as f:
-            f.write(_flat(profiler.last_session) + "\n\n" + text)
+            f.write(_flat(prof.last_session) + "\n\n" + text)
 
-    signal.signal(signal.SIGUSR1, start)
-    signal.signal(signal.SIGUSR2, stop)
+    return prof.start, stop
+
+
+def serve_between(argv: list[str], hooks: list[tuple[Callable[[], None], Callable[[], None]]]) -> None:
+    """`inbox ARGV` with each hook's start on SIGUSR1 and its stop on SIGUSR2."""
+    sys.argv = ["inbox", *argv]
+    signal.signal(signal.SIGUSR1, lambda *_: [start() for start, _ in hooks])
+    signal.signal(signal.SIGUSR2, lambda *_: [stop() for _, stop in hooks])
     # uvicorn re-raises SIGTERM after its graceful shutdown; exit normally instead.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         runpy.run_module("inbox.cli", run_name="__main__")
     except SystemExit:
         pass
+
+
+def main() -> None:
+    serve_between(sys.argv[2:], [profiler(sys.argv[1])])
 
 
 if __name__ == "__main__":

@@ -139,7 +139,10 @@ class Run:
                 Target("notificame", "/webhooks/notificame/bench", "nm-bench"),
                 Target("meta", "/webhooks/meta/bench", "100000000000001", "bench-secret"),
             ]
-            bare = await self.phase("bare HTTP", lambda: phases_http.bare_http(self.p, sample))
+            only = getattr(self.args, "only", None)
+            bare = (
+                None if only else await self.phase("bare HTTP", lambda: phases_http.bare_http(self.p, sample))
+            )
             if bare:
                 self.r["bare_http_rps"] = bare["rps"]
                 self.r["detail"]["bare_http"] = {
@@ -158,7 +161,10 @@ class Run:
                     if isinstance(prod, BaseException):
                         self.notes.append(f"{db}: not measured (setup failed: {prod})")
                         continue
-                    await self.database(prod, main_db=db == dbs[-1])  # PostgreSQL when measured
+                    if only == "outbound":
+                        await self.outbound_only(prod)
+                    else:
+                        await self.database(prod, main_db=db == dbs[-1])  # PostgreSQL when measured
         self.r["machine"]["loadavg_end"] = os.getloadavg()
         self.r["seconds"] = round(time.monotonic() - t0, 1)
         self.r["targets"] = self.verdicts()
@@ -205,16 +211,37 @@ class Run:
         async with prod.serving() as srv:
             if why is None:
                 await self.e2e(prod, srv)
-            out = await self.phase(
-                "outbound", lambda: phases_http.outbound(self.p, prod, srv.port, admin[0][1])
-            )
-            if out:
-                self.r["detail"]["outbound"] = out
-                self.r["outbound_rps"] = out["rps"]
-                if out["rps"] is None:
-                    self.notes.append(
-                        f"outbound: only {out['sent']} of {out['replies']} sent in {out['seconds']}s"
-                    )
+            await self.outbound(prod, srv, admin[0][1])
+
+    async def outbound(
+        self, prod: Product, srv: procs.Server, token: str, counts: Path | None = None
+    ) -> None:
+        out = await self.phase(
+            f"outbound {prod.database}", lambda: phases_http.outbound(self.p, prod, srv, token, counts)
+        )
+        if out:
+            # The full run measures one database (the last); `--only outbound` each, under its name.
+            self.r["detail"]["outbound" if counts is None else f"outbound_{prod.database}"] = out
+            self.r["outbound_rps"] = out["rps"]
+            self.r["detail"]["realtime_database"] = prod.database
+            if out["rps"] is None:
+                self.notes.append(
+                    f"outbound: only {out['sent']} of {out['replies']} sent in {out['seconds']}s"
+                )
+
+    async def outbound_only(self, prod: Product) -> None:
+        """`--only outbound`: the known customers (untimed), then the outbound phase on a server whose
+        statements and transactions are counted (benchmarks/counted.py)."""
+        assert prod.db is not None
+        admin = await prod.db.agents(prod.tenant_id, "supervisor", 1, tag="probe")
+        async with prod.serving() as srv:
+            if not await self.phase(
+                "known customers", lambda: phases_http.known_customers(self.p, prod, srv.port)
+            ):
+                return
+        counts = prod.data_dir / "outbound-counts.json"
+        async with prod.serving(counts) as srv:
+            await self.outbound(prod, srv, admin[0][1], counts)
 
     async def sockets(self, prod: Product, srv: procs.Server) -> None:
         socks = await self.phase("sockets", lambda: phases_ws.product_sockets(self.p, prod, srv))

@@ -27,8 +27,10 @@ class Directory:
     def __init__(self, runtime: Runtime) -> None:
         self._runtime = runtime
         self._cache: dict[str, tuple[float, ChannelConfig | None]] = {}
+        self._by_id: dict[int, tuple[float, ChannelConfig | None]] = {}
 
     def forget(self, key: str | None = None) -> None:
+        self._by_id.clear()  # keyed by id: a change anywhere forgets them all (few, cheap to reload)
         if key is None:
             self._cache.clear()
         else:
@@ -63,7 +65,17 @@ class Directory:
         self._cache[key] = (now + TTL_SECONDS, config)
         return config
 
-    async def by_id(self, channel_id: int) -> ChannelConfig | None:
+    async def by_id(self, channel_id: int, *, cached: bool = False) -> ChannelConfig | None:
+        """`cached`: an answer up to TTL_SECONDS old will do (the outbox, once per batch and channel;
+        whether the channel is disabled it reads itself)."""
+        now = time.monotonic()
+        hit = self._by_id.get(channel_id) if cached else None
+        if hit is not None and hit[0] > now:
+            return hit[1]
         async with self._runtime.engine.connect() as conn:
             row = (await conn.execute(_by_id, {"id": channel_id})).first()
-        return None if row is None else self.config(row)
+        config = None if row is None else self.config(row)
+        if len(self._by_id) > 10_000:
+            self._by_id.clear()
+        self._by_id[channel_id] = (now + TTL_SECONDS, config)
+        return config

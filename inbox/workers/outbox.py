@@ -1,12 +1,15 @@
 """The sender: takes due outbox rows and sends them through the channel's adapter.
 
-Owns claiming (a renewed lease per row; on PostgreSQL `FOR UPDATE SKIP LOCKED`, so several processes
-share the work; SQLite has one writer), per-conversation order (only a conversation's oldest row can
-be claimed), retries with backoff, and recording the answer. Toward the provider it is at-least-once:
-a process killed between the call and the commit leaves a lease that lapses, and the row is sent
-again. On our side a message is one row, always. What may be sent is decided in
-inbox.actions.replies and the adapter's window rule; what an answer does to the message is
-inbox.actions.sending. This module reads, leases its rows and calls providers.
+Owns claiming (a batch at a time, leased; on PostgreSQL `FOR UPDATE SKIP LOCKED`, so several
+processes share the work; SQLite has one writer), per-conversation order (only a conversation's
+oldest row can be claimed, and a row leaves the outbox only when its outcome is committed), retries
+with backoff, and what a provider's answer means. Work per batch, not per row: one claim, two reads
+of context, one lease renewal for every row in flight and one transaction for the outcomes of many
+sends (inbox/workers/outbox_flight.py). Toward the provider it is at-least-once: a process killed
+between the call and the commit leaves leases that lapse, and those rows are sent again. On our side
+a message is one row, always. What may be sent is decided in inbox.actions.replies and the adapter's
+window rule; what an outcome does to the message is inbox.actions.sending. This module reads, leases
+its rows and calls providers.
 
 Idempotency toward providers: none of the providers' send APIs accepts an idempotency key (see the
 adapters in channels/), so there is nothing to pass our message id in. A repeated send therefore
@@ -17,21 +20,25 @@ often proves that an interrupted attempt got through, and then we do not send it
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, cast
 
+import httpx
 from sqlalchemy import and_, bindparam, exists, func, or_, select, type_coerce, update
 from sqlalchemy.engine import Row
-from sqlalchemy.exc import IntegrityError
 
-from channels.base import Attachment, Outgoing, SendError, TemplateSend
+from channels.base import Adapter, Attachment, ChannelConfig, Outgoing, SendError, TemplateSend
 from inbox import models as m
 from inbox import uploads
-from inbox.actions import sending
+from inbox.actions.sending import Outcome
 from inbox.db import is_connection_error
 from inbox.waiting import wait_event
+from inbox.workers.outbox_flight import InFlight, record
 from inbox.workers.retry import backoff
 
 if TYPE_CHECKING:
@@ -41,8 +48,7 @@ log = logging.getLogger(__name__)
 ob, msg, cv, ch, idt = m.outbox.c, m.messages.c, m.conversations.c, m.channels.c, m.contact_identities.c
 
 POLL_SECONDS = 1.0  # other processes' rows and lapsed leases are found by polling
-CONCURRENCY = 16  # sends in flight per process
-FINISH_TRIES = 5  # recording an answer: tries before leaving the row to its lease
+IN_FLIGHT_PER_CALL = 4  # rows claimed and not yet settled, per provider call allowed at once
 _ATTACHMENT_KINDS = {"image", "audio", "video", "file", "sticker"}
 
 _older = m.outbox.alias("older")
@@ -76,6 +82,10 @@ async def claim(rt: Runtime, limit: int) -> list[Row[Any]]:
         return sorted((await conn.execute(stmt)).all(), key=lambda r: r.id)
 
 
+def _lease(rt: Runtime) -> timedelta:
+    return timedelta(seconds=rt.settings.send_lease_seconds)
+
+
 def _template(spec: Any) -> TemplateSend | None:
     """The approved template a message is sent as (an automation outside the window), if any."""
     if not isinstance(spec, dict):
@@ -84,29 +94,7 @@ def _template(spec: Any) -> TemplateSend | None:
     return TemplateSend(name=str(spec["name"]), language=str(spec["language"]), parameters=params)
 
 
-def _lease(rt: Runtime) -> timedelta:
-    return timedelta(seconds=rt.settings.send_lease_seconds)
-
-
-async def _keep_lease(rt: Runtime, outbox_id: int, done: asyncio.Event) -> None:
-    """Renew the lease while the send runs (a slow provider, several Graph calls), so that no other
-    process takes the row; if this process dies the renewals stop and the lease lapses. Stopped by
-    `done` between renewals, never cancelled in the middle of one (a database call cut off by a
-    cancellation can leave its connection, and SQLite's write lock, behind)."""
-    period = max(0.05, rt.settings.send_lease_seconds / 3)
-    while True:
-        if await wait_event(done, period):
-            return
-        try:
-            async with rt.engine.begin() as conn:
-                await conn.execute(
-                    update(m.outbox).where(ob.id == outbox_id).values(locked_until=m.utcnow() + _lease(rt))
-                )
-        except Exception as exc:
-            log.warning("outbox: renewing the lease of row %s failed: %s", outbox_id, exc)
-
-
-_context = (
+_contexts = (
     select(
         m.messages,
         cv.contact_id.label("contact_id"),
@@ -115,65 +103,73 @@ _context = (
     )
     .join(m.conversations, cv.id == msg.conversation_id)
     .join(m.channels, ch.id == msg.channel_id)
-    .where(msg.id == bindparam("mid"))
+    .where(msg.id.in_(bindparam("mids", expanding=True)))
 )
-_address = (
-    select(idt.external_id)
-    .where(idt.contact_id == bindparam("cid"), idt.kind == bindparam("kind"))
+_addresses = (
+    select(idt.contact_id, idt.kind, idt.external_id)
+    .where(idt.contact_id.in_(bindparam("cids", expanding=True)))
     .order_by(idt.id)
-    .limit(1)
 )
 
 
-async def deliver(rt: Runtime, row: Row[Any], stopping: asyncio.Event) -> None:
-    """Send one claimed row and record the outcome. `stopping` (shutdown) interrupts the provider call
-    only: database work always runs to its end."""
-    done = asyncio.Event()
-    lease = asyncio.create_task(_keep_lease(rt, row.id, done))
-    try:
-        await _deliver(rt, row, stopping)
-    except Exception:
-        # Unrecorded: the lease lapses and the row is tried again (attempts still count).
-        log.exception("outbox: delivering row %s failed", row.id)
-    finally:
-        done.set()
-        await lease
+@dataclass(frozen=True)
+class _Send:
+    """A claimed row that goes to the provider."""
+
+    row: Row[Any]
+    adapter: Adapter
+    channel: ChannelConfig
+    out: Outgoing
 
 
-async def _deliver(rt: Runtime, row: Row[Any], stopping: asyncio.Event) -> None:
+async def prepare(rt: Runtime, rows: list[Row[Any]]) -> list[Outcome | _Send]:
+    """What to do with each claimed row: send it, or settle it at once (gone, already arrived, given
+    up, no channel, no address, window closed). Two reads for the whole batch; channels come from
+    the directory's cache (a few seconds old at most)."""
+    if not rows:
+        return []
     async with rt.engine.connect() as conn:
-        ctx = (await conn.execute(_context, {"mid": row.message_id})).first()
+        ctxs = {r.id: r for r in await conn.execute(_contexts, {"mids": [r.message_id for r in rows]})}
+        addresses: dict[tuple[int, str], str] = {}
+        cids = sorted({c.contact_id for c in ctxs.values()})
+        for cid, kind, xid in await conn.execute(_addresses, {"cids": cids}) if cids else []:
+            addresses.setdefault((cid, kind), xid)
+    channels: dict[int, ChannelConfig | None] = {}
+    for cid in sorted({c.channel_id for c in ctxs.values()}):
+        channels[cid] = await rt.directory.by_id(cid, cached=True)
+    return [_plan(rt, row, ctxs.get(row.message_id), channels, addresses) for row in rows]
+
+
+def _plan(
+    rt: Runtime,
+    row: Row[Any],
+    ctx: Row[Any] | None,
+    channels: dict[int, ChannelConfig | None],
+    addresses: dict[tuple[int, str], str],
+) -> Outcome | _Send:
     if ctx is None or ctx.status != "queued":
         # Gone, or settled meanwhile (a status webhook about a claimed echo): nothing to send.
-        await _drop(rt, row)
-        return
+        return Outcome(row.id, row.message_id, "drop")
     if ctx.provider_message_id and row.attempts > 1:
         # An earlier attempt was cut off, but its echo already gave us the provider's id: it arrived.
-        await _sent(rt, row, ctx.provider_message_id)
-        return
+        return Outcome(row.id, row.message_id, "sent", provider_message_id=ctx.provider_message_id)
     if row.attempts > rt.settings.send_max_attempts:
-        await _failed(rt, row, f"gave up after {row.attempts - 1} attempts: {row.last_error or 'no answer'}")
-        return
-    channel = await rt.directory.by_id(ctx.channel_id)
+        return _failed(row, f"gave up after {row.attempts - 1} attempts: {row.last_error or 'no answer'}")
+    channel = channels.get(ctx.channel_id)
     adapter = rt.adapters.get(channel.provider) if channel is not None else None
     if channel is None or adapter is None or ctx.channel_disabled_at is not None:
-        await _failed(rt, row, "the channel is disabled or no longer exists")
-        return
-    async with rt.engine.connect() as conn:
-        to = (await conn.execute(_address, {"cid": ctx.contact_id, "kind": channel.kind})).scalar()
+        return _failed(row, "the channel is disabled or no longer exists")
+    to = addresses.get((ctx.contact_id, channel.kind))
     if not to:
-        await _failed(rt, row, f"the contact has no {channel.kind} address to send to")
-        return
+        return _failed(row, f"the contact has no {channel.kind} address to send to")
     rule = adapter.window_rule(channel, ctx.last_inbound_at, m.utcnow())
     template = _template(ctx.template)
     if rule.refusal and template is None:  # the window closed while the message waited
-        await _failed(rt, row, rule.refusal)
-        return
+        return _failed(row, rule.refusal)
     stored = [a for a in ctx.attachments or [] if isinstance(a, dict)]
     attachments = [_attachment(rt, channel.tenant_id, a) for a in stored]
     if any(a.get("upload_id") and not sent.url for a, sent in zip(stored, attachments, strict=True)):
-        await _failed(rt, row, "an uploaded file cannot be sent: INBOX_PUBLIC_URL is not set")
-        return
+        return _failed(row, "an uploaded file cannot be sent: INBOX_PUBLIC_URL is not set")
     out = Outgoing(
         message_id=ctx.id,
         to=to,
@@ -182,35 +178,87 @@ async def _deliver(rt: Runtime, row: Row[Any], stopping: asyncio.Event) -> None:
         tag=None if template else rule.tag,
         template=template,
     )
-    send = asyncio.ensure_future(adapter.send(rt.http, channel, out))
+    return _Send(row, adapter, channel, out)
+
+
+class Lanes:
+    """Provider calls at once, each in a lane: an HTTP client of its own, holding a keep-alive
+    connection or two. Not the shared `rt.http`: with many calls at once to one provider, httpcore's
+    pool hands an idle connection to two waiting requests, one of which then goes round again
+    (encode/httpcore#1110), and scans every connection for each request (encode/httpcore#1035); at
+    16 calls at once that doubled the CPU per call against a client per lane (docs/benchmark.md)."""
+
+    def __init__(self, rt: Runtime, count: int) -> None:
+        self._free: asyncio.Queue[httpx.AsyncClient] = asyncio.Queue()
+        self._all = [
+            httpx.AsyncClient(
+                timeout=httpx.Timeout(rt.settings.send_timeout_seconds),
+                # A lane may serve several providers (origins) in turn.
+                limits=httpx.Limits(max_connections=4, max_keepalive_connections=4),
+            )
+            for _ in range(count)
+        ]
+        for client in self._all:
+            self._free.put_nowait(client)
+
+    @contextlib.asynccontextmanager
+    async def lane(self) -> AsyncIterator[httpx.AsyncClient]:
+        client = await self._free.get()
+        try:
+            yield client
+        finally:
+            self._free.put_nowait(client)
+
+    async def aclose(self) -> None:
+        for client in self._all:
+            await client.aclose()
+
+
+async def send(rt: Runtime, job: _Send, stopping: asyncio.Event, lanes: Lanes | None = None) -> Outcome:
+    """The provider call (in one of `lanes`, else on `rt.http`) and what its answer means.
+    `stopping` (shutdown) interrupts the call; a row still waiting for a lane goes back untried."""
+    if lanes is None:
+        return await _call(rt, rt.http, job, stopping)
+    async with lanes.lane() as http:
+        if stopping.is_set():
+            return Outcome(job.row.id, job.row.message_id, "hand_back", tried=False)
+        return await _call(rt, http, job, stopping)
+
+
+async def _call(rt: Runtime, http: httpx.AsyncClient, job: _Send, stopping: asyncio.Event) -> Outcome:
+    row = job.row
+    call = asyncio.ensure_future(job.adapter.send(http, job.channel, job.out))
     stop = asyncio.ensure_future(stopping.wait())
     try:
-        await asyncio.wait({send, stop}, return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait({call, stop}, return_when=asyncio.FIRST_COMPLETED)
     finally:
         stop.cancel()
-    if not send.done():
+    if not call.done():
         # Shutting down mid-call: whether it reached the provider is unknown, as after a crash, but
         # the row is handed back now rather than when its lease lapses.
-        send.cancel()
-        await asyncio.gather(send, return_exceptions=True)
-        await _write(rt, f"handing row {row.id} back", lambda uow: sending.hand_back(uow, row.id))
-        return
+        call.cancel()
+        await asyncio.gather(call, return_exceptions=True)
+        return Outcome(row.id, row.message_id, "hand_back")
     try:
-        result = send.result()
+        result = call.result()
     except SendError as exc:
         rt.metrics.send("failed" if exc.permanent else "retry")
         if exc.permanent:
-            await _failed(rt, row, exc.reason)
-        else:
-            await _retry(rt, row, exc.reason, exc.retry_after)
-        return
+            return _failed(row, exc.reason)
+        return _retry(rt, row, exc.reason, exc.retry_after)
     except Exception as exc:  # an adapter bug must not lose the message: retried, then failed
-        log.exception("outbox: sending message %s raised", ctx.id)
+        log.exception("outbox: sending message %s raised", job.out.message_id)
         rt.metrics.send("retry")
-        await _retry(rt, row, f"internal error while sending ({type(exc).__name__})", None)
-        return
+        return _retry(rt, row, f"internal error while sending ({type(exc).__name__})", None)
     rt.metrics.send("sent")
-    await _sent(rt, row, result.provider_message_id)
+    return Outcome(row.id, row.message_id, "sent", provider_message_id=result.provider_message_id)
+
+
+async def deliver(rt: Runtime, row: Row[Any], stopping: asyncio.Event) -> None:
+    """Send one claimed row and record its outcome (the worker does the same for many rows at once)."""
+    (step,) = await prepare(rt, [row])
+    outcome = step if isinstance(step, Outcome) else await send(rt, step, stopping)
+    await record(rt, [outcome])
 
 
 def _attachment(rt: Runtime, tenant_id: int, a: dict[str, Any]) -> Attachment:
@@ -223,60 +271,21 @@ def _attachment(rt: Runtime, tenant_id: int, a: dict[str, Any]) -> Attachment:
     return Attachment(kind=cast(Any, kind), url=url, mime_type=a.get("mime_type"), name=a.get("name"))
 
 
-async def _write(rt: Runtime, what: str, fn: Any) -> bool:
-    """Run `fn(uow)` in a unit of work, again on a lost race (IntegrityError) or while storage is
-    down. False if it never committed: the row's lease then lapses and the send is repeated."""
-    for attempt in range(FINISH_TRIES):
-        try:
-            async with rt.uow() as uow:
-                await fn(uow)
-            return True
-        except IntegrityError:
-            # A concurrent echo took the provider id first; it is committed now, so merge on retry.
-            continue
-        except Exception as exc:
-            if not is_connection_error(exc):
-                raise
-            log.warning("outbox: %s failed (%s); retrying", what, exc)
-            await asyncio.sleep(0.2 * 2**attempt)
-    log.error("outbox: %s did not commit after %d tries", what, FINISH_TRIES)
-    return False
-
-
-async def _sent(rt: Runtime, row: Row[Any], provider_message_id: str) -> None:
-    await _write(
-        rt,
-        f"recording message {row.message_id} as sent",
-        lambda uow: sending.record_sent(uow, row.id, row.message_id, provider_message_id),
-    )
-
-
-async def _failed(rt: Runtime, row: Row[Any], reason: str) -> None:
+def _failed(row: Row[Any], reason: str) -> Outcome:
     log.info("outbox: message %s failed: %s", row.message_id, reason)
-    await _write(
-        rt,
-        f"recording message {row.message_id} as failed",
-        lambda uow: sending.record_failed(uow, row.id, row.message_id, reason),
-    )
+    return Outcome(row.id, row.message_id, "failed", reason=reason)
 
 
-async def _retry(rt: Runtime, row: Row[Any], reason: str, retry_after: float | None) -> None:
+def _retry(rt: Runtime, row: Row[Any], reason: str, retry_after: float | None) -> Outcome:
     if row.attempts >= rt.settings.send_max_attempts:
-        await _failed(rt, row, f"{reason} (gave up after {row.attempts} attempts)")
-        return
+        return _failed(row, f"{reason} (gave up after {row.attempts} attempts)")
     s = rt.settings
     delay = backoff(
         row.attempts, retry_after, base=s.send_backoff_base_seconds, cap=s.send_backoff_max_seconds
     )
     due = m.utcnow() + timedelta(seconds=delay)
     log.info("outbox: message %s attempt %d: %s; next at %s", row.message_id, row.attempts, reason, due)
-    await _write(
-        rt, f"rescheduling message {row.message_id}", lambda uow: sending.reschedule(uow, row.id, due, reason)
-    )
-
-
-async def _drop(rt: Runtime, row: Row[Any]) -> None:
-    await _write(rt, f"dropping outbox row {row.id}", lambda uow: sending.drop(uow, row.id))
+    return Outcome(row.id, row.message_id, "retry", reason=reason, due=due)
 
 
 async def _seconds_to_next(rt: Runtime) -> float:
@@ -290,55 +299,82 @@ async def _seconds_to_next(rt: Runtime) -> float:
     return max(0.05, min(POLL_SECONDS, (nxt - now).total_seconds()))
 
 
-async def _poll(rt: Runtime, free: int) -> tuple[list[Row[Any]], float]:
-    """Claim what is due; with nothing due, how long until something may be."""
+async def _poll(rt: Runtime, free: int) -> tuple[list[Row[Any]], list[Outcome | _Send], float]:
+    """Claim what is due and prepare it; with nothing due, how long until something may be. The
+    claimed rows come back even when preparing them failed (then with no steps): they are ours."""
     rows = await claim(rt, free) if free > 0 else []
-    return rows, (POLL_SECONDS if rows or free <= 0 else await _seconds_to_next(rt))
+    if not rows:
+        return rows, [], (POLL_SECONDS if free <= 0 else await _seconds_to_next(rt))
+    try:
+        return rows, await prepare(rt, rows), POLL_SECONDS
+    except Exception as exc:
+        # Left to their leases: tried again once those lapse, as after a crash.
+        log.warning("outbox: preparing %d claimed rows failed (%s)", len(rows), exc)
+        return rows, [], POLL_SECONDS
 
 
 async def outbox_worker(rt: Runtime) -> None:
     wake = rt.wakeup("outbox")
     stopping = asyncio.Event()
-    running: dict[int, asyncio.Task[None]] = {}
-    polling: asyncio.Task[tuple[list[Row[Any]], float]] | None = None
+    # Settled rows free their slots, and a conversation's next message may go now.
+    flight = InFlight(rt, lambda: rt.wake("outbox"))
+    lanes = Lanes(rt, rt.settings.send_concurrency)
+    # More rows in flight than calls: the next rows are claimed and prepared while calls run.
+    batch = IN_FLIGHT_PER_CALL * rt.settings.send_concurrency
+    sending_: set[asyncio.Task[Outcome]] = set()
+    polling: asyncio.Task[tuple[list[Row[Any]], list[Outcome | _Send], float]] | None = None
 
-    def done(outbox_id: int, _task: asyncio.Task[None]) -> None:
-        running.pop(outbox_id, None)
-        rt.wake("outbox")  # the conversation's next message may go now
+    def sent(row_id: int, task: asyncio.Task[Outcome]) -> None:
+        sending_.discard(task)
+        if task.cancelled() or task.exception() is not None:
+            flight.forget(row_id)  # unrecorded: the lease lapses and the row is tried again
+        else:
+            flight.finish(task.result())
 
     try:
         while True:
             wake.clear()
-            rows: list[Row[Any]] = []
+            steps: list[Outcome | _Send] = []
             timeout = POLL_SECONDS
-            # Shielded: a shutdown never cuts a database call in half (see `_keep_lease`).
-            polling = asyncio.create_task(_poll(rt, CONCURRENCY - len(running)))
+            # Shielded: a shutdown never cuts a database call in half (see InFlight._renew).
+            # Claims of a quarter batch or more (unless idle): fewer, larger claims and reads.
+            free = batch - len(flight)
+            polling = asyncio.create_task(_poll(rt, free if free >= batch // 4 or not len(flight) else 0))
             try:
-                rows, timeout = await asyncio.shield(polling)
+                rows, steps, timeout = await asyncio.shield(polling)
             except Exception as exc:
                 if not is_connection_error(exc):
                     raise
+                rows = []
                 log.warning("outbox: storage unavailable (%s); polling again", exc)
             polling = None
             for row in rows:
-                task = asyncio.create_task(deliver(rt, row, stopping), name=f"outbox:{row.id}")
-                running[row.id] = task
-                task.add_done_callback(functools.partial(done, row.id))
+                flight.add(row.id)
+            if rows and not steps:
+                for row in rows:
+                    flight.forget(row.id)
+            for step in steps:
+                if isinstance(step, Outcome):
+                    flight.finish(step)
+                    continue
+                task = asyncio.create_task(send(rt, step, stopping, lanes), name=f"outbox:{step.row.id}")
+                sending_.add(task)
+                task.add_done_callback(functools.partial(sent, step.row.id))
             if rows:
                 continue
             await wait_event(wake, timeout)
     finally:
-        # Deliveries stop their provider calls and finish their database work; none is cancelled.
+        # Sends stop their provider calls; outcomes are all written; nothing is cancelled.
         stopping.set()
         if polling is not None:
             try:
-                claimed, _ = await polling
+                claimed, _, _ = await polling
             except Exception:
                 claimed = []
             for row in claimed:  # claimed as we were told to stop: never tried, so not an attempt
-                await _write(
-                    rt,
-                    f"handing row {row.id} back",
-                    functools.partial(sending.hand_back, row_id=row.id, tried=False),
-                )
-        await asyncio.gather(*running.values(), return_exceptions=True)
+                flight.add(row.id)
+                flight.finish(Outcome(row.id, row.message_id, "hand_back", tried=False))
+        if sending_:
+            await asyncio.wait(set(sending_))
+        await flight.close()
+        await lanes.aclose()

@@ -61,3 +61,13 @@ def test_bench_json_has_every_figure() -> None:
         ingest = r["detail"][f"ingest_{db}"]
         assert ingest["verified"] and ingest["committed"] == ingest["accepted"] > 0, ingest
     assert r["detail"]["outbound"]["sent"] == r["detail"]["outbound"]["replies"]
+
+
+def test_bench_only_outbound_counts_the_servers_work() -> None:
+    r = _bench("--only", "outbound", "--database", "sqlite")
+    assert r["notes"] == [], r["notes"]
+    out = r["detail"]["outbound_sqlite"]
+    assert out["sent"] == out["replies"] and r["outbound_rps"] == out["rps"] > 0
+    assert set(out["per_reply"]) == {"statements", "transactions", "commits"}
+    assert out["per_reply"]["commits"] > 0 and out["statements_by_text"]
+    assert r["bare_http_rps"] is None and r["ingest_rps_sqlite"] is None  # nothing else ran

@@ -130,12 +130,14 @@ async def test_two_instances_drain_one_outbox_each_message_once(
         nm.script(*[Reply(delay=0.3) for _ in range(50)])
 
         def instance(name: str) -> Settings:
-            # Each instance calls the fake under its own prefix, so the fake can tell who sent.
+            # Each instance calls the fake under its own prefix, so the fake can tell who sent. Four
+            # calls at once (16 rows claimed ahead): the 50 messages are more than one instance
+            # takes, as a campaign's backlog is.
             return settings.but(
                 database_url=outbox_db,
                 workers=True,
                 provider_env={"NOTIFICAME_API_URL": f"{nm_url}/{name}/v1"},
-                **FAST,
+                **{**FAST, "send_concurrency": 4},
             )
 
         async with contextlib.AsyncExitStack() as stack:
