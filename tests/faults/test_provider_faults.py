@@ -24,7 +24,7 @@ ROUNDS = 16  # each round: 500, 429 + Retry-After, too slow, 503
 SEND_TIMEOUT = 0.5
 OUT_ROWS = (
     "SELECT id, text, status, error, provider_message_id FROM messages"
-    " WHERE tenant_id = $1 AND direction = 'out'"
+    " WHERE tenant_id = $1 AND direction = 'out' AND sender_type = 'agent'"
 )
 
 

@@ -31,7 +31,8 @@ CONVERSATIONS = 20
 PER_CONVERSATION = 2
 ANSWERED_FIRST = 10
 OUT_ROWS = (
-    "SELECT id, text, status, provider_message_id FROM messages WHERE tenant_id = $1 AND direction = 'out'"
+    "SELECT id, text, status, provider_message_id FROM messages"
+    " WHERE tenant_id = $1 AND direction = 'out' AND sender_type = 'agent'"
 )
 
 

@@ -37,7 +37,10 @@ CONTACTS = 250
 REPLY_CONVERSATIONS = 25
 REPLIES_PER_CONVERSATION = 5
 ANSWERED_BEFORE = 60  # replies the provider answers before the burst; the rest wait for its answer
-OUT_ROWS = "SELECT text, status, provider_message_id FROM messages WHERE tenant_id = $1 AND direction = 'out'"
+OUT_ROWS = (
+    "SELECT text, status, provider_message_id FROM messages"
+    " WHERE tenant_id = $1 AND direction = 'out' AND sender_type = 'agent'"
+)
 
 
 async def test_5000_webhooks_with_duplicates_and_reordered_statuses(
