@@ -22,7 +22,7 @@ from tests.support import notificame_message
 
 RUNS = "SELECT id, status, message_id FROM automation_runs"
 JOBS = "SELECT locked_until FROM jobs WHERE kind = 'automation'"
-SYSTEM = "SELECT id FROM messages WHERE sender_type = 'system' AND direction = 'out'"
+SYSTEM = "SELECT id FROM messages WHERE sender_type = 'system' AND direction = 'out' AND status <> 'note'"
 
 
 async def test_sigkill_between_claim_and_send_sends_exactly_once(pg_server: PgServer, tmp_path: Path) -> None:

@@ -75,7 +75,7 @@ def _everything(base: str, email: str, password: str) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
     for c in convs:
         msgs = httpx.get(f"{base}/api/conversations/{c['id']}/messages", headers=headers).json()["items"]
-        out[c["contact"]["name"]] = [m["text"] for m in msgs]
+        out[c["contact"]["name"]] = [m["text"] for m in msgs if m["sender"]["type"] != "system"]
     return out
 
 
