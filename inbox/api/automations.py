@@ -63,9 +63,9 @@ async def delete_automation(request: Request) -> Response:
 @authenticated(*STAFF)
 async def automation_runs(request: Request) -> Response:
     cursor = request.query_params.get("cursor") or None
-    if cursor is not None and not cursor.isdigit():
+    if cursor is not None and (not cursor.isdigit() or len(cursor) > 18):
         raise Invalid("cursor: not a cursor this API gave")
-    before = int(cursor) if cursor is not None and len(cursor) < 19 else None
+    before = int(cursor) if cursor is not None else None
     async with runtime(request).engine.connect() as conn:
         page = await manage.runs(conn, principal(request).tenant_id, int_param(request, "id"), before=before)
     return JSONResponse(page)
