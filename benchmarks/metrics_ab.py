@@ -11,8 +11,12 @@ After each run the server's `/metrics` is read to prove the switch did what it s
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import statistics
+import time
+import timeit
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 from benchmarks import phases_http
@@ -21,6 +25,7 @@ from benchmarks.product import product
 if TYPE_CHECKING:
     from benchmarks.payloads import Target
     from benchmarks.run import Run
+    from inbox.metrics import Metrics
 
 MODES = ("on", "off")
 LIMIT_PERCENT = 3.0
@@ -36,6 +41,58 @@ async def _stored_counted(port: int) -> float:
     finally:
         writer.close()
     return sum(float(v) for v in _STORED.findall(raw))
+
+
+def recording_cost_us(batch: int = 16) -> dict[str, float]:
+    """CPU per webhook of what metrics do on the webhook path, in this process, with metrics on and
+    off: the batcher's bookkeeping (collect the batch's events, read their provider ids, tell each
+    delivery stored or duplicate) and the fast path's counter and latency observation, over a batch
+    of `batch` new messages (a message.created and a conversation.updated each, frames as large as
+    ingest's). The minimum of many repeats: what a quiet core would take, which the A/B's throughput
+    cannot resolve on a loaded machine."""
+    from inbox.events import EventRecord
+    from inbox.metrics import Metrics, collecting, delivery_ids, provider_ids
+
+    def frame(i: int, type_: str, data: dict[str, Any]) -> str:
+        return json.dumps({"seq": i, "type": type_, "data": data}, separators=(",", ":"), ensure_ascii=False)
+
+    records, deliveries = [], []
+    for i in range(batch):
+        pid = f"wamid.HBgNNTUxOTk5OTk5OTk5FQIAEhgUM0E{i:06d}"
+        msg = {"id": 10**6 + i, "conversation_id": 5000 + i, "direction": "in",
+               "sender": {"type": "contact", "id": 70 + i, "name": f"Cliente {i}"},
+               "text": "Olá, bom dia! Gostaria de agendar uma consulta.",
+               "attachments": [], "status": "received", "provider_message_id": pid, "private": False,
+               "created_at": "2026-12-03T10:00:00.000000Z", "client_id": None, "error": None}  # fmt: skip
+        conv = {"id": 5000 + i, "status": "queued", "contact": {"id": 70 + i, "name": f"Cliente {i}"},
+                "assignee_id": None, "queue_id": 1,
+                "last_message_at": "2026-12-03T10:00:00.000000Z"}  # fmt: skip
+        records.append(EventRecord(1, 2 * i, "message.created", 5000 + i, None, None, 1, frame(i, "m", msg)))
+        records.append(
+            EventRecord(1, 2 * i + 1, "conversation.updated", 5000 + i, None, None, 1, frame(i, "c", conv))
+        )
+        deliveries.append([SimpleNamespace(provider_message_id=pid)])
+
+    def one_batch(metrics: Metrics) -> None:  # as IngestBatcher._commit, Runtime.publish, fast_path do
+        published: list[Any] | None = [] if metrics.enabled else None
+        token = collecting.set(published)
+        metrics.published(len(records))
+        if (collected := collecting.get()) is not None:
+            collected.extend(records)
+        collecting.reset(token)
+        new = provider_ids(published) if published is not None else None
+        for events in deliveries:
+            stored = new is None or any(pid in new for pid in delivery_ids(events))  # type: ignore[arg-type]
+            metrics.webhook("meta", "stored" if stored else "duplicate", time.perf_counter())
+
+    out: dict[str, list[float]] = {"on": [], "off": []}
+    for _ in range(3):  # alternating, as the A/B
+        for mode in MODES:
+            metrics = Metrics(["meta", "notificame"], enabled=mode == "on")
+            runs = timeit.repeat(lambda metrics=metrics: one_batch(metrics), number=20, repeat=300)  # type: ignore[misc]
+            out[mode].append(min(runs) / 20 / batch * 1e6)
+    on, off = min(out["on"]), min(out["off"])
+    return {"on_us": round(on, 2), "off_us": round(off, 2), "cost_us": round(on - off, 2)}
 
 
 def _spread(values: list[float]) -> dict[str, float | None]:
@@ -116,6 +173,7 @@ async def run(
                     }
                 )
     bench.r["detail"]["metrics_ab"] = {"runs": runs, "limit_percent": LIMIT_PERCENT}
+    bench.r["metrics_recording_us_per_webhook"] = recording_cost_us()
     bench.r["metrics_cost"] = {db: summary(runs, db) for db in dbs}
 
 
@@ -141,5 +199,11 @@ def table(r: dict[str, Any]) -> str:
             f"{db}: ratio with metrics on vs off, per round {s['change_percent_by_round']} %, median "
             f"{s['change_percent_median']} % (of the medians: {s['change_percent_of_medians']} %): "
             f"{verdict} the {LIMIT_PERCENT:.0f}% limit."
+        )
+    cost = r.get("metrics_recording_us_per_webhook")
+    if cost:
+        notes.append(
+            f"Recording itself, in-process (min of repeats): {cost['cost_us']} us of CPU per webhook "
+            f"(on {cost['on_us']} us, off {cost['off_us']} us)."
         )
     return "\n".join([*lines, "", *notes])
