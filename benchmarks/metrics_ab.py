@@ -51,7 +51,7 @@ def recording_cost_us(batch: int = 16) -> dict[str, float]:
     ingest's). The minimum of many repeats: what a quiet core would take, which the A/B's throughput
     cannot resolve on a loaded machine."""
     from inbox.events import EventRecord
-    from inbox.metrics import Metrics, collecting, delivery_ids, provider_ids
+    from inbox.metrics import Metrics, collecting, provider_ids, stored_any
 
     def frame(i: int, type_: str, data: dict[str, Any]) -> str:
         return json.dumps({"seq": i, "type": type_, "data": data}, separators=(",", ":"), ensure_ascii=False)
@@ -82,7 +82,7 @@ def recording_cost_us(batch: int = 16) -> dict[str, float]:
         collecting.reset(token)
         new = provider_ids(published) if published is not None else None
         for events in deliveries:
-            stored = new is None or any(pid in new for pid in delivery_ids(events))  # type: ignore[arg-type]
+            stored = new is None or stored_any(events, new)  # type: ignore[arg-type]
             metrics.webhook("meta", "stored" if stored else "duplicate", time.perf_counter())
 
     out: dict[str, list[float]] = {"on": [], "off": []}
