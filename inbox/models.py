@@ -620,3 +620,28 @@ uploads = Table(
     Column("size", BigInteger, nullable=False),
     _created(),
 )
+
+# --- Assignment history (issue 17) ----------------------------------------------------------------
+# One row per change of hands: assignment, transfer, handoff, return to the queue, resolve (which
+# closes the holder's interval) and reopen. Written in the transaction of the change, through
+# inbox/actions/assignments.py only. A row with `from_agent_id` closes that agent's interval
+# [held_since, at); the current holder's open interval is the conversation itself. Agent and queue
+# ids carry no foreign key (as messages.sender_id): agents are disabled, not deleted, and a history
+# must outlive a queue.
+assignments = Table(
+    "assignments",
+    metadata,
+    _id(),
+    _tenant(),
+    Column("conversation_id", Id, ForeignKey("conversations.id", ondelete="CASCADE"), nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    # auto | manual | transfer | handoff | requeue | unassign | resolve | reopen | backfill
+    Column("reason", String(12), nullable=False),
+    Column("from_agent_id", Id, nullable=True),  # the holder before (NULL: the bot, a queue, nobody)
+    Column("to_agent_id", Id, nullable=True),  # the holder after
+    Column("actor_id", Id, nullable=True),  # who did it (NULL: routing, the bot, the system)
+    Column("queue_id", Id, nullable=True),  # the conversation's queue after the change
+    Column("held_since", UTCDateTime, nullable=True),  # when from_agent's interval began (NULL: unknown)
+    Index("ix_assignments_conversation", "conversation_id", "at"),
+    Index("ix_assignments_tenant_at", "tenant_id", "at"),
+)

@@ -1,8 +1,10 @@
-"""Reports for a period: volume by hour and by channel, first response and resolution times, per-agent
-performance; as JSON or one CSV sheet.
+"""Reports for a period: volume by hour, channel and queue, busiest hours per weekday, first response
+and resolution times, per-agent performance (credited from the assignment history), reassignments;
+as JSON or one CSV sheet.
 
 Owns the period rules and report definitions (the same ones as the live figures in inbox/figures.py).
-Reads only. Counts and hour buckets are SQL; medians and p90 are computed here over bounded rows.
+Reads only. Every figure is SQL, medians and p90 too (inbox/report_sql.py): Python handles one row
+per group, never one per conversation.
 """
 
 from __future__ import annotations
@@ -13,16 +15,24 @@ from collections import defaultdict
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, exists, func, or_, select
+from sqlalchemy import ColumnElement, and_, case, exists, func, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from inbox import models as m
+from inbox import report_sql as sql
 from inbox.errors import Invalid
-from inbox.figures import MAX_ROWS, aware, median, p90, seconds
+from inbox.figures import aware
 from inbox.routing_settings import RoutingSettings
 from inbox.serialize import iso
 
-cv, msg, ch, ag = m.conversations.c, m.messages.c, m.channels.c, m.agents.c
+cv, msg, ch, ag, qu, asg = (
+    m.conversations.c,
+    m.messages.c,
+    m.channels.c,
+    m.agents.c,
+    m.queues.c,
+    m.assignments.c,
+)
 MAX_DAYS = 93
 CSV_COLUMNS = (
     "section",
@@ -37,7 +47,20 @@ CSV_COLUMNS = (
     "first_response_median_seconds",
     "first_response_p90_seconds",
     "resolution_median_seconds",
+    "handling_seconds",
+    "reassignments",
+    "reassignment_rate",
+    "weekday",
+    "hour",
 )
+TIMED = (
+    "resolved",
+    "first_responses",
+    "first_response_median_seconds",
+    "resolution_median_seconds",
+    "reassignments",
+)
+SECTIONS = ("total", "hour", "channel", "queue", "agent", "heatmap", "label")
 
 
 def period(
@@ -78,9 +101,154 @@ def _hour(col: Any, dialect: str) -> ColumnElement[Any]:
     return func.strftime("%Y-%m-%d %H:00:00", col)
 
 
-async def report(
+def _key(kind: str, raw: str | None) -> Any:
+    """A grouping's key back from text (see report_sql.grouped)."""
+    if raw is None:
+        return None
+    if kind == "hour":
+        return aware(datetime.fromisoformat(raw[:19]))
+    return int(raw)
+
+
+async def _times(
+    conn: AsyncConnection, tenant_id: int, start: datetime, end: datetime
+) -> dict[str, dict[Any, dict[str, Any]]]:
+    """First response and resolution times (count, median, p90) overall, per agent, channel and
+    queue, and first response per hour: two window-function statements.
+
+    First responses are credited to the agent who sent the first reply; resolutions to the agent
+    who resolved (the history's resolve row: its actor, else its holder; before the history: the
+    assignee)."""
+    d = conn.dialect.name
+    first_reply = (
+        select(msg.sender_id)
+        .where(
+            msg.conversation_id == cv.id,
+            msg.sender_type == "agent",
+            msg.direction == "out",
+            msg.status != "note",
+        )
+        .order_by(msg.id)
+        .limit(1)
+        .scalar_subquery()
+    )
+    responded = select(cv.id).where(
+        cv.tenant_id == tenant_id, cv.first_response_at >= start, cv.first_response_at < end
+    )
+    frt = sql.grouped(
+        responded,
+        sql.seconds_between(func.coalesce(cv.handed_off_at, cv.created_at), cv.first_response_at, d),
+        {
+            "all": literal(0),
+            "agent": first_reply,
+            "channel": cv.channel_id,
+            "queue": cv.queue_id,
+            "hour": _hour(cv.first_response_at, d),
+        },
+    )
+    ar = m.assignments.alias("resolved_by")
+    resolved = (
+        select(cv.id)
+        .select_from(
+            m.conversations.outerjoin(
+                ar,
+                and_(ar.c.conversation_id == cv.id, ar.c.reason == "resolve", ar.c.at == cv.resolved_at),
+            )
+        )
+        .where(
+            cv.tenant_id == tenant_id, cv.status == "resolved", cv.resolved_at >= start, cv.resolved_at < end
+        )
+    )
+    res = sql.grouped(
+        resolved,
+        sql.seconds_between(cv.created_at, cv.resolved_at, d),
+        {
+            "all": literal(0),
+            "agent": func.coalesce(ar.c.actor_id, ar.c.from_agent_id, cv.assignee_id),
+            "channel": cv.channel_id,
+            "queue": cv.queue_id,
+        },
+    )
+    out: dict[str, dict[Any, dict[str, Any]]] = defaultdict(dict)
+    for name, src in (("frt", frt), ("res", res)):
+        for (kind, key), figures in (await sql.percentiles(conn, src)).items():
+            out[f"{name}.{kind}"][_key(kind, key)] = figures
+    return out
+
+
+async def _hands(conn: AsyncConnection, tenant_id: int, start: datetime, end: datetime) -> dict[str, Any]:
+    """From the assignment history in the period: reassignments (a conversation taken from an agent
+    other than by resolving it: transfer, unassign, requeue, another agent), overall, by the agent it
+    was taken from, by queue and by channel, and who was given how many conversations."""
+    rows = and_(asg.tenant_id == tenant_id, asg.at >= start, asg.at < end)
+    taken = and_(
+        asg.from_agent_id.is_not(None),
+        asg.reason != "resolve",
+        or_(asg.to_agent_id.is_(None), asg.to_agent_id != asg.from_agent_id),
+    )
+    given = and_(asg.to_agent_id.is_not(None), asg.reason != "reopen")
+    totals = (
+        await conn.execute(
+            select(
+                func.sum(case((taken, 1), else_=0)),
+                func.count(func.distinct(case((taken, asg.conversation_id)))),
+                func.count(func.distinct(case((given, asg.conversation_id)))),
+            ).where(rows)
+        )
+    ).one()
+
+    async def by(col: Any, where: Any, join: bool = False) -> dict[Any, int]:
+        q = select(col, func.count()).where(rows, where).group_by(col)
+        if join:
+            q = q.join_from(m.assignments, m.conversations, cv.id == asg.conversation_id)
+        return {k: int(n) for k, n in await conn.execute(q)}
+
+    reassigned, assigned = int(totals[1] or 0), int(totals[2] or 0)
+    return {
+        "reassignments": int(totals[0] or 0),
+        "reassigned_conversations": reassigned,
+        "assigned_conversations": assigned,
+        "reassignment_rate": round(reassigned / assigned, 3) if assigned else None,
+        "away_by_agent": await by(asg.from_agent_id, taken),
+        "given_by_agent": await by(asg.to_agent_id, given),
+        "by_queue": await by(asg.queue_id, taken),
+        "by_channel": await by(cv.channel_id, taken, join=True),
+    }
+
+
+async def _heatmap(
     conn: AsyncConnection, tenant_id: int, start: datetime, end: datetime, settings: RoutingSettings
+) -> list[dict[str, int]]:
+    """Conversations started and customer messages per weekday (0 = Sunday) and hour, in the
+    tenant's zone; bucketed by the database. Empty cells are left out."""
+    d = conn.dialect.name
+    changes = sql.offsets(settings.tz, start, end)
+    cells: dict[tuple[int, int], dict[str, int]] = defaultdict(lambda: {"conversations": 0, "messages_in": 0})
+    wd, hr = sql.local_weekday_hour(cv.created_at, d, settings.timezone, changes)
+    created = and_(
+        cv.tenant_id == tenant_id, cv.last_message_at >= start, cv.created_at >= start, cv.created_at < end
+    )
+    for w, h, n in await conn.execute(select(wd, hr, func.count()).where(created).group_by(wd, hr)):
+        cells[(int(w), int(h))]["conversations"] = int(n)
+    wd, hr = sql.local_weekday_hour(msg.created_at, d, settings.timezone, changes)
+    active = select(cv.id).where(cv.tenant_id == tenant_id, cv.last_message_at >= start)
+    inbound = and_(
+        msg.conversation_id.in_(active), msg.created_at >= start, msg.created_at < end, msg.direction == "in"
+    )
+    for w, h, n in await conn.execute(select(wd, hr, func.count()).where(inbound).group_by(wd, hr)):
+        cells[(int(w), int(h))]["messages_in"] = int(n)
+    return [{"weekday": w, "hour": h, **c} for (w, h), c in sorted(cells.items())]
+
+
+async def report(
+    conn: AsyncConnection,
+    tenant_id: int,
+    start: datetime,
+    end: datetime,
+    settings: RoutingSettings,
+    now: datetime | None = None,
 ) -> dict[str, Any]:
+    now = now or m.utcnow()
     dialect = conn.dialect.name
     # last_message_at starts at creation: the bound lets the list index narrow the scan.
     created = and_(
@@ -101,6 +269,19 @@ async def report(
     ):
         hours[aware(h)][direction] = int(n)
 
+    times = await _times(conn, tenant_id, start, end)
+    hands = await _hands(conn, tenant_id, start, end)
+    none: dict[str, Any] = {"count": 0, "median_seconds": None, "p90_seconds": None}
+
+    def timed(kind: str, key: Any) -> dict[str, Any]:
+        f, r = times[f"frt.{kind}"].get(key, none), times[f"res.{kind}"].get(key, none)
+        return {
+            "resolved": r["count"],
+            "first_responses": f["count"],
+            "first_response_median_seconds": f["median_seconds"],
+            "resolution_median_seconds": r["median_seconds"],
+        }
+
     channels = {
         r.id: {
             "channel_id": r.id,
@@ -109,6 +290,8 @@ async def report(
             "conversations": 0,
             "messages_in": 0,
             "messages_out": 0,
+            **timed("channel", r.id),
+            "reassignments": hands["by_channel"].get(r.id, 0),
         }
         for r in await conn.execute(
             select(ch.id, ch.name, ch.kind).where(ch.tenant_id == tenant_id).order_by(ch.id)
@@ -125,37 +308,24 @@ async def report(
     ):
         channels[channel_id][f"messages_{direction}"] = int(n)
 
-    responded = (
-        await conn.execute(
-            select(func.coalesce(cv.handed_off_at, cv.created_at), cv.first_response_at, cv.assignee_id)
-            .where(cv.tenant_id == tenant_id, cv.first_response_at >= start, cv.first_response_at < end)
-            .limit(MAX_ROWS)
-        )
-    ).all()
-    resolved = (
-        await conn.execute(
-            select(cv.created_at, cv.resolved_at, cv.assignee_id)
-            .where(
-                cv.tenant_id == tenant_id,
-                cv.status == "resolved",
-                cv.resolved_at >= start,
-                cv.resolved_at < end,
-            )
-            .limit(MAX_ROWS)
-        )
-    ).all()
-    frt_by: dict[Any, list[float]] = defaultdict(list)
-    res_by: dict[Any, list[float]] = defaultdict(list)
-    frt_hours: dict[datetime, list[float]] = defaultdict(list)  # by the hour of the first response
-    for a, b, who in responded:
-        for s in seconds([(aware(a), aware(b))]):
-            frt_by[who].append(s)
-            frt_hours[aware(b).replace(minute=0, second=0, microsecond=0)].append(s)
-    for a, b, who in resolved:
-        for s in seconds([(aware(a), aware(b))]):
-            res_by[who].append(s)
-    frt = [s for v in frt_by.values() for s in v]
-    res = [s for v in res_by.values() for s in v]
+    queue_rows = [
+        (q.id, q.name)
+        for q in await conn.execute(select(qu.id, qu.name).where(qu.tenant_id == tenant_id).order_by(qu.id))
+    ]
+    queues: dict[Any, dict[str, Any]] = {
+        qid: {
+            "queue_id": qid,
+            "name": name,
+            "conversations": 0,
+            **timed("queue", qid),
+            "reassignments": hands["by_queue"].get(qid, 0),
+        }
+        for qid, name in [*queue_rows, (None, None)]  # None: conversations in no queue
+    }
+    for queue_id, n in await conn.execute(
+        select(cv.queue_id, func.count()).where(created).group_by(cv.queue_id)
+    ):
+        (queues.get(queue_id) or queues[None])["conversations"] += int(n)  # a queue deleted meanwhile
 
     by_bot = exists().where(msg.conversation_id == cv.id, msg.sender_type == "bot")
     bot_only = and_(cv.handed_off_at.is_(None), or_(cv.status == "bot", by_bot))
@@ -173,15 +343,6 @@ async def report(
             )
         )
     ).scalar_one()
-    assigned: dict[Any, int] = dict(
-        (
-            await conn.execute(
-                select(cv.assignee_id, func.count())
-                .where(cv.tenant_id == tenant_id, cv.assigned_at >= start, cv.assigned_at < end)
-                .group_by(cv.assignee_id)
-            )
-        ).all()
-    )
     agent_out: dict[Any, int] = dict(
         (
             await conn.execute(
@@ -191,17 +352,17 @@ async def report(
             )
         ).all()
     )
+    held = await sql.handling(conn, tenant_id, start, end, now)
     agents = [
         {
             "agent_id": a.id,
             "name": a.name,
             "role": a.role,
-            "assigned": int(assigned.get(a.id, 0)),
-            "resolved": len(res_by.get(a.id, [])),
+            "assigned": hands["given_by_agent"].get(a.id, 0),
             "messages_out": int(agent_out.get(a.id, 0)),
-            "first_responses": len(frt_by.get(a.id, [])),
-            "first_response_median_seconds": median(frt_by.get(a.id, [])),
-            "resolution_median_seconds": median(res_by.get(a.id, [])),
+            **timed("agent", a.id),
+            "handling_seconds": held.get(a.id, 0.0),
+            "reassigned_away": hands["away_by_agent"].get(a.id, 0),
         }
         for a in await conn.execute(
             select(ag.id, ag.name, ag.role).where(ag.tenant_id == tenant_id).order_by(ag.id)
@@ -220,16 +381,23 @@ async def report(
             "handed_off": int(conv_totals[1]),
             "bot_only": int(conv_totals[2] or 0),
             "sla_breached": int(breached),
+            "reassignments": hands["reassignments"],
+            "reassigned_conversations": hands["reassigned_conversations"],
+            "assigned_conversations": hands["assigned_conversations"],
+            "reassignment_rate": hands["reassignment_rate"],
+            "handling_seconds": round(sum(held.values()), 1),
         },
         "volume_by_hour": _series(hours, start, end),
         # Hours with first responses only (the inbox's supervisor chart draws it over the volume).
         "first_response_by_hour": [
-            {"hour": iso(at), "count": len(v), "median_seconds": median(v)}
-            for at, v in sorted(frt_hours.items())
+            {"hour": iso(at), "count": v["count"], "median_seconds": v["median_seconds"]}
+            for at, v in sorted(times["frt.hour"].items())
         ],
         "by_channel": list(channels.values()),
-        "first_response": {"count": len(frt), "median_seconds": median(frt), "p90_seconds": p90(frt)},
-        "resolution": {"count": len(res), "median_seconds": median(res), "p90_seconds": p90(res)},
+        "by_queue": list(queues.values()),
+        "heatmap": await _heatmap(conn, tenant_id, start, end, settings),
+        "first_response": times["frt.all"].get(0, none),
+        "resolution": times["res.all"].get(0, none),
         "agents": agents,
     }
 
@@ -253,7 +421,8 @@ def _series(hours: dict[datetime, dict[str, int]], start: datetime, end: datetim
 
 
 def to_csv(data: dict[str, Any], section: str | None = None) -> str:
-    """One sheet: a `section` column (total, hour, channel, agent) and the same columns for all."""
+    """One sheet: a `section` column (SECTIONS: every table of the report) and the same columns for
+    all; `section` keeps one table. Heat map cells: weekday 0 is Sunday, hours in the tenant's zone."""
     rows: list[dict[str, Any]] = []
     t, f, r = data["totals"], data["first_response"], data["resolution"]
     rows.append(
@@ -269,6 +438,9 @@ def to_csv(data: dict[str, Any], section: str | None = None) -> str:
             "first_response_median_seconds": f["median_seconds"],
             "first_response_p90_seconds": f["p90_seconds"],
             "resolution_median_seconds": r["median_seconds"],
+            "handling_seconds": t["handling_seconds"],
+            "reassignments": t["reassignments"],
+            "reassignment_rate": t["reassignment_rate"],
         }
     )
     for h in data["volume_by_hour"]:
@@ -285,7 +457,16 @@ def to_csv(data: dict[str, Any], section: str | None = None) -> str:
                 "section": "channel",
                 "key": c["channel_id"],
                 "label": c["name"],
-                **{k: c[k] for k in ("conversations", "messages_in", "messages_out")},
+                **{k: c[k] for k in ("conversations", "messages_in", "messages_out", *TIMED)},
+            }
+        )
+    for q in data["by_queue"]:
+        rows.append(
+            {
+                "section": "queue",
+                "key": q["queue_id"],
+                "label": q["name"],
+                **{k: q[k] for k in ("conversations", *TIMED)},
             }
         )
     for a in data["agents"]:
@@ -300,6 +481,19 @@ def to_csv(data: dict[str, Any], section: str | None = None) -> str:
                 "first_responses": a["first_responses"],
                 "first_response_median_seconds": a["first_response_median_seconds"],
                 "resolution_median_seconds": a["resolution_median_seconds"],
+                "handling_seconds": a["handling_seconds"],
+                "reassignments": a["reassigned_away"],
+            }
+        )
+    for cell in data["heatmap"]:
+        rows.append({"section": "heatmap", "key": f"{cell['weekday']}-{cell['hour']:02d}", **cell})
+    for lb in data.get("by_label", []):
+        rows.append(
+            {
+                "section": "label",
+                "key": lb["label_id"],
+                "label": lb["name"],
+                "conversations": lb["conversations"],
             }
         )
     if section:

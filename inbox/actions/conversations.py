@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from inbox import audit
 from inbox import models as m
 from inbox.access import may_see_conversation
+from inbox.actions import assignments
 from inbox.actions.events import message_event, updated_event
 from inbox.auth import Principal
 from inbox.automations import schedule
@@ -54,13 +55,45 @@ async def load(uow: UnitOfWork, tenant_id: int, conversation_id: int, *, lock: b
     return row
 
 
-async def change(uow: UnitOfWork, row: Row[Any], note: str | None, **values: Any) -> Row[Any]:
+async def change(
+    uow: UnitOfWork,
+    row: Row[Any],
+    note: str | None,
+    *,
+    why: assignments.Reason | None = None,
+    by: int | None = None,
+    **values: Any,
+) -> Row[Any]:
     """Update a conversation, write an optional system message, emit conversation.updated. A change of
-    status or hands moves waiting and load: routing (and the supervisor's figures) hear of it."""
+    status or hands moves waiting and load: routing (and the supervisor's figures) hear of it.
+
+    `why` writes an assignment history row (`by`: the agent who did it); a change of holder without
+    one is a bug, refused, so that no path can leave the history out."""
     await uow.conn.execute(update(m.conversations).where(cv.id == row.id).values(**values))
     if "status" in values or "assignee_id" in values:
         _poke_routing(uow, row.tenant_id)
     new = await load(uow, row.tenant_id, row.id)
+    before, after = assignments.holder(row), assignments.holder(new)
+    if why is None and before != after:
+        raise RuntimeError("a change of hands needs its reason (assignment history)")
+    if why is not None:
+        # The row's time is the change's own (resolved_at, assigned_at): reports join on it.
+        at = (
+            values.get("resolved_at")
+            or values.get("assigned_at")
+            or values.get("handed_off_at")
+            or m.utcnow()
+        )
+        await assignments.record(
+            uow.conn,
+            new,
+            why,
+            from_agent_id=before,
+            to_agent_id=after,
+            at=at,
+            actor_id=by,
+            assigned_at=row.assigned_at,
+        )
     if note:
         await system_message(uow, new, note)
     uow.emit(row.tenant_id, updated_event(new, prev_assignee_id=row.assignee_id))
@@ -115,9 +148,11 @@ async def handoff(
     *,
     reason: str,
     assign_to: int | None = None,
+    by: int | None = None,
 ) -> Row[Any]:
     """Bot -> human: the conversation queues (or goes straight to `assign_to`) and the bot is silent
-    there from now on (its pending turn is dropped; the bot only ever answers status `bot`)."""
+    there from now on (its pending turn is dropped; the bot only ever answers status `bot`).
+    `by`: the agent whose action it is (None: the bot's own decision)."""
     conv = await load(uow, tenant_id, conversation_id, lock=True)
     await uow.conn.execute(m.jobs.delete().where(jb.kind == "bot", jb.key == str(conversation_id)))
     if conv.status != "bot":
@@ -131,7 +166,7 @@ async def handoff(
         await _mark_assigned(uow, assign_to, now)
     else:
         values.update(status="queued", queued_at=now)
-    return await change(uow, conv, f"Handed to a human: {reason}", **values)
+    return await change(uow, conv, f"Handed to a human: {reason}", why="handoff", by=by, **values)
 
 
 async def request_handoff(uow: UnitOfWork, actor: Principal, conversation_id: int, reason: str) -> Row[Any]:
@@ -140,7 +175,7 @@ async def request_handoff(uow: UnitOfWork, actor: Principal, conversation_id: in
     conv = await visible(uow, actor, conversation_id)
     if conv.status == "bot":
         await _audit(uow, actor, "conversation.handed_off", conv)
-    return await handoff(uow, actor.tenant_id, conv.id, reason=reason)
+    return await handoff(uow, actor.tenant_id, conv.id, reason=reason, by=actor.agent_id)
 
 
 async def conversation_ids_for(uow: UnitOfWork, tenant_id: int, status: str) -> list[int]:
@@ -195,7 +230,12 @@ async def assign(uow: UnitOfWork, actor: Principal, conversation_id: int, agent_
         )
         if conv.status == "bot":
             return await handoff(
-                uow, actor.tenant_id, conv.id, reason=f"taken over by {by}", assign_to=target.id
+                uow,
+                actor.tenant_id,
+                conv.id,
+                reason=f"taken over by {by}",
+                assign_to=target.id,
+                by=actor.agent_id,
             )
         now = m.utcnow()
         await _mark_assigned(uow, target.id, now)
@@ -207,16 +247,20 @@ async def assign(uow: UnitOfWork, actor: Principal, conversation_id: int, agent_
         values: dict[str, Any] = {"assignee_id": target.id, "assigned_at": now}
         if conv.status == "queued":  # a snoozed one stays snoozed, now someone else's
             values["status"] = "assigned"
-        return await change(uow, conv, note, **values)
+        return await change(uow, conv, note, why="manual", by=actor.agent_id, **values)
     if conv.status != "bot" and conv.assignee_id is None:
         return conv
     await _audit(uow, actor, "conversation.assigned", conv, agent_id=None, previous_agent_id=conv.assignee_id)
     if conv.status == "bot":
-        return await handoff(uow, actor.tenant_id, conv.id, reason=f"sent to the queue by {by}")
+        return await handoff(
+            uow, actor.tenant_id, conv.id, reason=f"sent to the queue by {by}", by=actor.agent_id
+        )
     values = {"assignee_id": None, "assigned_at": None}
     if conv.status == "assigned":
         values.update(status="queued", queued_at=_requeued_at(conv))
-    return await change(uow, conv, f"Returned to the queue by {by}", **values)
+    return await change(
+        uow, conv, f"Returned to the queue by {by}", why="unassign", by=actor.agent_id, **values
+    )
 
 
 def _requeued_at(conv: Row[Any]) -> datetime:
@@ -237,7 +281,14 @@ async def resolve(uow: UnitOfWork, actor: Principal, conversation_id: int) -> Ro
         m.jobs.delete().where(jb.kind.in_(("bot", "snooze")), jb.key == str(conversation_id))
     )
     resolved = await change(
-        uow, conv, f"Resolved by {actor.name}", status="resolved", resolved_at=m.utcnow(), snoozed_until=None
+        uow,
+        conv,
+        f"Resolved by {actor.name}",
+        why="resolve",
+        by=actor.agent_id,
+        status="resolved",
+        resolved_at=m.utcnow(),
+        snoozed_until=None,
     )
     await schedule.conversation_resolved(uow, resolved)
     return resolved
@@ -277,7 +328,7 @@ async def reopen(uow: UnitOfWork, actor: Principal, conversation_id: int) -> Row
     else:
         values.update(status="queued", assignee_id=None, queued_at=m.utcnow())
     try:
-        return await change(uow, conv, f"Reopened by {actor.name}", **values)
+        return await change(uow, conv, f"Reopened by {actor.name}", why="reopen", by=actor.agent_id, **values)
     except IntegrityError as exc:  # a new conversation opened concurrently (uq_conversations_open)
         raise Conflict("this contact already has an open conversation on this channel") from exc
 

@@ -142,6 +142,8 @@ async def erase_contact(uow: UnitOfWork, actor: Principal, contact_id: int, conf
                     uow,
                     conv,
                     f"Contact data erased by {actor.name}",
+                    why="resolve",
+                    by=actor.agent_id,
                     status="resolved",
                     resolved_at=now,
                     snoozed_until=None,

@@ -54,9 +54,20 @@ async def _take_over(uow: UnitOfWork, conv: Row[Any], agent_id: int) -> Row[Any]
     """A human's reply ends the bot's turn (the bot stays silent from now on) and claims a waiting,
     unassigned conversation for the one who answered it (as Chatwoot does)."""
     if conv.status == "bot":
-        return await handoff(uow, conv.tenant_id, conv.id, reason="agent replied", assign_to=agent_id)
+        return await handoff(
+            uow, conv.tenant_id, conv.id, reason="agent replied", assign_to=agent_id, by=agent_id
+        )
     if conv.status == "queued" and conv.assignee_id is None:
-        return await change(uow, conv, None, status="assigned", assignee_id=agent_id, assigned_at=m.utcnow())
+        return await change(
+            uow,
+            conv,
+            None,
+            why="manual",
+            by=agent_id,
+            status="assigned",
+            assignee_id=agent_id,
+            assigned_at=m.utcnow(),
+        )
     return conv
 
 

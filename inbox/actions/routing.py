@@ -18,6 +18,7 @@ from sqlalchemy import ColumnElement, Select, and_, exists, func, or_, select, u
 
 from inbox import models as m
 from inbox import routing_settings
+from inbox.actions import assignments
 from inbox.actions.conversations import OPEN_LOAD, load, system_message
 from inbox.actions.events import sla_breached_event, updated_event
 from inbox.routing_settings import RoutingSettings
@@ -204,6 +205,7 @@ async def _assign_one(
     if took is None:
         return False
     conv = await load(uow, tenant_id, conversation_id)
+    await assignments.record(uow.conn, conv, "auto", from_agent_id=None, to_agent_id=a.id, at=now)
     await system_message(uow, conv, f"Assigned to {a.name} automatically")
     uow.emit(tenant_id, updated_event(conv))
     return True
@@ -222,7 +224,16 @@ async def _requeue_offline(
             gone, and_(ag.status != "online", func.coalesce(ag.status_changed_at, ag.created_at) <= cutoff)
         )
     q = (
-        select(cv.id, cv.assignee_id, cv.queued_at, cv.first_response_at, ag.name, ag.status, ag.disabled_at)
+        select(
+            cv.id,
+            cv.assignee_id,
+            cv.assigned_at,
+            cv.queued_at,
+            cv.first_response_at,
+            ag.name,
+            ag.status,
+            ag.disabled_at,
+        )
         .join(m.agents, ag.id == cv.assignee_id)
         .where(cv.tenant_id == tenant_id, cv.status == "assigned", gone)
         .order_by(cv.id)
@@ -245,6 +256,15 @@ async def _requeue_offline(
             continue
         why = "is no longer active" if r.disabled_at is not None else f"is {r.status}"
         conv = await load(uow, tenant_id, r.id)
+        await assignments.record(
+            uow.conn,
+            conv,
+            "requeue",
+            from_agent_id=r.assignee_id,
+            to_agent_id=None,
+            at=now,
+            assigned_at=r.assigned_at,
+        )
         await system_message(uow, conv, f"Returned to the queue: {r.name} {why}")
         uow.emit(tenant_id, updated_event(conv, prev_assignee_id=r.assignee_id))
         done.append(r.id)

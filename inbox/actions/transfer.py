@@ -81,7 +81,7 @@ async def transfer(
             await uow.conn.execute(
                 update(m.conversations).where(m.conversations.c.id == conv.id).values(**values)
             )
-        await handoff(uow, actor.tenant_id, conv.id, reason=f"transferred by {actor.name}")
+        await handoff(uow, actor.tenant_id, conv.id, reason=f"transferred by {actor.name}", by=actor.agent_id)
         conv = await load(uow, actor.tenant_id, conv.id)
         values = {}
     if target is not None:
@@ -91,4 +91,4 @@ async def transfer(
         await uow.conn.execute(update(m.agents).where(ag.id == target.id).values(last_assigned_at=now))
     else:
         values.update(assignee_id=None, assigned_at=None, status="queued", queued_at=now)
-    return await change(uow, conv, text, **values)
+    return await change(uow, conv, text, why="transfer", by=actor.agent_id, **values)

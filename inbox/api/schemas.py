@@ -427,3 +427,23 @@ class Merged(Open):
 class Merge(Open):
     contact: Contact
     merged: Merged
+# --- Assignment history (issue 17) -----------------------------------------------------------------
+
+
+class Assignment(Open):
+    """One change of hands; `from_agent_id` held it since `held_since` (null: unknown or nobody)."""
+
+    id: Id
+    at: Time
+    reason: Literal[
+        "auto", "manual", "transfer", "handoff", "requeue", "unassign", "resolve", "reopen", "backfill"
+    ]
+    from_agent_id: Id | None
+    to_agent_id: Id | None
+    actor_id: Id | None
+    queue_id: Id | None
+    held_since: Time | None
+
+
+class AssignmentList(Open):
+    items: list[Assignment]

@@ -6,11 +6,12 @@ from __future__ import annotations
 import csv
 import io
 from datetime import UTC, datetime
+from typing import Any
 
 from inbox import models as m
 from inbox.reports import CSV_COLUMNS, period
 from inbox.routing_settings import RoutingSettings
-from tests.inbox.routing_support import add_message, conversation, set_conversation
+from tests.inbox.routing_support import add_message, conv, conversation, set_conversation
 from tests.support import App, Tenant
 
 
@@ -24,6 +25,23 @@ async def inbound_at(app: App, conversation_id: int, when: datetime) -> None:
             m.messages.update()
             .where(m.messages.c.conversation_id == conversation_id, m.messages.c.direction == "in")
             .values(created_at=when)
+        )
+
+
+async def history(app: App, conversation_id: int, reason: str, when: datetime, **values: Any) -> None:
+    """An assignment history row, as the actions write them (from_agent_id, to_agent_id, actor_id,
+    held_since in `values`)."""
+    c = await conv(app, conversation_id)
+    async with app.runtime.engine.begin() as conn:
+        await conn.execute(
+            m.assignments.insert().values(
+                tenant_id=c.tenant_id,
+                conversation_id=c.id,
+                at=when,
+                reason=reason,
+                queue_id=c.queue_id,
+                **values,
+            )
         )
 
 
@@ -48,6 +66,8 @@ async def scripted_day(app: App) -> tuple[Tenant, dict[str, int]]:
     )
     await inbound_at(app, r1, at(9, 10))
     await add_message(app, r1, direction="out", sender_type="agent", sender_id=a1.id, at=at(9, 12))
+    await history(app, r1, "manual", at(9, 11), to_agent_id=a1.id, actor_id=a1.id)
+    await history(app, r1, "resolve", at(9, 40), from_agent_id=a1.id, held_since=at(9, 11), actor_id=a1.id)
     await add_message(
         app, r1, direction="out", sender_type="agent", sender_id=a1.id, status="note", at=at(9, 20)
     )
@@ -64,6 +84,7 @@ async def scripted_day(app: App) -> tuple[Tenant, dict[str, int]]:
     )
     await inbound_at(app, r2, at(9, 50))
     await add_message(app, r2, direction="out", sender_type="agent", sender_id=a2.id, at=at(9, 55))
+    await history(app, r2, "auto", at(9, 51), to_agent_id=a2.id)
     # r3: the bot first, handed off at 10:32, answered 180 s after the handoff, resolved at 11:32.
     await set_conversation(
         app,
@@ -80,6 +101,10 @@ async def scripted_day(app: App) -> tuple[Tenant, dict[str, int]]:
     await inbound_at(app, r3, at(10, 30))
     await add_message(app, r3, direction="out", sender_type="bot", at=at(10, 31))
     await add_message(app, r3, direction="out", sender_type="agent", sender_id=a1.id, at=at(10, 35))
+    await history(app, r3, "handoff", at(10, 32))
+    await history(app, r3, "auto", at(10, 33), to_agent_id=a1.id)
+    # Resolved by whoever held it: a resolve row without an actor credits its holder.
+    await history(app, r3, "resolve", at(11, 32), from_agent_id=a1.id, held_since=at(10, 33))
     # r4: from the day before, resolved at 00:30 of the day (5400 s after it started).
     await set_conversation(
         app,
@@ -93,6 +118,8 @@ async def scripted_day(app: App) -> tuple[Tenant, dict[str, int]]:
         resolved_at=at(0, 30),
     )
     await inbound_at(app, r4, at(23, 0, day=9))
+    await history(app, r4, "auto", at(23, 1, day=9), to_agent_id=a2.id)
+    await history(app, r4, "resolve", at(0, 30), from_agent_id=a2.id, held_since=at(23, 1, day=9))
     return t, {"a1": a1.id, "a2": a2.id, "ch1": ch1.id, "ch2": ch2.id}
 
 
@@ -109,6 +136,13 @@ async def test_a_scripted_day(app: App) -> None:
         "handed_off": 1,
         "bot_only": 0,
         "sla_breached": 1,
+        "reassignments": 0,
+        "reassigned_conversations": 0,
+        "assigned_conversations": 3,
+        "reassignment_rate": 0.0,
+        # Ana: 9:11-9:40 and 10:33-11:32; the second agent: 9:51 to the day's end (still open) and
+        # the last 30 minutes of the conversation from the day before.
+        "handling_seconds": 1740.0 + 3540.0 + 50940.0 + 1800.0,
     }
     hours = data["volume_by_hour"]
     assert len(hours) == 24 and hours[0]["hour"] == "2025-03-10T00:00:00Z"
@@ -139,6 +173,8 @@ async def test_a_scripted_day(app: App) -> None:
         "first_responses": 2,
         "first_response_median_seconds": 150.0,
         "resolution_median_seconds": 2760.0,
+        "handling_seconds": 5280.0,
+        "reassigned_away": 0,
     }
     a2 = agents[ids["a2"]]
     assert (a2["assigned"], a2["resolved"], a2["messages_out"], a2["first_responses"]) == (1, 1, 1, 1)
