@@ -15,6 +15,7 @@ The counts are logged once (inbox.migrations) and documented in docs/routing.md.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
@@ -82,7 +83,31 @@ def upgrade() -> None:
 
 
 def _backfill() -> None:
+    conn = op.get_bind()
+    for step in backfill_steps():
+        conn.execute(insert_step(step))
+    total = conn.execute(sa.select(sa.func.count()).select_from(cv)).scalar_one()
+    if not total:
+        return
+    untimed = conn.execute(
+        sa.select(sa.func.count()).where(cv.c.assignee_id.is_not(None), cv.c.assigned_at.is_(None))
+    ).scalar_one()
+    log.warning(
+        "assignment history back-filled for %d conversations from their last state: earlier holders and "
+        "transfers, who assigned or resolved, and automatic vs manual (reason 'backfill') are not known; "
+        "%d assignees without an assignment time have no row",
+        total,
+        untimed,
+    )
+
+
+def insert_step(step: sa.Select[Any]) -> sa.Insert:
     a = sa.table("assignments", *(sa.column(c) for c in COLUMNS))
+    return sa.insert(a).from_select(list(COLUMNS), step)
+
+
+def backfill_steps() -> list[sa.Select[Any]]:
+    """One INSERT ... SELECT each, set-based (a test runs them on rows shaped as before the history)."""
 
     def no_agent() -> sa.Cast[int]:  # typed: PostgreSQL reads a bare NULL in a SELECT as text
         return sa.cast(sa.null(), Id)
@@ -104,22 +129,7 @@ def _backfill() -> None:
             cv.c.queue_id, cv.c.assigned_at,
         ).where(cv.c.status == "resolved", cv.c.resolved_at.is_not(None)),
     ]  # fmt: skip
-    conn = op.get_bind()
-    for step in steps:
-        conn.execute(sa.insert(a).from_select(list(COLUMNS), step))
-    total = conn.execute(sa.select(sa.func.count()).select_from(cv)).scalar_one()
-    if not total:
-        return
-    untimed = conn.execute(
-        sa.select(sa.func.count()).where(cv.c.assignee_id.is_not(None), cv.c.assigned_at.is_(None))
-    ).scalar_one()
-    log.warning(
-        "assignment history back-filled for %d conversations from their last state: earlier holders and "
-        "transfers, who assigned or resolved, and automatic vs manual (reason 'backfill') are not known; "
-        "%d assignees without an assignment time have no row",
-        total,
-        untimed,
-    )
+    return steps
 
 
 def downgrade() -> None:

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
+
+import pytest
 
 from inbox import models as m
 from inbox.reports import CSV_COLUMNS, period
 from inbox.routing_settings import RoutingSettings
+from inbox.serialize import iso
 from tests.inbox.routing_support import add_message, conv, conversation, set_conversation
 from tests.support import App, Tenant
 
@@ -227,3 +230,109 @@ def test_period_in_the_tenants_zone() -> None:
     assert (start.astimezone(UTC), end) == (at(11, 0), at(12, 0))
     start, end = period(None, None, now, sp)
     assert end == now and start.astimezone(UTC) == datetime(2025, 3, 6, 3, 0, tzinfo=UTC)
+
+
+async def test_credit_follows_the_history(app: App) -> None:
+    """Assigned to A, transferred to B, who replies and resolves: B's first response and resolution,
+    A's holding time (until the transfer), one reassignment, from A."""
+    t = await app.tenant()
+    a, b = await t.agent(name="A"), await t.agent(name="B")
+    ch = await t.channel()
+    cid = await conversation(app, ch)
+    post = t.admin.http.post
+    assert (await post(f"/api/conversations/{cid}/assign", json={"agent_id": a.id})).status_code == 200
+    assert (await post(f"/api/conversations/{cid}/transfer", json={"agent_id": b.id})).status_code == 200
+    assert (await b.http.post(f"/api/conversations/{cid}/messages", json={"text": "Olá"})).status_code == 202
+    assert (await b.http.post(f"/api/conversations/{cid}/resolve")).status_code == 200
+
+    c = await conv(app, cid)
+    async with app.runtime.engine.connect() as conn:
+        given, moved, resolved = (
+            await conn.execute(
+                m.assignments.select()
+                .where(m.assignments.c.conversation_id == cid)
+                .order_by(m.assignments.c.at)
+            )
+        ).all()
+    assert (moved.from_agent_id, moved.to_agent_id, resolved.from_agent_id) == (a.id, b.id, b.id)
+    assert resolved.at == c.resolved_at
+
+    now = m.utcnow()
+    window = {"from": iso(now - timedelta(hours=1)), "to": iso(now + timedelta(hours=1))}
+    data = (await t.admin.http.get("/api/reports", params=window)).json()
+    agents = {x["agent_id"]: x for x in data["agents"]}
+    held_by_a = round((moved.at - given.at).total_seconds(), 1)
+    held_by_b = round((resolved.at - moved.at).total_seconds(), 1)
+    assert agents[a.id]["handling_seconds"] == pytest.approx(held_by_a, abs=0.01)
+    assert agents[b.id]["handling_seconds"] == pytest.approx(held_by_b, abs=0.01)
+    assert (agents[a.id]["first_responses"], agents[a.id]["resolved"], agents[a.id]["reassigned_away"]) == (
+        0,
+        0,
+        1,
+    )
+    assert (agents[b.id]["first_responses"], agents[b.id]["resolved"], agents[b.id]["reassigned_away"]) == (
+        1,
+        1,
+        0,
+    )
+    frt = round((c.first_response_at - c.created_at).total_seconds(), 1)
+    assert agents[b.id]["first_response_median_seconds"] == pytest.approx(frt, abs=0.01)
+    assert agents[b.id]["resolution_median_seconds"] == pytest.approx(
+        round((c.resolved_at - c.created_at).total_seconds(), 1), abs=0.01
+    )
+    assert (agents[a.id]["assigned"], agents[b.id]["assigned"]) == (1, 1)
+    totals = data["totals"]
+    assert (
+        totals["reassignments"],
+        totals["reassigned_conversations"],
+        totals["assigned_conversations"],
+    ) == (1, 1, 1)
+    assert totals["reassignment_rate"] == 1.0
+    (no_queue,) = data["by_queue"]
+    assert (
+        no_queue["queue_id"],
+        no_queue["conversations"],
+        no_queue["resolved"],
+        no_queue["reassignments"],
+    ) == (
+        None,
+        1,
+        1,
+        1,
+    )
+
+
+async def test_heatmap_buckets_in_the_tenants_zone(app: App) -> None:
+    """Weekday (0 = Sunday) and hour in the tenant's zone, on both databases, across a DST change:
+    São Paulo had none in 2025, New York moved on 9 March 2025 (UTC-5 -> UTC-4)."""
+    t = await app.tenant()
+    ch = await t.channel()
+    async with app.runtime.engine.begin() as conn:
+        await conn.execute(
+            m.tenants.update()
+            .where(m.tenants.c.id == t.id)
+            .values(settings={"routing": {"timezone": "America/New_York"}})
+        )
+    saturday, monday = await conversation(app, ch), await conversation(app, ch)
+    # Saturday 8 March 2025 23:30 in New York (UTC-5) = Sunday 04:30 UTC.
+    sat = datetime(2025, 3, 9, 4, 30, tzinfo=UTC)
+    # Monday 10 March 2025 09:15 in New York (UTC-4 since the day before) = 13:15 UTC.
+    mon = datetime(2025, 3, 10, 13, 15, tzinfo=UTC)
+    for cid, when in ((saturday, sat), (monday, mon)):
+        await set_conversation(app, cid, created_at=when, last_message_at=when)
+        await inbound_at(app, cid, when)
+    r = await t.admin.http.get("/api/reports", params={"from": "2025-03-08", "to": "2025-03-10"})
+    assert r.status_code == 200, r.text
+    assert r.json()["heatmap"] == [
+        {"weekday": 1, "hour": 9, "conversations": 1, "messages_in": 1},
+        {"weekday": 6, "hour": 23, "conversations": 1, "messages_in": 1},
+    ]
+    r = await t.admin.http.get(
+        "/api/reports",
+        params={"from": "2025-03-08", "to": "2025-03-10", "format": "csv", "section": "heatmap"},
+    )
+    cells = list(csv.DictReader(io.StringIO(r.text)))
+    assert [(x["key"], x["weekday"], x["hour"], x["conversations"]) for x in cells] == [
+        ("1-09", "1", "9", "1"),
+        ("6-23", "6", "23", "1"),
+    ]
