@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
-from sqlalchemy import ColumnElement, Integer, Select, String, and_, case, cast, func, literal, or_, select
+from sqlalchemy import ColumnElement, Integer, Select, String, and_, case, cast, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from inbox import models as m
@@ -46,30 +46,29 @@ def greatest(dialect: str, *values: Any) -> ColumnElement[Any]:
 
 async def percentiles(conn: AsyncConnection, src: Select[Any]) -> dict[tuple[str, Any], dict[str, Any]]:
     """`src` yields (kind, key, v) rows: per (kind, key), the count, the median (the mean of the two
-    middle values for an even count, as statistics.median) and the nearest-rank p90, by window
-    functions. Negative values (clock skew, hand-edited rows) are left out."""
+    middle values for an even count, as statistics.median) and the nearest-rank p90 (the smallest
+    value with at least 90% of values at or below it), from one window function: cume_dist is the
+    share of values at or below each one. Negative values (clock skew, hand-edited rows) are left out."""
     s = src.subquery()
-    part = (s.c.kind, s.c.key)
     ranked = (
         select(
             s.c.kind,
             s.c.key,
             s.c.v,
-            func.row_number().over(partition_by=part, order_by=s.c.v).label("rn"),
-            func.count().over(partition_by=part).label("n"),
+            func.cume_dist().over(partition_by=(s.c.kind, s.c.key), order_by=s.c.v).label("share"),
         )
         .where(s.c.v >= 0)
         .subquery()
     )
     r = ranked.c
-    middle = or_(r.rn == (r.n + 1) // 2, r.rn == (r.n + 2) // 2)
-    nearest_p90 = r.rn == (r.n * 9 + 9) // 10  # ceil(0.9 n) in integers
+    lower_middle = func.min(case((r.share >= 0.5, r.v)))
+    upper_middle = func.min(case((r.share > 0.5, r.v)))
     q = select(
         r.kind,
         r.key,
-        func.max(r.n),
-        func.avg(case((middle, r.v))),
-        func.max(case((nearest_p90, r.v))),
+        func.count(),
+        (lower_middle + upper_middle) / 2,
+        func.min(case((r.share >= 0.9, r.v))),
     ).group_by(r.kind, r.key)
     out = {}
     for kind, key, n, med, p90 in await conn.execute(q):
@@ -82,14 +81,16 @@ def _round(value: Any) -> float | None:
 
 
 def grouped(base: Select[Any], v: Any, keys: dict[str, Any]) -> Select[Any]:
-    """The same rows once per grouping (`kind` -> key column), as one UNION ALL for `percentiles`.
-    Keys are text (the groupings' keys differ in type; PostgreSQL's UNION wants one)."""
+    """`base`'s rows, read once (a materialized CTE), then once per grouping (`kind` -> key column) as
+    one UNION ALL for `percentiles`. Keys are text: the groupings' keys differ in type, and
+    PostgreSQL's UNION wants one."""
+    src = base.with_only_columns(v.label("v"), *(key.label(f"k_{kind}") for kind, key in keys.items()))
+    rows = src.cte("report_rows").prefix_with("MATERIALIZED")
     parts = [
-        base.with_only_columns(literal(kind).label("kind"), cast(key, String).label("key"), v.label("v"))
-        for kind, key in keys.items()
+        select(literal(kind).label("kind"), cast(rows.c[f"k_{kind}"], String).label("key"), rows.c.v)
+        for kind in keys
     ]
-    union = parts[0].union_all(*parts[1:])
-    return select(union.subquery())
+    return select(parts[0].union_all(*parts[1:]).subquery())
 
 
 # --- the tenant's local weekday and hour ---------------------------------------------------------

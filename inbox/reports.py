@@ -132,8 +132,12 @@ async def _times(
         .limit(1)
         .scalar_subquery()
     )
+    # A first response is a message: last_message_at bounds it, and lets the list index narrow the scan.
     responded = select(cv.id).where(
-        cv.tenant_id == tenant_id, cv.first_response_at >= start, cv.first_response_at < end
+        cv.tenant_id == tenant_id,
+        cv.last_message_at >= start,
+        cv.first_response_at >= start,
+        cv.first_response_at < end,
     )
     frt = sql.grouped(
         responded,
