@@ -236,6 +236,15 @@ conversations = Table(
     # The routing worker's poll (which tenants have open work) and "resolved today/in a period".
     Index("ix_conversations_waiting", "status", "tenant_id"),
     Index("ix_conversations_resolved", "tenant_id", "resolved_at"),
+    # Reports count a period's SLA breaches (issue 17); partial: the rows without one (most, and every
+    # new conversation) cost nothing.
+    Index(
+        "ix_conversations_sla_breached",
+        "tenant_id",
+        "sla_breached_at",
+        sqlite_where=text("sla_breached_at IS NOT NULL"),
+        postgresql_where=text("sla_breached_at IS NOT NULL"),
+    ),
 )
 
 messages = Table(

@@ -201,22 +201,41 @@ async def _hands(conn: AsyncConnection, tenant_id: int, start: datetime, end: da
         )
     ).one()
 
-    async def by(col: Any, where: Any, join: bool = False) -> dict[Any, int]:
-        q = select(col, func.count()).where(rows, where).group_by(col)
-        if join:
-            q = q.join_from(m.assignments, m.conversations, cv.id == asg.conversation_id)
-        return {k: int(n) for k, n in await conn.execute(q)}
-
+    # Who gave and lost how many, by queue and channel: one grouped pass, summed here per group.
+    is_taken, is_given = case((taken, 1), else_=0), case((given, 1), else_=0)
+    grouped = (
+        select(
+            asg.from_agent_id,
+            asg.to_agent_id,
+            asg.queue_id,
+            cv.channel_id,
+            func.sum(is_taken),
+            func.sum(is_given),
+        )
+        .join_from(m.assignments, m.conversations, cv.id == asg.conversation_id)
+        .where(rows, or_(taken, given))
+        .group_by(asg.from_agent_id, asg.to_agent_id, asg.queue_id, cv.channel_id)
+    )
+    away: dict[Any, int] = defaultdict(int)
+    got: dict[Any, int] = defaultdict(int)
+    by_queue: dict[Any, int] = defaultdict(int)
+    by_channel: dict[Any, int] = defaultdict(int)
+    for from_id, to_id, queue_id, channel_id, n_taken, n_given in await conn.execute(grouped):
+        n_taken, n_given = int(n_taken or 0), int(n_given or 0)
+        away[from_id] += n_taken
+        got[to_id] += n_given
+        by_queue[queue_id] += n_taken
+        by_channel[channel_id] += n_taken
     reassigned, assigned = int(totals[1] or 0), int(totals[2] or 0)
     return {
         "reassignments": int(totals[0] or 0),
         "reassigned_conversations": reassigned,
         "assigned_conversations": assigned,
         "reassignment_rate": round(reassigned / assigned, 3) if assigned else None,
-        "away_by_agent": await by(asg.from_agent_id, taken),
-        "given_by_agent": await by(asg.to_agent_id, given),
-        "by_queue": await by(asg.queue_id, taken),
-        "by_channel": await by(cv.channel_id, taken, join=True),
+        "away_by_agent": away,
+        "given_by_agent": got,
+        "by_queue": by_queue,
+        "by_channel": by_channel,
     }
 
 

@@ -1,4 +1,5 @@
-"""assignment history, back-filled from what the conversations still tell
+"""assignment history, back-filled from what the conversations still tell; an index for the
+reports' SLA breaches
 
 Revision ID: 0011
 Revises: 0006
@@ -79,6 +80,14 @@ def upgrade() -> None:
     )
     op.create_index(op.f("ix_assignments_conversation"), "assignments", ["conversation_id", "at"])
     op.create_index(op.f("ix_assignments_tenant_at"), "assignments", ["tenant_id", "at"])
+    where = sa.text("sla_breached_at IS NOT NULL")
+    op.create_index(
+        "ix_conversations_sla_breached",
+        "conversations",
+        ["tenant_id", "sla_breached_at"],
+        sqlite_where=where,
+        postgresql_where=where,
+    )
     _backfill()
 
 
@@ -133,4 +142,5 @@ def backfill_steps() -> list[sa.Select[Any]]:
 
 
 def downgrade() -> None:
+    op.drop_index("ix_conversations_sla_breached", table_name="conversations")
     op.drop_table("assignments")

@@ -45,15 +45,17 @@ function who(id) {
 }
 
 function entry(row) {
-  const from = who(row.from_agent_id) || t("hist.nobody");
+  // Nobody held it before: the bot (a handoff) or a queue; a resolution hands it to nobody.
+  const from = who(row.from_agent_id) || (row.reason === "handoff" ? t("hist.bot") : t("hist.nobody"));
   const to = who(row.to_agent_id) || t("hist.nobody");
+  const move = row.reason === "resolve" ? from : `${from} → ${to}`;
   const by = who(row.actor_id);
   return h(
     "li",
     { class: "assign-entry", dataset: { reason: row.reason } },
     h("time", { datetime: row.at, title: fmt.dateTime(row.at) }, fmt.when(row.at)),
     h("span", { class: "assign-reason" }, t(`hist.reason.${row.reason}`)),
-    h("span", { class: "assign-move" }, `${from} → ${to}`),
+    h("span", { class: "assign-move" }, move),
     by ? h("span", { class: "muted" }, t("hist.by", { name: by })) : null,
   );
 }
