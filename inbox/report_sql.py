@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
-from sqlalchemy import ColumnElement, Integer, Select, String, and_, case, cast, func, literal, select
+from sqlalchemy import ColumnElement, Float, Integer, Select, String, and_, case, cast, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from inbox import models as m
@@ -28,7 +28,7 @@ def at(value: datetime) -> ColumnElement[Any]:
 def epoch(col: Any, dialect: str) -> ColumnElement[Any]:
     """Seconds since the epoch (fractions kept), for differences."""
     if dialect == "postgresql":
-        return func.extract("epoch", col)
+        return cast(func.extract("epoch", col), Float)  # numeric otherwise: slower to sort and sum
     return func.julianday(col) * 86400.0
 
 

@@ -150,25 +150,22 @@ async def _times(
             "hour": _hour(cv.first_response_at, d),
         },
     )
-    ar = m.assignments.alias("resolved_by")
-    resolved = (
-        select(cv.id)
-        .select_from(
-            m.conversations.outerjoin(
-                ar,
-                and_(ar.c.conversation_id == cv.id, ar.c.reason == "resolve", ar.c.at == cv.resolved_at),
-            )
-        )
-        .where(
-            cv.tenant_id == tenant_id, cv.status == "resolved", cv.resolved_at >= start, cv.resolved_at < end
-        )
+    # The resolve row written with the resolution (same time), looked up by the conversation's index.
+    resolver = (
+        select(func.coalesce(asg.actor_id, asg.from_agent_id))
+        .where(asg.conversation_id == cv.id, asg.reason == "resolve", asg.at == cv.resolved_at)
+        .limit(1)
+        .scalar_subquery()
+    )
+    resolved = select(cv.id).where(
+        cv.tenant_id == tenant_id, cv.status == "resolved", cv.resolved_at >= start, cv.resolved_at < end
     )
     res = sql.grouped(
         resolved,
         sql.seconds_between(cv.created_at, cv.resolved_at, d),
         {
             "all": literal(0),
-            "agent": func.coalesce(ar.c.actor_id, ar.c.from_agent_id, cv.assignee_id),
+            "agent": func.coalesce(resolver, cv.assignee_id),
             "channel": cv.channel_id,
             "queue": cv.queue_id,
         },
