@@ -114,7 +114,16 @@ async def _close_doubles(uow: UnitOfWork, actor: Principal, kept_id: int, other_
         await uow.conn.execute(delete(m.jobs).where(jb.kind.in_(("bot", "snooze")), jb.key == str(older.id)))
         conv = await load(uow, actor.tenant_id, older.id, lock=True)
         note = f"Contacts merged by {actor.name}: this conversation continues in conversation {newer.id}"
-        await change(uow, conv, note, status="resolved", resolved_at=m.utcnow(), snoozed_until=None)
+        await change(
+            uow,
+            conv,
+            note,
+            why="resolve",
+            by=actor.agent_id,
+            status="resolved",
+            resolved_at=m.utcnow(),
+            snoozed_until=None,
+        )
         resolved.append(older.id)
     return resolved
 

@@ -2,7 +2,7 @@
 reports' SLA breaches
 
 Revision ID: 0011
-Revises: 0006
+Revises: 0009
 Create Date: 2026-12-10 09:00:00
 
 What the existing rows allow: a handoff at `handed_off_at`, the current assignee's assignment at
@@ -24,7 +24,7 @@ from alembic import op
 from inbox.models import Id, UTCDateTime
 
 revision = "0011"
-down_revision = "0006"
+down_revision = "0009"  # the lead re-chains it to "0010" at merge
 branch_labels = None
 depends_on = None
 

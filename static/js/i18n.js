@@ -1099,6 +1099,8 @@ Object.assign(STRINGS.pt, {
   "csat.rate": "Taxa de resposta",
   "csat.agent": "Atendente",
   "csat.none": "Nenhuma nota ainda. A automação “Uma conversa é resolvida” pede as notas.",
+});
+
 // Reports over a date range and the assignment history (issue 17).
 Object.assign(STRINGS.en, {
   "rep.title": "Reports",
