@@ -275,6 +275,9 @@ messages = Table(
     # An approved provider template sent instead of `text` (the window was closed):
     # {"name", "language", "parameters": [...]}; NULL for every other message.
     Column("template", JSON, nullable=True),
+    # A system message's text as {"code", "params"} (inbox/texts.py), which the browser renders in the
+    # agent's language; `text` holds its English rendering. NULL for every other message.
+    Column("text_code", JSON, nullable=True),
     # Dedup is the database's job: repeated deliveries hit this and insert nothing.
     UniqueConstraint("channel_id", "provider_message_id"),
     # An agent reply's idempotency key; customers' messages have none, so they skip this index.

@@ -50,9 +50,9 @@ async def conversation_for(conn: AsyncConnection, p: Principal, conversation_id:
     """The conversation row if `p` may see it: 404 for another tenant's (or none), 403 beyond the rule."""
     row = await conversation_row(conn, conversation_id)
     if row is None or row.tenant_id != p.tenant_id:
-        raise NotFound("conversation not found")
+        raise NotFound("conversation not found", code="conversation_not_found")
     if not may_see_conversation(p, row.assignee_id, row.queue_id):
-        raise Forbidden("this conversation is assigned to another agent")
+        raise Forbidden("this conversation is assigned to another agent", code="conversation_forbidden")
     return row
 
 

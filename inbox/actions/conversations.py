@@ -27,6 +27,7 @@ from inbox.db import insert as dialect_insert
 from inbox.errors import Conflict, Forbidden, Invalid, NotFound, Unprocessable
 from inbox.queries import conversations_select
 from inbox.signals import routing_changed
+from inbox.texts import Text
 from inbox.uow import UnitOfWork
 
 cv, jb, ag = m.conversations.c, m.jobs.c, m.agents.c
@@ -51,14 +52,14 @@ async def load(uow: UnitOfWork, tenant_id: int, conversation_id: int, *, lock: b
         q = q.with_for_update(of=m.conversations)
     row = (await uow.conn.execute(q)).first()
     if row is None:
-        raise NotFound("conversation not found")
+        raise NotFound("conversation not found", code="conversation_not_found")
     return row
 
 
 async def change(
     uow: UnitOfWork,
     row: Row[Any],
-    note: str | None,
+    note: Text | None,
     *,
     why: assignments.Reason | None = None,
     by: int | None = None,
@@ -100,7 +101,9 @@ async def change(
     return new
 
 
-async def system_message(uow: UnitOfWork, conv: Row[Any], text: str) -> dict[str, Any]:
+async def system_message(uow: UnitOfWork, conv: Row[Any], text: Text) -> dict[str, Any]:
+    """The one way a system line is written: its English `text` (search, exports, old clients) and
+    its `text_code`, which the browser renders in the agent's language (inbox/texts.py)."""
     row = (
         await uow.conn.execute(
             insert(m.messages)
@@ -112,7 +115,8 @@ async def system_message(uow: UnitOfWork, conv: Row[Any], text: str) -> dict[str
                 sender_type="system",
                 sender_id=None,
                 kind="text",
-                text=text,
+                text=str(text),
+                text_code=text.as_json(),
                 attachments=[],
                 status="note",
                 deleted=False,
@@ -152,13 +156,15 @@ async def handoff(
 ) -> Row[Any]:
     """Bot -> human: the conversation queues (or goes straight to `assign_to`) and the bot is silent
     there from now on (its pending turn is dropped; the bot only ever answers status `bot`).
-    `by`: the agent whose action it is (None: the bot's own decision)."""
+    `by`: the agent whose action it is (None: the bot's own decision). `reason`: a `Text` where the
+    server words it (shown in the agent's language), else the model's or the agent's own words, shown
+    as they are."""
     conv = await load(uow, tenant_id, conversation_id, lock=True)
     await uow.conn.execute(m.jobs.delete().where(jb.kind == "bot", jb.key == str(conversation_id)))
     if conv.status != "bot":
         return conv
     now = m.utcnow()
-    values: dict[str, Any] = {"handoff_reason": reason, "handed_off_at": now}
+    values: dict[str, Any] = {"handoff_reason": str(reason), "handed_off_at": now}
     if assign_to is not None:
         values.update(
             status="assigned", assignee_id=assign_to, assigned_at=now, queued_at=conv.queued_at or now
@@ -166,7 +172,7 @@ async def handoff(
         await _mark_assigned(uow, assign_to, now)
     else:
         values.update(status="queued", queued_at=now)
-    return await change(uow, conv, f"Handed to a human: {reason}", why="handoff", by=by, **values)
+    return await change(uow, conv, Text("conversation.handed_off", reason=reason), why="handoff", by=by, **values)
 
 
 async def request_handoff(uow: UnitOfWork, actor: Principal, conversation_id: int, reason: str) -> Row[Any]:
@@ -190,7 +196,7 @@ async def visible(uow: UnitOfWork, actor: Principal, conversation_id: int) -> Ro
     """Locked row the actor may act on: 404 for another tenant's, 403 beyond the visibility rule."""
     conv = await load(uow, actor.tenant_id, conversation_id, lock=True)
     if not may_see_conversation(actor, conv.assignee_id, conv.queue_id):
-        raise Forbidden("this conversation is assigned to another agent")
+        raise Forbidden("this conversation is assigned to another agent", code="conversation_forbidden")
     return conv
 
 
@@ -201,7 +207,7 @@ async def _agent(uow: UnitOfWork, tenant_id: int, agent_id: int) -> Row[Any]:
     if row is None:
         raise NotFound("agent not found")
     if row.disabled_at is not None:
-        raise Unprocessable("that agent is disabled")
+        raise Unprocessable("that agent is disabled", code="agent_disabled")
     return row
 
 
@@ -219,7 +225,7 @@ async def assign(uow: UnitOfWork, actor: Principal, conversation_id: int, agent_
     status and capacity: it is a person's decision. A bot conversation is taken over (handoff)."""
     conv = await visible(uow, actor, conversation_id)
     if conv.status == "resolved":
-        raise Conflict("the conversation is resolved; reopen it first")
+        raise Conflict("the conversation is resolved; reopen it first", code="conversation_resolved")
     by = actor.name
     if agent_id is not None:
         target = await _agent(uow, actor.tenant_id, agent_id)
@@ -233,16 +239,16 @@ async def assign(uow: UnitOfWork, actor: Principal, conversation_id: int, agent_
                 uow,
                 actor.tenant_id,
                 conv.id,
-                reason=f"taken over by {by}",
+                reason=Text("handoff.taken_over", by=by),
                 assign_to=target.id,
                 by=actor.agent_id,
             )
         now = m.utcnow()
         await _mark_assigned(uow, target.id, now)
         note = (
-            f"Assigned to {target.name}"
+            Text("conversation.assigned", name=target.name)
             if target.id == actor.agent_id
-            else f"Assigned to {target.name} by {by}"
+            else Text("conversation.assigned_by", name=target.name, by=by)
         )
         values: dict[str, Any] = {"assignee_id": target.id, "assigned_at": now}
         if conv.status == "queued":  # a snoozed one stays snoozed, now someone else's
@@ -253,13 +259,13 @@ async def assign(uow: UnitOfWork, actor: Principal, conversation_id: int, agent_
     await _audit(uow, actor, "conversation.assigned", conv, agent_id=None, previous_agent_id=conv.assignee_id)
     if conv.status == "bot":
         return await handoff(
-            uow, actor.tenant_id, conv.id, reason=f"sent to the queue by {by}", by=actor.agent_id
+            uow, actor.tenant_id, conv.id, reason=Text("handoff.sent_to_queue", by=by), by=actor.agent_id
         )
     values = {"assignee_id": None, "assigned_at": None}
     if conv.status == "assigned":
         values.update(status="queued", queued_at=_requeued_at(conv))
     return await change(
-        uow, conv, f"Returned to the queue by {by}", why="unassign", by=actor.agent_id, **values
+        uow, conv, Text("conversation.unassigned", by=by), why="unassign", by=actor.agent_id, **values
     )
 
 
@@ -283,7 +289,7 @@ async def resolve(uow: UnitOfWork, actor: Principal, conversation_id: int) -> Ro
     resolved = await change(
         uow,
         conv,
-        f"Resolved by {actor.name}",
+        Text("conversation.resolved", by=actor.name),
         why="resolve",
         by=actor.agent_id,
         status="resolved",
@@ -301,7 +307,7 @@ async def reopen(uow: UnitOfWork, actor: Principal, conversation_id: int) -> Row
     conv = await visible(uow, actor, conversation_id)
     if conv.status == "snoozed":
         await _audit(uow, actor, "conversation.reopened", conv, previous_status=conv.status)
-        return await wake(uow, conv, f"Reopened by {actor.name}")
+        return await wake(uow, conv, Text("conversation.reopened", by=actor.name))
     if conv.status != "resolved":
         return conv
     other = select(cv.id).where(
@@ -312,7 +318,11 @@ async def reopen(uow: UnitOfWork, actor: Principal, conversation_id: int) -> Row
     )
     other_id = (await uow.conn.execute(other)).scalar()
     if other_id is not None:
-        raise Conflict(f"this contact already has an open conversation on this channel (id {other_id})")
+        raise Conflict(
+            f"this contact already has an open conversation on this channel (id {other_id})",
+            code="conversation_open_elsewhere",
+            params={"id": other_id},
+        )
     active = (
         conv.assignee_id is not None
         and (
@@ -328,9 +338,14 @@ async def reopen(uow: UnitOfWork, actor: Principal, conversation_id: int) -> Row
     else:
         values.update(status="queued", assignee_id=None, queued_at=m.utcnow())
     try:
-        return await change(uow, conv, f"Reopened by {actor.name}", why="reopen", by=actor.agent_id, **values)
+        return await change(
+            uow, conv, Text("conversation.reopened", by=actor.name), why="reopen", by=actor.agent_id, **values
+        )
     except IntegrityError as exc:  # a new conversation opened concurrently (uq_conversations_open)
-        raise Conflict("this contact already has an open conversation on this channel") from exc
+        raise Conflict(
+            "this contact already has an open conversation on this channel",
+            code="conversation_open_elsewhere",
+        ) from exc
 
 
 async def snooze(uow: UnitOfWork, actor: Principal, conversation_id: int, until: datetime) -> Row[Any]:
@@ -339,10 +354,14 @@ async def snooze(uow: UnitOfWork, actor: Principal, conversation_id: int, until:
     if until.tzinfo is None:
         until = until.replace(tzinfo=UTC)
     if until <= m.utcnow():
-        raise Invalid("until must be in the future")
+        raise Invalid("until must be in the future", code="snooze_past")
     conv = await visible(uow, actor, conversation_id)
     if conv.status in ("resolved", "bot"):
-        raise Conflict(f"a {conv.status} conversation cannot be snoozed")
+        raise Conflict(
+            f"a {conv.status} conversation cannot be snoozed",
+            code="snooze_refused",
+            params={"status": conv.status},
+        )
     job = dialect_insert(uow.dialect, m.jobs)
     job = job.on_conflict_do_update(
         index_elements=["kind", "key"],
@@ -364,12 +383,11 @@ async def snooze(uow: UnitOfWork, actor: Principal, conversation_id: int, until:
     uow.after_commit(lambda: rt.wake("jobs"))
     await _audit(uow, actor, "conversation.snoozed", conv, until=until.astimezone(UTC))
     stamp = until.astimezone(UTC).isoformat(timespec="minutes").replace("+00:00", "Z")
-    return await change(
-        uow, conv, f"Snoozed until {stamp} by {actor.name}", status="snoozed", snoozed_until=until
-    )
+    note = Text("conversation.snoozed", until=stamp, by=actor.name)
+    return await change(uow, conv, note, status="snoozed", snoozed_until=until)
 
 
-async def wake(uow: UnitOfWork, conv: Row[Any], note: str) -> Row[Any]:
+async def wake(uow: UnitOfWork, conv: Row[Any], note: Text) -> Row[Any]:
     """A snoozed conversation back to its assignee, or to the queue if it has none."""
     values: dict[str, Any] = {"snoozed_until": None}
     if conv.assignee_id is not None:
@@ -391,5 +409,5 @@ async def wake_snoozed(uow: UnitOfWork, tenant_id: int, conversation_id: int) ->
     until: datetime = conv.snoozed_until
     if until > m.utcnow():
         return until
-    await wake(uow, conv, "Snooze ended")
+    await wake(uow, conv, Text("conversation.snooze_ended"))
     return None

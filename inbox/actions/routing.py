@@ -22,6 +22,7 @@ from inbox.actions import assignments
 from inbox.actions.conversations import OPEN_LOAD, load, system_message
 from inbox.actions.events import sla_breached_event, updated_event
 from inbox.routing_settings import RoutingSettings
+from inbox.texts import Text
 from inbox.uow import UnitOfWork
 
 cv, ag, qm = m.conversations.c, m.agents.c, m.queue_members.c
@@ -206,7 +207,7 @@ async def _assign_one(
         return False
     conv = await load(uow, tenant_id, conversation_id)
     await assignments.record(uow.conn, conv, "auto", from_agent_id=None, to_agent_id=a.id, at=now)
-    await system_message(uow, conv, f"Assigned to {a.name} automatically")
+    await system_message(uow, conv, Text("conversation.assigned_auto", name=a.name))
     uow.emit(tenant_id, updated_event(conv))
     return True
 
@@ -254,7 +255,7 @@ async def _requeue_offline(
         ).first()
         if took is None:
             continue
-        why = "is no longer active" if r.disabled_at is not None else f"is {r.status}"
+        why = "inactive" if r.disabled_at is not None or r.status not in ("away", "offline") else r.status
         conv = await load(uow, tenant_id, r.id)
         await assignments.record(
             uow.conn,
@@ -265,7 +266,7 @@ async def _requeue_offline(
             at=now,
             assigned_at=r.assigned_at,
         )
-        await system_message(uow, conv, f"Returned to the queue: {r.name} {why}")
+        await system_message(uow, conv, Text(f"conversation.requeued_{why}", name=r.name))
         uow.emit(tenant_id, updated_event(conv, prev_assignee_id=r.assignee_id))
         done.append(r.id)
     return done

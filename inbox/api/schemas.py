@@ -5,7 +5,7 @@ Extra fields are allowed, so that a field added to an answer never breaks a clie
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -18,7 +18,11 @@ class Open(BaseModel):
 
 
 class Error(Open):
+    """`error`: the English reason; `code`: stable (inbox.errors.CODES), for clients to translate."""
+
     error: str
+    code: str
+    params: dict[str, Any] | None = None
 
 
 class Health(Open):
@@ -93,6 +97,14 @@ class ReplyWindow(Open):
     tag: str | None
 
 
+class TextCode(Open):
+    """A system message's text as a code and parameters (inbox.texts); a parameter may itself be
+    `{"code", "params"}`."""
+
+    code: str
+    params: dict[str, Any]
+
+
 class Message(Open):
     id: Id
     conversation_id: Id
@@ -106,6 +118,7 @@ class Message(Open):
     provider_message_id: str | None
     created_at: Time
     deleted: bool | None = None
+    text_code: TextCode | None = None
 
 
 class MessagePage(Open):

@@ -97,7 +97,9 @@ async def _write(uow: UnitOfWork, stmt: Any, name: str) -> Any:
     try:
         return (await uow.conn.execute(stmt.returning(m.automations))).one()
     except IntegrityError as exc:
-        raise Conflict(f"name: an automation named {name!r} already exists") from exc
+        raise Conflict(
+            f"name: an automation named {name!r} already exists", code="name_taken", params={"field": "name"}
+        ) from exc
 
 
 async def create(uow: UnitOfWork, p: Principal, raw: Any) -> dict[str, Any]:
