@@ -30,7 +30,7 @@ CODES: dict[str, str] = {
     "backup_failed": "a backup or restore could not be done (CLI)",
     # validation
     "body_not_json": "the body is not JSON",
-    "invalid_field": "a field of the body is missing or wrong; params: field",
+    "invalid_field": "a field of the body is missing or wrong; params: field, detail",
     # sessions and access
     "login_failed": "wrong email or password",
     "session_invalid": "the session token is missing, wrong or expired",

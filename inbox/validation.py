@@ -38,8 +38,10 @@ def readable(exc: ValidationError, what: str) -> str:
 
 
 def validate(model: type[M], data: Any, *, what: str) -> M:
-    """`model` from `data`, or `Invalid` with a readable reason (code `invalid_field`, naming it)."""
+    """`model` from `data`, or `Invalid` with a readable reason (code `invalid_field`; params: the
+    `field` and pydantic's `detail`)."""
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        raise Invalid(readable(exc, what), code="invalid_field", params={"field": _where(exc, what)}) from exc
+        params = {"field": _where(exc, what), "detail": exc.errors()[0]["msg"]}
+        raise Invalid(readable(exc, what), code="invalid_field", params=params) from exc

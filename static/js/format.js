@@ -7,17 +7,35 @@ export function parse(iso) {
   return iso ? new Date(iso) : null;
 }
 
-/** "4s", "12m", "3h 5m", "2d 4h" */
+const units = new Map(); // "locale unit" -> Intl.NumberFormat
+
+/** `n` with a short unit in the chosen locale: "3h" / "3 h", "59m" / "59 min", "1.5 MB" / "1,5 MB". */
+function unit(n, name, display = "narrow") {
+  const key = `${locale()} ${name} ${display}`;
+  if (!units.has(key)) {
+    units.set(key, new Intl.NumberFormat(locale(), { style: "unit", unit: name, unitDisplay: display, maximumFractionDigits: 1 }));
+  }
+  return units.get(key).format(n);
+}
+
+/** "4s", "12m", "3h 5m", "2d 4h" in English; "4 s", "12 min", "3 h 5 min" in Portuguese (Intl units). */
 export function duration(seconds) {
   if (seconds === null || seconds === undefined || Number.isNaN(seconds)) return "—";
   const s = Math.max(0, Math.round(seconds));
-  if (s < 60) return `${s}s`;
+  if (s < 60) return unit(s, "second");
   const m = Math.floor(s / 60);
-  if (m < 60) return `${m}m`;
+  if (m < 60) return unit(m, "minute");
   const h = Math.floor(m / 60);
-  if (h < 24) return m % 60 ? `${h}h ${m % 60}m` : `${h}h`;
+  if (h < 24) return m % 60 ? `${unit(h, "hour")} ${unit(m % 60, "minute")}` : unit(h, "hour");
   const d = Math.floor(h / 24);
-  return h % 24 ? `${d}d ${h % 24}h` : `${d}d`;
+  return h % 24 ? `${unit(d, "day")} ${unit(h % 24, "hour")}` : unit(d, "day");
+}
+
+/** A file size: "300 B", "12 kB", "1.5 MB" ("1,5 MB" in Portuguese). */
+export function bytes(n) {
+  if (n < 1024) return `${number(n)} B`;
+  if (n < 1024 * 1024) return unit(Math.round(n / 1024), "kilobyte", "short");
+  return unit(n / (1024 * 1024), "megabyte", "short");
 }
 
 export function since(iso, now = Date.now()) {

@@ -1178,3 +1178,221 @@ Object.assign(STRINGS.pt, {
   "hist.reason.reopen": "Reaberta",
   "hist.reason.backfill": "Atribuída (antes do histórico)",
 });
+
+// --- Server texts: system messages and API errors by code, in the agent's language (issue 17 item 3)
+// `sys.<code>`: inbox/texts.py TEMPLATES (same placeholders); `err.<code>`: inbox/errors.py CODES,
+// where {error} is the server's English reason. A test checks both registries against this block.
+Object.assign(STRINGS.en, {
+  "sys.conversation.assigned": "Assigned to {name}",
+  "sys.conversation.assigned_by": "Assigned to {name} by {by}",
+  "sys.conversation.assigned_auto": "Assigned to {name} automatically",
+  "sys.conversation.unassigned": "Returned to the queue by {by}",
+  "sys.conversation.requeued_inactive": "Returned to the queue: {name} is no longer active",
+  "sys.conversation.requeued_away": "Returned to the queue: {name} is away",
+  "sys.conversation.requeued_offline": "Returned to the queue: {name} is offline",
+  "sys.conversation.resolved": "Resolved by {by}",
+  "sys.conversation.reopened": "Reopened by {by}",
+  "sys.conversation.snoozed": "Snoozed until {until} by {by}",
+  "sys.conversation.snooze_ended": "Snooze ended",
+  "sys.conversation.handed_off": "Handed to a human: {reason}",
+  "sys.conversation.transferred": "Transferred to {target} by {by}",
+  "sys.conversation.transferred_note": "Transferred to {target} by {by}: {note}",
+  "sys.transfer.agent": "{name}",
+  "sys.transfer.queue": "queue {queue}",
+  "sys.transfer.agent_queue": "{name} and queue {queue}",
+  "sys.contact.merged": "Contacts merged by {by}: this conversation continues in conversation {other}",
+  "sys.contact.erased": "Contact data erased by {by}",
+  "sys.handoff.taken_over": "taken over by {by}",
+  "sys.handoff.sent_to_queue": "sent to the queue by {by}",
+  "sys.handoff.transferred": "transferred by {by}",
+  "sys.handoff.requested": "requested by {by}",
+  "sys.handoff.agent_replied": "agent replied",
+  "sys.handoff.agent_spoke": "an agent replied in the conversation",
+  "sys.handoff.no_api_key": "bot unavailable: OPENAI_API_KEY is not set",
+  "sys.handoff.bot_off": "bot turned off for this channel",
+  "sys.handoff.outside_hours": "outside business hours",
+  "sys.handoff.asked_for_person": "customer asked for a person (“{keyword}”)",
+  "sys.handoff.turn_limit": "bot turn limit reached ({limit})",
+  "sys.handoff.model_asked": "the model asked for a human",
+  "sys.handoff.bot_error": "bot error",
+  "sys.handoff.bot_timeout": "bot error: timeout",
+  "sys.handoff.bot_unreachable": "bot error: model unreachable",
+  "sys.handoff.bot_http": "bot error: model answered HTTP {status}",
+  "sys.handoff.bot_filtered": "bot error: answer withheld by the content filter",
+  "sys.handoff.bot_empty": "bot error: empty answer",
+  "sys.handoff.bot_unusable": "bot error: unusable answer",
+  "sys.handoff.bot_no_choices": "bot error: unusable answer (no choices)",
+  "sys.handoff.bot_no_message": "bot error: unusable answer (no message)",
+  "err.invalid": "{error}",
+  "err.unauthenticated": "Your session has ended. Sign in again.",
+  "err.forbidden": "You may not do this.",
+  "err.not_found": "Not found: it may have been deleted.",
+  "err.method_not_allowed": "This action is not available.",
+  "err.conflict": "{error}",
+  "err.unprocessable": "{error}",
+  "err.internal": "Something went wrong on the server. Try again.",
+  "err.login_locked": "Too many failed sign-ins. Try again later.",
+  "err.upload_too_large": "This file is too large (at most {max_mb} MB).",
+  "err.upload_type": "Files of this type cannot be attached.",
+  "err.upload_empty": "The file is empty.",
+  "err.provider_failed": "The provider refused or did not answer: {error}",
+  "err.backup_failed": "{error}",
+  "err.body_not_json": "The request was not understood (not JSON).",
+  "err.invalid_field": "{error}",
+  "err.login_failed": "Wrong email or password.",
+  "err.session_invalid": "Your session has ended. Sign in again.",
+  "err.role_forbidden": "Your role may not do this.",
+  "err.conversation_forbidden": "This conversation is assigned to another agent.",
+  "err.conversation_not_found": "This conversation no longer exists.",
+  "err.conversation_resolved": "The conversation is resolved: reopen it first.",
+  "err.conversation_open_elsewhere": "This contact already has an open conversation on this channel.",
+  "err.snooze_past": "Choose a time in the future.",
+  "err.snooze_refused": "A conversation in this state cannot be snoozed.",
+  "err.agent_disabled": "That agent is disabled.",
+  "err.transfer_no_target": "Choose an agent or a queue.",
+  "err.window_closed": "{error}",
+  "err.message_empty": "Write something or attach a file.",
+  "err.public_url_missing": "Files can only be sent once INBOX_PUBLIC_URL is set; attach them to a private note meanwhile.",
+  "err.upload_missing": "An attached file is gone: upload it again.",
+  "err.retry_not_failed": "Only a failed message can be sent again.",
+  "err.idempotency_conflict": "This message was already sent in another conversation.",
+  "err.name_taken": "This name is already used.",
+  "err.email_taken": "An agent with this email already exists.",
+  "err.password_short": "The password needs at least 8 characters.",
+  "err.capacity_negative": "Capacity must be zero or more.",
+  "err.template_unknown_variable": "The template uses an unknown variable: {names}.",
+  "err.template_empty": "A template needs text.",
+  "err.template_in_use": "Automations use this template ({names}): change them first.",
+  "err.label_unknown": "There is no label named “{name}”.",
+  "err.appointment_cancelled": "A cancelled appointment cannot change; create a new one.",
+  "err.merge_same_contact": "A contact cannot be merged into itself.",
+  "err.erase_unconfirmed": "Confirm the erasure first.",
+  "err.search_empty": "Type something to search for.",
+  "err.bot_needs_api_key": "The bot needs OPENAI_API_KEY on the server.",
+});
+Object.assign(STRINGS.pt, {
+  "sys.conversation.assigned": "Atribuída a {name}",
+  "sys.conversation.assigned_by": "Atribuída a {name} por {by}",
+  "sys.conversation.assigned_auto": "Atribuída a {name} automaticamente",
+  "sys.conversation.unassigned": "Devolvida à fila por {by}",
+  "sys.conversation.requeued_inactive": "Devolvida à fila: {name} não está mais ativo(a)",
+  "sys.conversation.requeued_away": "Devolvida à fila: {name} está ausente",
+  "sys.conversation.requeued_offline": "Devolvida à fila: {name} está offline",
+  "sys.conversation.resolved": "Resolvida por {by}",
+  "sys.conversation.reopened": "Reaberta por {by}",
+  "sys.conversation.snoozed": "Adiada até {until} por {by}",
+  "sys.conversation.snooze_ended": "Fim do adiamento",
+  "sys.conversation.handed_off": "Passada para um humano: {reason}",
+  "sys.conversation.transferred": "Transferida para {target} por {by}",
+  "sys.conversation.transferred_note": "Transferida para {target} por {by}: {note}",
+  "sys.transfer.agent": "{name}",
+  "sys.transfer.queue": "a fila {queue}",
+  "sys.transfer.agent_queue": "{name} e a fila {queue}",
+  "sys.contact.merged": "Contatos unificados por {by}: esta conversa continua na conversa {other}",
+  "sys.contact.erased": "Dados do contato apagados por {by}",
+  "sys.handoff.taken_over": "assumida por {by}",
+  "sys.handoff.sent_to_queue": "enviada à fila por {by}",
+  "sys.handoff.transferred": "transferida por {by}",
+  "sys.handoff.requested": "pedido de {by}",
+  "sys.handoff.agent_replied": "um agente respondeu",
+  "sys.handoff.agent_spoke": "um agente respondeu na conversa",
+  "sys.handoff.no_api_key": "bot indisponível: OPENAI_API_KEY não está definida",
+  "sys.handoff.bot_off": "bot desligado neste canal",
+  "sys.handoff.outside_hours": "fora do horário de atendimento",
+  "sys.handoff.asked_for_person": "o cliente pediu uma pessoa (“{keyword}”)",
+  "sys.handoff.turn_limit": "limite de turnos do bot atingido ({limit})",
+  "sys.handoff.model_asked": "o modelo pediu um humano",
+  "sys.handoff.bot_error": "erro do bot",
+  "sys.handoff.bot_timeout": "erro do bot: tempo esgotado",
+  "sys.handoff.bot_unreachable": "erro do bot: modelo inacessível",
+  "sys.handoff.bot_http": "erro do bot: o modelo respondeu HTTP {status}",
+  "sys.handoff.bot_filtered": "erro do bot: resposta retida pelo filtro de conteúdo",
+  "sys.handoff.bot_empty": "erro do bot: resposta vazia",
+  "sys.handoff.bot_unusable": "erro do bot: resposta inutilizável",
+  "sys.handoff.bot_no_choices": "erro do bot: resposta inutilizável (sem opções)",
+  "sys.handoff.bot_no_message": "erro do bot: resposta inutilizável (sem mensagem)",
+  "err.invalid": "Pedido inválido: {error}",
+  "err.unauthenticated": "Sua sessão terminou. Entre novamente.",
+  "err.forbidden": "Você não tem permissão para isso.",
+  "err.not_found": "Não encontrado: pode ter sido excluído.",
+  "err.method_not_allowed": "Esta ação não está disponível.",
+  "err.conflict": "Conflito: {error}",
+  "err.unprocessable": "Não permitido: {error}",
+  "err.internal": "Algo deu errado no servidor. Tente novamente.",
+  "err.login_locked": "Muitas tentativas de entrada com falha. Tente mais tarde.",
+  "err.upload_too_large": "Este arquivo é grande demais (no máximo {max_mb} MB).",
+  "err.upload_type": "Arquivos deste tipo não podem ser anexados.",
+  "err.upload_empty": "O arquivo está vazio.",
+  "err.provider_failed": "O provedor recusou ou não respondeu: {error}",
+  "err.backup_failed": "Falha no backup: {error}",
+  "err.body_not_json": "O pedido não foi entendido (não é JSON).",
+  "err.invalid_field": "Verifique o campo “{field}”: {detail}",
+  "err.login_failed": "E-mail ou senha incorretos.",
+  "err.session_invalid": "Sua sessão terminou. Entre novamente.",
+  "err.role_forbidden": "Seu papel não permite fazer isso.",
+  "err.conversation_forbidden": "Esta conversa está atribuída a outro agente.",
+  "err.conversation_not_found": "Esta conversa não existe mais.",
+  "err.conversation_resolved": "A conversa está resolvida: reabra-a primeiro.",
+  "err.conversation_open_elsewhere": "Este contato já tem uma conversa aberta neste canal.",
+  "err.snooze_past": "Escolha um horário no futuro.",
+  "err.snooze_refused": "Uma conversa neste estado não pode ser adiada.",
+  "err.agent_disabled": "Esse agente está desativado.",
+  "err.transfer_no_target": "Escolha um agente ou uma fila.",
+  "err.window_closed": "A janela de mensagens está fechada: o cliente precisa escrever primeiro, ou é preciso enviar um modelo aprovado.",
+  "err.message_empty": "Escreva algo ou anexe um arquivo.",
+  "err.public_url_missing": "Arquivos só podem ser enviados quando INBOX_PUBLIC_URL estiver definido; enquanto isso, anexe-os a uma nota privada.",
+  "err.upload_missing": "Um arquivo anexado não existe mais: envie-o de novo.",
+  "err.retry_not_failed": "Só uma mensagem com falha pode ser reenviada.",
+  "err.idempotency_conflict": "Esta mensagem já foi enviada em outra conversa.",
+  "err.name_taken": "Este nome já está em uso.",
+  "err.email_taken": "Já existe um agente com este e-mail.",
+  "err.password_short": "A senha precisa de pelo menos 8 caracteres.",
+  "err.capacity_negative": "A capacidade deve ser zero ou mais.",
+  "err.template_unknown_variable": "O modelo usa uma variável desconhecida: {names}.",
+  "err.template_empty": "Um modelo precisa de texto.",
+  "err.template_in_use": "Automações usam este modelo ({names}): altere-as primeiro.",
+  "err.label_unknown": "Não há etiqueta chamada “{name}”.",
+  "err.appointment_cancelled": "Um agendamento cancelado não pode mudar; crie um novo.",
+  "err.merge_same_contact": "Um contato não pode ser unificado com ele mesmo.",
+  "err.erase_unconfirmed": "Confirme a exclusão primeiro.",
+  "err.search_empty": "Digite algo para buscar.",
+  "err.bot_needs_api_key": "O bot precisa de OPENAI_API_KEY no servidor.",
+});
+
+// Parameters of server texts that hold a time (ISO 8601, UTC): shown in the chosen locale.
+const TIME_PARAMS = new Set(["until"]);
+
+function known(key) {
+  return key in STRINGS[current] || key in STRINGS.en;
+}
+
+// The text of {code, params} in the chosen language, or null when a code (or a nested one) is unknown.
+function rendered(coded) {
+  if (!coded || typeof coded.code !== "string" || !known(`sys.${coded.code}`)) return null;
+  const vars = {};
+  for (const [name, value] of Object.entries(coded.params || {})) {
+    if (value && typeof value === "object") {
+      const inner = rendered(value);
+      if (inner === null) return null;
+      vars[name] = inner;
+    } else if (TIME_PARAMS.has(name) && !Number.isNaN(new Date(value).getTime())) {
+      vars[name] = new Date(value).toLocaleString(locale(), { dateStyle: "medium", timeStyle: "short" });
+    } else {
+      vars[name] = value;
+    }
+  }
+  return t(`sys.${coded.code}`, vars);
+}
+
+/** A server text `{code, params}` (a system message's `text_code`) in the chosen language;
+ * `fallback` (the server's English text) when this page does not know the code. */
+export function serverText(coded, fallback = "") {
+  return rendered(coded) ?? fallback;
+}
+
+/** An API error in the chosen language: the translation of its `code` (with its `params`, and
+ * {error} for the server's English reason), else `fallback` (that reason). */
+export function errorText(code, params, fallback) {
+  if (!code || !known(`err.${code}`)) return fallback;
+  return t(`err.${code}`, { ...(params || {}), error: fallback });
+}

@@ -297,7 +297,7 @@ async def test_merge_refuses_itself_bad_bodies_and_other_tenants_contacts(app: A
         nothing = await admin.http.post(
             f"/api/contacts/{missing_path_id}/merge", json={"other_id": missing_other_id}
         )
-        assert (r.status_code, r.json()) == (404, {"error": "contact not found"})
+        assert (r.status_code, r.json()) == (404, {"error": "contact not found", "code": "not_found"})
         assert (nothing.status_code, nothing.json()) == (r.status_code, r.json())
     for path in ("conversations", "merge-candidates"):
         assert (await admin.http.get(f"/api/contacts/{theirs.kept}/{path}")).status_code == 404
