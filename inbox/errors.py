@@ -24,7 +24,7 @@ CODES: dict[str, str] = {
     "unprocessable": "well-formed but refused by a rule (422)",
     "internal": "a bug on the server (500)",
     "login_locked": "too many failed logins: wait (429, Retry-After)",
-    "upload_too_large": "the file is over the upload limit (413); params: max_mb",
+    "upload_too_large": "the file is over the upload limit (413); params: max_bytes",
     "upload_type": "a file type that cannot be attached (415)",
     "provider_failed": "the provider refused, failed or was too slow (422, 502, 504)",
     "backup_failed": "a backup or restore could not be done (CLI)",

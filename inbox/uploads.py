@@ -133,9 +133,8 @@ async def store(
     `ActionError` for an empty body; nothing stays on disk then. (The webhook reader keeps its 1 MiB
     body in memory; an upload goes to disk as it arrives.)"""
     limit = f"a file may be at most {size_text(max_bytes)}"
-    max_mb = round(max_bytes / (1024 * 1024), 1)
     if declared is not None and declared.isdigit() and int(declared) > max_bytes:
-        raise TooLarge(f"this file is {size_text(int(declared))}; {limit}", params={"max_mb": max_mb})
+        raise TooLarge(f"this file is {size_text(int(declared))}; {limit}", params={"max_bytes": max_bytes})
     target = folder(data_dir, tenant_id)
     target.mkdir(parents=True, exist_ok=True)
     key = secrets.token_hex(16)
@@ -149,7 +148,7 @@ async def store(
                 size += len(chunk)
                 if size > max_bytes:
                     raise TooLarge(
-                        f"this file is over {size_text(max_bytes)}; {limit}", params={"max_mb": max_mb}
+                        f"this file is over {size_text(max_bytes)}; {limit}", params={"max_bytes": max_bytes}
                     )
                 await asyncio.to_thread(f.write, chunk)
         finally:

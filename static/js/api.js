@@ -1,7 +1,7 @@
 // The HTTP API client: bearer token kept in localStorage, JSON in and out, errors as ApiError.
 // A 401 on any call but login means the session ended: listeners of "unauthorized" go to the login.
 
-import { errorText } from "./i18n.js";
+import { errorText } from "./format.js";
 
 const TOKEN_KEY = "inbox.token";
 

@@ -1,7 +1,7 @@
 // Dates, durations and small labels, in the chosen language. Server times are ISO 8601 UTC;
 // they are shown in the browser's time zone.
 
-import { locale, t } from "./i18n.js";
+import { has, locale, t } from "./i18n.js";
 
 export function parse(iso) {
   return iso ? new Date(iso) : null;
@@ -108,4 +108,47 @@ export function hue(text) {
   let x = 0;
   for (const ch of String(text || "")) x = (x * 31 + ch.codePointAt(0)) % 360;
   return x;
+}
+
+// ---- Server texts and errors by code, in the chosen language (issue 17 item 3)
+
+// Parameters of server texts that hold a time (ISO 8601, UTC) or a size in bytes: shown in the locale.
+const TIME_PARAMS = new Set(["until"]);
+const BYTES_PARAMS = new Set(["max_bytes"]);
+
+function param(name, value) {
+  if (TIME_PARAMS.has(name) && !Number.isNaN(new Date(value).getTime())) return dateTime(value);
+  if (BYTES_PARAMS.has(name) && typeof value === "number") return bytes(value);
+  return value;
+}
+
+// The text of {code, params} in the chosen language, or null when a code (or a nested one) is unknown.
+function rendered(coded) {
+  if (!coded || typeof coded.code !== "string" || !has(`sys.${coded.code}`)) return null;
+  const vars = {};
+  for (const [name, value] of Object.entries(coded.params || {})) {
+    if (value && typeof value === "object") {
+      const inner = rendered(value);
+      if (inner === null) return null;
+      vars[name] = inner;
+    } else {
+      vars[name] = param(name, value);
+    }
+  }
+  return t(`sys.${coded.code}`, vars);
+}
+
+/** A server text `{code, params}` (a system message's `text_code`) in the chosen language;
+ * `fallback` (the server's English text) when this page does not know the code. */
+export function serverText(coded, fallback = "") {
+  return rendered(coded) ?? fallback;
+}
+
+/** An API error in the chosen language: the translation of its `code` (with its `params`, and
+ * {error} for the server's English reason), else `fallback` (that reason). */
+export function errorText(code, params, fallback) {
+  if (!code || !has(`err.${code}`)) return fallback;
+  const vars = { error: fallback };
+  for (const [name, value] of Object.entries(params || {})) vars[name] = param(name, value);
+  return t(`err.${code}`, vars);
 }

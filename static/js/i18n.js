@@ -1181,7 +1181,8 @@ Object.assign(STRINGS.pt, {
 
 // --- Server texts: system messages and API errors by code, in the agent's language (issue 17 item 3)
 // `sys.<code>`: inbox/texts.py TEMPLATES (same placeholders); `err.<code>`: inbox/errors.py CODES,
-// where {error} is the server's English reason. A test checks both registries against this block.
+// where {error} is the server's English reason (English keeps it where it says more than a general
+// line). A test checks both registries against this block. Rendered by format.js (serverText, errorText).
 Object.assign(STRINGS.en, {
   "sys.conversation.assigned": "Assigned to {name}",
   "sys.conversation.assigned_by": "Assigned to {name} by {by}",
@@ -1232,8 +1233,8 @@ Object.assign(STRINGS.en, {
   "err.unprocessable": "{error}",
   "err.internal": "Something went wrong on the server. Try again.",
   "err.login_locked": "Too many failed sign-ins. Try again later.",
-  "err.upload_too_large": "This file is too large (at most {max_mb} MB).",
-  "err.upload_type": "Files of this type cannot be attached.",
+  "err.upload_too_large": "{error}",
+  "err.upload_type": "{error}",
   "err.upload_empty": "The file is empty.",
   "err.provider_failed": "The provider refused or did not answer: {error}",
   "err.backup_failed": "{error}",
@@ -1320,8 +1321,8 @@ Object.assign(STRINGS.pt, {
   "err.unprocessable": "Não permitido: {error}",
   "err.internal": "Algo deu errado no servidor. Tente novamente.",
   "err.login_locked": "Muitas tentativas de entrada com falha. Tente mais tarde.",
-  "err.upload_too_large": "Este arquivo é grande demais (no máximo {max_mb} MB).",
-  "err.upload_type": "Arquivos deste tipo não podem ser anexados.",
+  "err.upload_too_large": "Este arquivo é grande demais: no máximo {max_bytes}.",
+  "err.upload_type": "Arquivos deste tipo não podem ser anexados: imagens, áudio, vídeo, PDF e documentos de escritório podem.",
   "err.upload_empty": "O arquivo está vazio.",
   "err.provider_failed": "O provedor recusou ou não respondeu: {error}",
   "err.backup_failed": "Falha no backup: {error}",
@@ -1359,40 +1360,7 @@ Object.assign(STRINGS.pt, {
   "err.bot_needs_api_key": "O bot precisa de OPENAI_API_KEY no servidor.",
 });
 
-// Parameters of server texts that hold a time (ISO 8601, UTC): shown in the chosen locale.
-const TIME_PARAMS = new Set(["until"]);
-
-function known(key) {
+/** Whether a string exists for `key` (in the chosen language or in English). */
+export function has(key) {
   return key in STRINGS[current] || key in STRINGS.en;
-}
-
-// The text of {code, params} in the chosen language, or null when a code (or a nested one) is unknown.
-function rendered(coded) {
-  if (!coded || typeof coded.code !== "string" || !known(`sys.${coded.code}`)) return null;
-  const vars = {};
-  for (const [name, value] of Object.entries(coded.params || {})) {
-    if (value && typeof value === "object") {
-      const inner = rendered(value);
-      if (inner === null) return null;
-      vars[name] = inner;
-    } else if (TIME_PARAMS.has(name) && !Number.isNaN(new Date(value).getTime())) {
-      vars[name] = new Date(value).toLocaleString(locale(), { dateStyle: "medium", timeStyle: "short" });
-    } else {
-      vars[name] = value;
-    }
-  }
-  return t(`sys.${coded.code}`, vars);
-}
-
-/** A server text `{code, params}` (a system message's `text_code`) in the chosen language;
- * `fallback` (the server's English text) when this page does not know the code. */
-export function serverText(coded, fallback = "") {
-  return rendered(coded) ?? fallback;
-}
-
-/** An API error in the chosen language: the translation of its `code` (with its `params`, and
- * {error} for the server's English reason), else `fallback` (that reason). */
-export function errorText(code, params, fallback) {
-  if (!code || !known(`err.${code}`)) return fallback;
-  return t(`err.${code}`, { ...(params || {}), error: fallback });
 }

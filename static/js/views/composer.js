@@ -9,7 +9,7 @@
 import * as api from "../api.js";
 import { h, replace, uuid } from "../dom.js";
 import * as fmt from "../format.js";
-import { errorText, t } from "../i18n.js";
+import { t } from "../i18n.js";
 import { icon } from "../icons.js";
 import { store } from "../store.js";
 import { CannedPicker } from "./canned.js";
@@ -179,7 +179,7 @@ export class Composer {
         this.blocked,
         h("strong", {}, t("window.blocked")),
         " ",
-        errorText("window_closed", null, refusal), // the provider's detail in English, translated otherwise
+        fmt.errorText("window_closed", null, refusal), // the provider's detail in English, translated otherwise
         " ",
         h("span", { class: "window-blocked-hint" }, t("window.note_ok")),
       );

@@ -5,7 +5,7 @@
 import * as api from "../api.js";
 import { h, linkify, safeUrl } from "../dom.js";
 import * as fmt from "../format.js";
-import { serverText, t } from "../i18n.js";
+import { t } from "../i18n.js";
 import { icon } from "../icons.js";
 import { store } from "../store.js";
 
@@ -29,7 +29,7 @@ export function senderName(msg, conv) {
 /** The message's text; a system line in the agent's language when it came with a code (else as the
  * server wrote it, in English). */
 export function messageText(msg) {
-  return msg.text_code ? serverText(msg.text_code, msg.text || "") : msg.text;
+  return msg.text_code ? fmt.serverText(msg.text_code, msg.text || "") : msg.text;
 }
 
 /** A one-line summary for the conversation list. */
