@@ -10,6 +10,7 @@ English and a Portuguese string for each.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -69,15 +70,25 @@ CODES: dict[str, str] = {
 }
 
 
+# "field: what is wrong", the house's way of naming the field in a 4xx (a dotted path for nested ones).
+_FIELD_REASON = re.compile(r"^([a-z_][a-z0-9_]*(?:\.[a-z0-9_]+)*): (.+)$", re.S)
+
+
 class ActionError(Exception):
     status = 400
     code = "invalid"
+    # Bad input: a reason worded "field: detail" without a code of its own answers `invalid_field`
+    # with those params, so every such refusal is shown by the browser's one translation.
+    names_fields = False
 
     def __init__(
         self, message: str, *, code: str | None = None, params: Mapping[str, Any] | None = None
     ) -> None:
         super().__init__(message)
         self.message = message
+        if code is None and params is None and self.names_fields:
+            if named := _FIELD_REASON.match(message):
+                code, params = "invalid_field", {"field": named.group(1), "detail": named.group(2)}
         if code is not None:
             self.code = code
         self.params = dict(params) if params else None
@@ -93,6 +104,7 @@ class ActionError(Exception):
 class Invalid(ActionError):
     status = 400
     code = "invalid"
+    names_fields = True
 
 
 class Unauthenticated(ActionError):
@@ -122,3 +134,4 @@ class Unprocessable(ActionError):
 
     status = 422
     code = "unprocessable"
+    names_fields = True

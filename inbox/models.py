@@ -550,6 +550,9 @@ automation_runs = Table(
     Column("due_at", UTCDateTime, nullable=False),
     Column("status", String(20), nullable=False),  # pending | sent | skipped | cancelled | failed
     Column("reason", Text, nullable=True),
+    # The reason as {code, params} (inbox/texts.py), rendered in the admin's language; NULL before
+    # migration 0012 (the English `reason` is shown as it is).
+    Column("reason_code", JSON, nullable=True),
     Column("conversation_id", Id, ForeignKey("conversations.id", ondelete="SET NULL"), nullable=True),
     Column("appointment_id", Id, ForeignKey("appointments.id", ondelete="SET NULL"), nullable=True),
     Column("message_id", Id, ForeignKey("messages.id", ondelete="SET NULL"), nullable=True),
@@ -577,6 +580,7 @@ webhook_subscriptions = Table(
     Column("enabled", Boolean, nullable=False, server_default=text("true")),
     Column("disabled_at", UTCDateTime, nullable=True),
     Column("disabled_reason", Text, nullable=True),  # shown to admins (auto-disable says why)
+    Column("disabled_reason_code", JSON, nullable=True),  # the same as {code, params} (inbox/texts.py)
     Column("cursor", BigInteger, nullable=False, server_default=text("0")),
     Column("next_attempt_at", UTCDateTime, nullable=False),
     Column("locked_until", UTCDateTime, nullable=True),

@@ -19,7 +19,7 @@ from typing import Any, TypeAlias
 Param: TypeAlias = "str | int | Text"
 
 # Parameters holding a time: the browser formats them in the chosen locale.
-TIME_PARAMS = frozenset({"until"})
+TIME_PARAMS = frozenset({"until", "since"})
 
 TEMPLATES: dict[str, str] = {
     # conversation lifecycle (inbox/actions/conversations.py, transfer.py, routing.py)
@@ -65,6 +65,40 @@ TEMPLATES: dict[str, str] = {
     "handoff.bot_unusable": "bot error: unusable answer",
     "handoff.bot_no_choices": "bot error: unusable answer (no choices)",
     "handoff.bot_no_message": "bot error: unusable answer (no message)",
+    # automation runs not sent: their reason (inbox/automations/execute.py, schedule.py, manage.py)
+    "automation.disabled": "the automation was disabled",
+    "automation.opted_out": "the contact asked for no automated messages (opt-out)",
+    "automation.channel_disabled": "the conversation's channel is disabled",
+    "automation.missing_value": "the template uses {variable}, which has no value here",
+    "automation.appointment_gone": "the appointment no longer exists",
+    "automation.appointment_cancelled": "the appointment was cancelled",
+    "automation.appointment_done": "the appointment took place",
+    "automation.appointment_started": "the appointment has already started",
+    "automation.appointment_past": "the appointment moved into the past",
+    "automation.no_conversation": "the contact has no conversation to write in",
+    "automation.no_conversation_on_channel": (
+        "the contact has no conversation on the automation's channel to write in"
+    ),
+    "automation.answered": "the customer answered",
+    "automation.reopened": "the conversation was reopened",
+    "automation.bot_answering": "the bot is answering this conversation",
+    "automation.agent_wrote": "an agent has written to the customer since this was scheduled",
+    "automation.provider_missing": "the channel's provider is not available",
+    "automation.window_no_template": (
+        "window closed: {refusal}; the template names no approved provider template"
+    ),
+    "automation.window_kind": "window closed: {refusal}; the template cannot be sent as one on {kind}",
+    "automation.later_message": "a later message of ours waits for the answer instead",
+    "automation.switched_off": "the automation was switched off",
+    "automation.trigger_changed": "the automation's trigger changed",
+    "automation.deleted": "the automation was deleted",
+    "automation.contact_opted_out": "the contact asked for no automated messages",
+    # outgoing webhooks: why a subscription stopped (inbox/actions/hooks.py)
+    "webhook.disabled_by_admin": "disabled by an admin",
+    "webhook.disabled_auto": (
+        "disabled automatically: no delivery succeeded since {since} "
+        "({failures} failed attempts; last: {error})"
+    ),
 }
 
 

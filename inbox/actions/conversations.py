@@ -172,7 +172,9 @@ async def handoff(
         await _mark_assigned(uow, assign_to, now)
     else:
         values.update(status="queued", queued_at=now)
-    return await change(uow, conv, Text("conversation.handed_off", reason=reason), why="handoff", by=by, **values)
+    return await change(
+        uow, conv, Text("conversation.handed_off", reason=reason), why="handoff", by=by, **values
+    )
 
 
 async def request_handoff(uow: UnitOfWork, actor: Principal, conversation_id: int, reason: str) -> Row[Any]:

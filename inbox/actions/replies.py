@@ -59,7 +59,12 @@ async def _take_over(uow: UnitOfWork, conv: Row[Any], agent_id: int) -> Row[Any]
     unassigned conversation for the one who answered it (as Chatwoot does)."""
     if conv.status == "bot":
         return await handoff(
-            uow, conv.tenant_id, conv.id, reason=Text("handoff.agent_replied"), assign_to=agent_id, by=agent_id
+            uow,
+            conv.tenant_id,
+            conv.id,
+            reason=Text("handoff.agent_replied"),
+            assign_to=agent_id,
+            by=agent_id,
         )
     if conv.status == "queued" and conv.assignee_id is None:
         return await change(

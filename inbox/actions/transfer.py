@@ -87,7 +87,11 @@ async def transfer(
                 update(m.conversations).where(m.conversations.c.id == conv.id).values(**values)
             )
         await handoff(
-            uow, actor.tenant_id, conv.id, reason=Text("handoff.transferred", by=actor.name), by=actor.agent_id
+            uow,
+            actor.tenant_id,
+            conv.id,
+            reason=Text("handoff.transferred", by=actor.name),
+            by=actor.agent_id,
         )
         conv = await load(uow, actor.tenant_id, conv.id)
         values = {}

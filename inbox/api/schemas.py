@@ -273,6 +273,7 @@ class AutomationRun(Open):
     due_at: Time
     status: Literal["pending", "sent", "skipped", "cancelled", "failed"]
     reason: str | None
+    reason_code: TextCode | None = None  # the reason by code (inbox.texts), for the reader's language
     conversation_id: Id | None
     message_id: Id | None
 
@@ -384,6 +385,7 @@ class Webhook(Open):
     enabled: bool
     disabled_at: Time | None
     disabled_reason: str | None
+    disabled_reason_code: TextCode | None = None  # the same by code (inbox.texts)
     last_status: int | None
     last_error: str | None
     last_attempt_at: Time | None
@@ -440,6 +442,8 @@ class Merged(Open):
 class Merge(Open):
     contact: Contact
     merged: Merged
+
+
 # --- Assignment history (issue 17) -----------------------------------------------------------------
 
 

@@ -113,7 +113,7 @@ export function hue(text) {
 // ---- Server texts and errors by code, in the chosen language (issue 17 item 3)
 
 // Parameters of server texts that hold a time (ISO 8601, UTC) or a size in bytes: shown in the locale.
-const TIME_PARAMS = new Set(["until"]);
+const TIME_PARAMS = new Set(["until", "since"]);
 const BYTES_PARAMS = new Set(["max_bytes"]);
 
 function param(name, value) {

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from inbox.errors import CODES, ActionError, Conflict
+from inbox.errors import CODES, ActionError, Conflict, Invalid, Unprocessable
 from inbox.texts import TEMPLATES, Text, placeholders
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -149,3 +149,22 @@ def test_an_error_answers_its_code_and_params() -> None:
         409,
         {"error": "taken", "code": "name_taken", "params": {"field": "name"}},
     )
+
+
+def test_a_reason_naming_its_field_answers_invalid_field() -> None:
+    """"field: detail" (the house's way of naming the field) is `invalid_field` unless it has a code."""
+    assert Invalid("name: an automation needs a name").answer() == {
+        "error": "name: an automation needs a name",
+        "code": "invalid_field",
+        "params": {"field": "name", "detail": "an automation needs a name"},
+    }
+    assert Unprocessable("business_hours.start: not HH:MM").answer()["params"] == {
+        "field": "business_hours.start",
+        "detail": "not HH:MM",
+    }
+    assert Invalid("nothing to change: give url, events or enabled").code == "invalid"  # no field
+    assert Unprocessable("other_id: itself", code="merge_same_contact").answer() == {
+        "error": "other_id: itself",
+        "code": "merge_same_contact",
+    }
+    assert Conflict("name: taken").code == "conflict"  # a clash, not bad input
