@@ -245,14 +245,32 @@ def main() -> None:
     ap.add_argument("--database-url", help="default: SQLite in a temporary folder")
     ap.add_argument("--conversations", type=int, default=100_000)
     ap.add_argument("--runs", type=int, default=30)
+    ap.add_argument(
+        "--measure-only",
+        type=int,
+        metavar="TENANT_ID",
+        help="time a tenant seeded before (with --database-url), migrating the database first",
+    )
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         url = args.database_url or f"sqlite+aiosqlite:///{tmp}/reports.db"
+        if args.measure_only is not None:
+            asyncio.run(_migrated(url))
+            asyncio.run(measure(url, args.measure_only, args.runs))
+            return
         print(f"seeding {args.conversations:,} conversations into {url.split('@')[-1]}", flush=True)
         t0 = time.perf_counter()
         tenant_id = asyncio.run(seed(url, args.conversations))
-        print(f"  seeded in {time.perf_counter() - t0:.0f} s", flush=True)
+        print(f"  seeded tenant {tenant_id} in {time.perf_counter() - t0:.0f} s", flush=True)
         asyncio.run(measure(url, tenant_id, args.runs))
+
+
+async def _migrated(url: str) -> None:
+    engine = create_engine(url)
+    try:
+        await migrate(engine)
+    finally:
+        await engine.dispose()
 
 
 if __name__ == "__main__":
