@@ -63,6 +63,7 @@ from inbox.workers.hooks import hooks_worker
 from inbox.workers.jobs import jobs_worker
 from inbox.workers.outbox import outbox_worker
 from inbox.workers.retention import retention_worker
+from inbox.workers.rollup import rollup_worker
 from inbox.workers.routing import routing_worker, snooze_job
 
 log = logging.getLogger(__name__)
@@ -107,6 +108,7 @@ def workers() -> dict[str, Worker]:
         "routing": routing_worker,
         "automations": automations_worker,
         "events-retention": retention_worker,
+        "report-rollup": rollup_worker,
         "channel-health": health_worker,
         "webhooks": hooks_worker,
     }

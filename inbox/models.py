@@ -228,6 +228,12 @@ conversations = Table(
     # Feedback (issue 20): when an automation asked the customer to rate it, and the answer (1-5).
     Column("csat_requested_at", UTCDateTime, nullable=True),
     Column("csat_score", Integer, nullable=True),
+    # Reports' credit, written with the change they describe (issue 17): the agent whose reply was the
+    # first response, the one who resolved (the actor, else the holder), and since when the current
+    # holder holds it (the open interval of the assignment history). No foreign keys, as assignments.
+    Column("first_responder_id", Id, nullable=True),
+    Column("resolved_by_id", Id, nullable=True),
+    Column("held_since", UTCDateTime, nullable=True),
     # One open conversation per contact and channel; ingest relies on it under concurrency.
     _unique_where("uq_conversations_open", "channel_id", "contact_id", where="status <> 'resolved'"),
     Index("ix_conversations_list", "tenant_id", "last_message_at", "id"),
@@ -660,4 +666,28 @@ assignments = Table(
     Column("held_since", UTCDateTime, nullable=True),  # when from_agent's interval began (NULL: unknown)
     Index("ix_assignments_conversation", "conversation_id", "at"),
     Index("ix_assignments_tenant_at", "tenant_id", "at"),
+)
+
+# --- Reports' hourly counts (issue 17) -------------------------------------------------------------
+# Conversations started (`kind` "new", by channel and queue) and messages in and out (by channel, and
+# by sending agent for agents' replies; 0: no agent, no queue) per UTC hour, folded by the rollup
+# worker (inbox/report_rollup.py) once an hour is over; reports read these rows instead of messages.
+report_hours = Table(
+    "report_hours",
+    metadata,
+    Column("tenant_id", Id, ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True),
+    Column("hour", UTCDateTime, primary_key=True),
+    Column("kind", String(3), primary_key=True),  # new | in | out
+    Column("channel_id", Id, primary_key=True),
+    Column("queue_id", Id, primary_key=True),
+    Column("agent_id", Id, primary_key=True),
+    Column("n", Integer, nullable=False),
+)
+
+# Per tenant, the hours before `folded_until` are in report_hours (and never folded again).
+report_folds = Table(
+    "report_folds",
+    metadata,
+    Column("tenant_id", Id, ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True),
+    Column("folded_until", UTCDateTime, nullable=False),
 )

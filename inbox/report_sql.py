@@ -137,7 +137,8 @@ async def handling(
 ) -> dict[Any, float]:
     """Seconds each agent held conversations within [start, end): the closed intervals of the
     history (a row with `from_agent_id` ends [held_since, at)), clipped to the period, and the open
-    ones of conversations held now (since their latest row, or `assigned_at` before the history)."""
+    ones of conversations held now (since the conversation's `held_since`, the time of the change that
+    gave it to its holder; `assigned_at` for a conversation without one)."""
     d = conn.dialect.name
     stop = min(end, now)
     closed = (
@@ -158,9 +159,8 @@ async def handling(
         out[agent_id] = float(secs or 0)
     if stop <= start:
         return out
-    latest = select(func.max(asg.at)).where(asg.conversation_id == cv.id).scalar_subquery()
     held = (
-        select(cv.assignee_id.label("agent"), func.coalesce(latest, cv.assigned_at).label("since"))
+        select(cv.assignee_id.label("agent"), func.coalesce(cv.held_since, cv.assigned_at).label("since"))
         .where(cv.tenant_id == tenant_id, cv.status.in_(HELD), cv.assignee_id.is_not(None))
         .subquery()
     )

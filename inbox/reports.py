@@ -15,10 +15,11 @@ from collections import defaultdict
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, exists, func, literal, or_, select
+from sqlalchemy import ColumnElement, and_, case, func, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from inbox import models as m
+from inbox import report_rollup as rollup
 from inbox import report_sql as sql
 from inbox.errors import Invalid
 from inbox.figures import aware
@@ -116,22 +117,10 @@ async def _times(
     """First response and resolution times (count, median, p90) overall, per agent, channel and
     queue, and first response per hour: two window-function statements.
 
-    First responses are credited to the agent who sent the first reply; resolutions to the agent
-    who resolved (the history's resolve row: its actor, else its holder; before the history: the
-    assignee)."""
+    First responses are credited to the agent who sent the first reply (`first_responder_id`);
+    resolutions to the agent who resolved (`resolved_by_id`: the actor, else the holder, written with
+    the resolution; before the history: the assignee)."""
     d = conn.dialect.name
-    first_reply = (
-        select(msg.sender_id)
-        .where(
-            msg.conversation_id == cv.id,
-            msg.sender_type == "agent",
-            msg.direction == "out",
-            msg.status != "note",
-        )
-        .order_by(msg.id)
-        .limit(1)
-        .scalar_subquery()
-    )
     # A first response is a message: last_message_at bounds it, and lets the list index narrow the scan.
     responded = select(cv.id).where(
         cv.tenant_id == tenant_id,
@@ -144,18 +133,11 @@ async def _times(
         sql.seconds_between(func.coalesce(cv.handed_off_at, cv.created_at), cv.first_response_at, d),
         {
             "all": literal(0),
-            "agent": first_reply,
+            "agent": cv.first_responder_id,
             "channel": cv.channel_id,
             "queue": cv.queue_id,
             "hour": _hour(cv.first_response_at, d),
         },
-    )
-    # The resolve row written with the resolution (same time), looked up by the conversation's index.
-    resolver = (
-        select(func.coalesce(asg.actor_id, asg.from_agent_id))
-        .where(asg.conversation_id == cv.id, asg.reason == "resolve", asg.at == cv.resolved_at)
-        .limit(1)
-        .scalar_subquery()
     )
     resolved = select(cv.id).where(
         cv.tenant_id == tenant_id, cv.status == "resolved", cv.resolved_at >= start, cv.resolved_at < end
@@ -165,7 +147,7 @@ async def _times(
         sql.seconds_between(cv.created_at, cv.resolved_at, d),
         {
             "all": literal(0),
-            "agent": func.coalesce(resolver, cv.assignee_id),
+            "agent": func.coalesce(cv.resolved_by_id, cv.assignee_id),
             "channel": cv.channel_id,
             "queue": cv.queue_id,
         },
@@ -237,27 +219,28 @@ async def _hands(conn: AsyncConnection, tenant_id: int, start: datetime, end: da
 
 
 async def _heatmap(
-    conn: AsyncConnection, tenant_id: int, start: datetime, end: datetime, settings: RoutingSettings
+    conn: AsyncConnection, rows: Any, start: datetime, end: datetime, settings: RoutingSettings
 ) -> list[dict[str, int]]:
     """Conversations started and customer messages per weekday (0 = Sunday) and hour, in the
-    tenant's zone; bucketed by the database. Empty cells are left out."""
+    tenant's zone, from the hourly counts (an hour is placed by its start: exact for zones on whole
+    hours). Empty cells are left out."""
     d = conn.dialect.name
     changes = sql.offsets(settings.tz, start, end)
-    cells: dict[tuple[int, int], dict[str, int]] = defaultdict(lambda: {"conversations": 0, "messages_in": 0})
-    wd, hr = sql.local_weekday_hour(cv.created_at, d, settings.timezone, changes)
-    created = and_(
-        cv.tenant_id == tenant_id, cv.last_message_at >= start, cv.created_at >= start, cv.created_at < end
+    wd, hr = sql.local_weekday_hour(rows.c.hour, d, settings.timezone, changes)
+    new, inbound = (
+        case((rows.c.kind == "new", rows.c.n), else_=0),
+        case((rows.c.kind == "in", rows.c.n), else_=0),
     )
-    for w, h, n in await conn.execute(select(wd, hr, func.count()).where(created).group_by(wd, hr)):
-        cells[(int(w), int(h))]["conversations"] = int(n)
-    wd, hr = sql.local_weekday_hour(msg.created_at, d, settings.timezone, changes)
-    active = select(cv.id).where(cv.tenant_id == tenant_id, cv.last_message_at >= start)
-    inbound = and_(
-        msg.conversation_id.in_(active), msg.created_at >= start, msg.created_at < end, msg.direction == "in"
+    q = (
+        select(wd, hr, func.sum(new), func.sum(inbound))
+        .where(rows.c.kind.in_(("new", "in")))
+        .group_by(wd, hr)
+        .order_by(wd, hr)
     )
-    for w, h, n in await conn.execute(select(wd, hr, func.count()).where(inbound).group_by(wd, hr)):
-        cells[(int(w), int(h))]["messages_in"] = int(n)
-    return [{"weekday": w, "hour": h, **c} for (w, h), c in sorted(cells.items())]
+    return [
+        {"weekday": int(w), "hour": int(h), "conversations": int(c or 0), "messages_in": int(i or 0)}
+        for w, h, c, i in await conn.execute(q)
+    ]
 
 
 async def report(
@@ -269,25 +252,30 @@ async def report(
     now: datetime | None = None,
 ) -> dict[str, Any]:
     now = now or m.utcnow()
-    dialect = conn.dialect.name
     # last_message_at starts at creation: the bound lets the list index narrow the scan.
     created = and_(
         cv.tenant_id == tenant_id, cv.last_message_at >= start, cv.created_at >= start, cv.created_at < end
     )
-    # Messages are reached through conversations active in the period (the conversation index).
-    active = select(cv.id).where(cv.tenant_id == tenant_id, cv.last_message_at >= start)
-    counted = and_(msg.conversation_id.in_(active), msg.created_at >= start, msg.created_at < end)
-    sent = and_(counted, msg.status != "note")  # notes and system messages are not traffic
-
+    # Counts of conversations and messages: hours folded by the rollup, the rest live (report_rollup).
+    rows = await rollup.counts(conn, tenant_id, start, end)
+    r = rows.c
     hours: dict[datetime, dict[str, int]] = defaultdict(lambda: {"conversations": 0, "in": 0, "out": 0})
-    hour = _hour(cv.created_at, dialect)
-    for h, n in await conn.execute(select(hour, func.count()).where(created).group_by(hour)):
-        hours[aware(h)]["conversations"] = int(n)
-    hour = _hour(msg.created_at, dialect)
-    for h, direction, n in await conn.execute(
-        select(hour, msg.direction, func.count()).where(sent).group_by(hour, msg.direction)
+    for h, kind, n in await conn.execute(select(r.hour, r.kind, func.sum(r.n)).group_by(r.hour, r.kind)):
+        hours[aware(h)]["conversations" if kind == "new" else kind] = int(n)
+    # The other groupings from one pass: a row per (kind, channel, queue, agent), summed here.
+    by_channel: dict[Any, dict[str, int]] = defaultdict(lambda: {"new": 0, "in": 0, "out": 0})
+    by_queue: dict[Any, int] = defaultdict(int)
+    agent_out: dict[Any, int] = defaultdict(int)
+    for kind, channel_id, queue_id, agent_id, n in await conn.execute(
+        select(r.kind, r.channel_id, r.queue_id, r.agent_id, func.sum(r.n)).group_by(
+            r.kind, r.channel_id, r.queue_id, r.agent_id
+        )
     ):
-        hours[aware(h)][direction] = int(n)
+        by_channel[channel_id][kind] += int(n)
+        if kind == "new":
+            by_queue[queue_id or None] += int(n)
+        elif kind == "out" and agent_id:
+            agent_out[agent_id] += int(n)
 
     times = await _times(conn, tenant_id, start, end)
     hands = await _hands(conn, tenant_id, start, end)
@@ -317,16 +305,9 @@ async def report(
             select(ch.id, ch.name, ch.kind).where(ch.tenant_id == tenant_id).order_by(ch.id)
         )
     }
-    for channel_id, n in await conn.execute(
-        select(cv.channel_id, func.count()).where(created).group_by(cv.channel_id)
-    ):
-        channels[channel_id]["conversations"] = int(n)
-    for channel_id, direction, n in await conn.execute(
-        select(msg.channel_id, msg.direction, func.count())
-        .where(sent)
-        .group_by(msg.channel_id, msg.direction)
-    ):
-        channels[channel_id][f"messages_{direction}"] = int(n)
+    for channel_id, c in by_channel.items():
+        if channel_id in channels:
+            channels[channel_id].update(conversations=c["new"], messages_in=c["in"], messages_out=c["out"])
 
     queue_rows = [
         (q.id, q.name)
@@ -342,13 +323,11 @@ async def report(
         }
         for qid, name in [*queue_rows, (None, None)]  # None: conversations in no queue
     }
-    for queue_id, n in await conn.execute(
-        select(cv.queue_id, func.count()).where(created).group_by(cv.queue_id)
-    ):
-        (queues.get(queue_id) or queues[None])["conversations"] += int(n)  # a queue deleted meanwhile
+    for queue_id, n in by_queue.items():
+        (queues.get(queue_id) or queues[None])["conversations"] += n  # a queue deleted meanwhile
 
-    by_bot = exists().where(msg.conversation_id == cv.id, msg.sender_type == "bot")
-    bot_only = and_(cv.handed_off_at.is_(None), or_(cv.status == "bot", by_bot))
+    # Conversations that only the bot answered: its turns are counted on the conversation.
+    bot_only = and_(cv.handed_off_at.is_(None), or_(cv.status == "bot", cv.bot_turns > 0))
     conv_totals = (
         await conn.execute(
             select(func.count(), func.count(cv.handed_off_at), func.sum(case((bot_only, 1), else_=0))).where(
@@ -363,15 +342,6 @@ async def report(
             )
         )
     ).scalar_one()
-    agent_out: dict[Any, int] = dict(
-        (
-            await conn.execute(
-                select(msg.sender_id, func.count())
-                .where(sent, msg.sender_type == "agent", msg.direction == "out")
-                .group_by(msg.sender_id)
-            )
-        ).all()
-    )
     held = await sql.handling(conn, tenant_id, start, end, now)
     agents = [
         {
@@ -415,7 +385,7 @@ async def report(
         ],
         "by_channel": list(channels.values()),
         "by_queue": list(queues.values()),
-        "heatmap": await _heatmap(conn, tenant_id, start, end, settings),
+        "heatmap": await _heatmap(conn, rows, start, end, settings),
         "first_response": times["frt.all"].get(0, none),
         "resolution": times["res.all"].get(0, none),
         "agents": agents,

@@ -69,22 +69,25 @@ async def change(
     status or hands moves waiting and load: routing (and the supervisor's figures) hear of it.
 
     `why` writes an assignment history row (`by`: the agent who did it); a change of holder without
-    one is a bug, refused, so that no path can leave the history out."""
+    one is a bug, refused, so that no path can leave the history out. With it, the conversation's
+    report credit moves in the same UPDATE: `held_since` (the new holder's interval) and, resolving,
+    `resolved_by_id` (the one who resolved, else the holder)."""
+    before = assignments.holder(row)
+    # The history row's time is the change's own (resolved_at, assigned_at): reports join on it.
+    at = values.get("resolved_at") or values.get("assigned_at") or values.get("handed_off_at") or m.utcnow()
+    if why is not None:
+        status, assignee = values.get("status", row.status), values.get("assignee_id", row.assignee_id)
+        values["held_since"] = at if status in assignments.HELD and assignee is not None else None
+        if why == "resolve":
+            values["resolved_by_id"] = by if by is not None else before
     await uow.conn.execute(update(m.conversations).where(cv.id == row.id).values(**values))
     if "status" in values or "assignee_id" in values:
         _poke_routing(uow, row.tenant_id)
     new = await load(uow, row.tenant_id, row.id)
-    before, after = assignments.holder(row), assignments.holder(new)
+    after = assignments.holder(new)
     if why is None and before != after:
         raise RuntimeError("a change of hands needs its reason (assignment history)")
     if why is not None:
-        # The row's time is the change's own (resolved_at, assigned_at): reports join on it.
-        at = (
-            values.get("resolved_at")
-            or values.get("assigned_at")
-            or values.get("handed_off_at")
-            or m.utcnow()
-        )
         await assignments.record(
             uow.conn,
             new,

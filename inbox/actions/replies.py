@@ -171,7 +171,7 @@ async def write_outgoing(
     conv_values: dict[str, Any] = {"last_message_at": now}
     if not private:
         if sender_type == "agent" and conv.first_response_at is None:
-            conv_values["first_response_at"] = now
+            conv_values.update(first_response_at=now, first_responder_id=sender_id)
         await _enqueue(uow, conv.tenant_id, row.id, conv.id, now)
     await uow.conn.execute(update(m.conversations).where(cv.id == conv.id).values(**conv_values))
     uow.emit(conv.tenant_id, message_event("message.created", row._mapping, conv._mapping))

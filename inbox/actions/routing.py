@@ -199,7 +199,7 @@ async def _assign_one(
                 cv.assignee_id.is_(None),
                 still_online,
             )
-            .values(status="assigned", assignee_id=a.id, assigned_at=now)
+            .values(status="assigned", assignee_id=a.id, assigned_at=now, held_since=now)
             .returning(cv.id)
         )
     ).first()
@@ -249,7 +249,9 @@ async def _requeue_offline(
             await uow.conn.execute(
                 update(m.conversations)
                 .where(cv.id == r.id, cv.status == "assigned", cv.assignee_id == r.assignee_id)
-                .values(status="queued", assignee_id=None, assigned_at=None, queued_at=queued_at)
+                .values(
+                    status="queued", assignee_id=None, assigned_at=None, queued_at=queued_at, held_since=None
+                )
                 .returning(cv.id)
             )
         ).first()

@@ -66,6 +66,8 @@ async def scripted_day(app: App) -> tuple[Tenant, dict[str, int]]:
         assigned_at=at(9, 11),
         first_response_at=at(9, 12),
         resolved_at=at(9, 40),
+        first_responder_id=a1.id,  # the stored credit, as replies and resolve write it
+        resolved_by_id=a1.id,
     )
     await inbound_at(app, r1, at(9, 10))
     await add_message(app, r1, direction="out", sender_type="agent", sender_id=a1.id, at=at(9, 12))
@@ -84,6 +86,8 @@ async def scripted_day(app: App) -> tuple[Tenant, dict[str, int]]:
         assigned_at=at(9, 51),
         first_response_at=at(9, 55),
         sla_breached_at=at(9, 54),
+        first_responder_id=a2.id,
+        held_since=at(9, 51),
     )
     await inbound_at(app, r2, at(9, 50))
     await add_message(app, r2, direction="out", sender_type="agent", sender_id=a2.id, at=at(9, 55))
@@ -100,6 +104,8 @@ async def scripted_day(app: App) -> tuple[Tenant, dict[str, int]]:
         assigned_at=at(10, 33),
         first_response_at=at(10, 35),
         resolved_at=at(11, 32),
+        first_responder_id=a1.id,
+        resolved_by_id=a1.id,  # no actor: its holder
     )
     await inbound_at(app, r3, at(10, 30))
     await add_message(app, r3, direction="out", sender_type="bot", at=at(10, 31))
@@ -119,6 +125,7 @@ async def scripted_day(app: App) -> tuple[Tenant, dict[str, int]]:
         assigned_at=at(23, 1, day=9),
         first_response_at=at(23, 10, day=9),
         resolved_at=at(0, 30),
+        resolved_by_id=a2.id,  # no agent reply: the first response is credited to nobody
     )
     await inbound_at(app, r4, at(23, 0, day=9))
     await history(app, r4, "auto", at(23, 1, day=9), to_agent_id=a2.id)
