@@ -136,7 +136,7 @@ async def _times(
         "queue": cv.queue_id,
         "hour": _hour_epoch(cv.first_response_at, d),
     }
-    frt = sql.grouped(
+    frt = (
         responded,
         sql.seconds_between(func.coalesce(cv.handed_off_at, cv.created_at), cv.first_response_at, d),
         frt_keys,
@@ -150,10 +150,10 @@ async def _times(
         "channel": cv.channel_id,
         "queue": cv.queue_id,
     }
-    res = sql.grouped(resolved, sql.seconds_between(cv.created_at, cv.resolved_at, d), res_keys)
+    res = (resolved, sql.seconds_between(cv.created_at, cv.resolved_at, d), res_keys)
     out: dict[str, dict[Any, dict[str, Any]]] = defaultdict(dict)
-    for name, src, keys in (("frt", frt, frt_keys), ("res", res, res_keys)):
-        for (kind, key), figures in (await sql.percentiles(conn, src, list(keys))).items():
+    for name, (base, v, keys) in (("frt", frt), ("res", res)):
+        for (kind, key), figures in (await sql.figures_by(conn, base, v, keys)).items():
             out[f"{name}.{kind}"][_key(kind, key)] = figures
     return out
 
