@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from inbox import models as m
 from inbox import report_rollup, reports, routing_settings
-from tests.inbox.test_reports import at, scripted_day
+from tests.inbox.report_support import at, scripted_day
 from tests.support import App
 
 
