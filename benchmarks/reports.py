@@ -224,7 +224,7 @@ def _row(
     return {
         "tenant_id": tenant_id, "conversation_id": cid, "at": at, "reason": reason,
         "from_agent_id": from_agent_id, "to_agent_id": to_agent_id, "actor_id": actor_id,
-        "queue_id": c["queue_id"], "held_since": held_since,
+        "queue_id": c["queue_id"], "channel_id": c["channel_id"], "held_since": held_since,
     }  # fmt: skip
 
 

@@ -663,6 +663,7 @@ assignments = Table(
     Column("to_agent_id", Id, nullable=True),  # the holder after
     Column("actor_id", Id, nullable=True),  # who did it (NULL: routing, the bot, the system)
     Column("queue_id", Id, nullable=True),  # the conversation's queue after the change
+    Column("channel_id", Id, nullable=True),  # the conversation's channel (reports group by it, no join)
     Column("held_since", UTCDateTime, nullable=True),  # when from_agent's interval began (NULL: unknown)
     Index("ix_assignments_conversation", "conversation_id", "at"),
     Index("ix_assignments_tenant_at", "tenant_id", "at"),

@@ -186,13 +186,12 @@ async def _hands(conn: AsyncConnection, tenant_id: int, start: datetime, end: da
             asg.from_agent_id,
             asg.to_agent_id,
             asg.queue_id,
-            cv.channel_id,
+            asg.channel_id,
             func.sum(is_taken),
             func.sum(is_given),
         )
-        .join_from(m.assignments, m.conversations, cv.id == asg.conversation_id)
         .where(rows, or_(taken, given))
-        .group_by(asg.from_agent_id, asg.to_agent_id, asg.queue_id, cv.channel_id)
+        .group_by(asg.from_agent_id, asg.to_agent_id, asg.queue_id, asg.channel_id)
     )
     away: dict[Any, int] = defaultdict(int)
     got: dict[Any, int] = defaultdict(int)

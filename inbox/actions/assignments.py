@@ -65,6 +65,7 @@ async def record(
             to_agent_id=to_agent_id,
             actor_id=actor_id,
             queue_id=conv.queue_id,
+            channel_id=conv.channel_id,
             held_since=held_since,
         )
     )

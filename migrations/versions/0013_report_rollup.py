@@ -1,5 +1,6 @@
 """reports read hours, not messages: report_hours and report_folds (filled by the rollup worker), and
-the conversation's first responder, resolver and holder's start, back-filled from the history
+the conversation's first responder, resolver and holder's start, back-filled from the history, and
+the channel on the history's rows
 
 Revision ID: 0013
 Revises: 0012
@@ -33,6 +34,7 @@ cv = sa.table(
     sa.column("resolved_by_id", Id),
     sa.column("held_since", UTCDateTime),
 )
+cvc = sa.table("conversations", sa.column("id", Id), sa.column("channel_id", Id))
 msg = sa.table(
     "messages",
     sa.column("id", Id),
@@ -45,6 +47,7 @@ msg = sa.table(
 asg = sa.table(
     "assignments",
     sa.column("conversation_id", Id),
+    sa.column("channel_id", Id),
     sa.column("at", UTCDateTime),
     sa.column("reason", sa.String),
     sa.column("actor_id", Id),
@@ -56,6 +59,7 @@ def upgrade() -> None:
     op.add_column("conversations", sa.Column("first_responder_id", Id, nullable=True))
     op.add_column("conversations", sa.Column("resolved_by_id", Id, nullable=True))
     op.add_column("conversations", sa.Column("held_since", UTCDateTime(), nullable=True))
+    op.add_column("assignments", sa.Column("channel_id", Id, nullable=True))
     op.create_table(
         "report_hours",
         sa.Column("tenant_id", Id, nullable=False),
@@ -114,11 +118,15 @@ def upgrade() -> None:
         .where(cv.c.status.in_(("assigned", "snoozed")), cv.c.assignee_id.is_not(None))
         .values(held_since=sa.func.coalesce(latest, cv.c.assigned_at))
     )
+    # The history's rows carry their conversation's channel (reports group by it without a join).
+    channel = sa.select(cvc.c.channel_id).where(cvc.c.id == asg.c.conversation_id).scalar_subquery()
+    op.execute(asg.update().values(channel_id=channel))
 
 
 def downgrade() -> None:
     op.drop_table("report_folds")
     op.drop_table("report_hours")
+    op.drop_column("assignments", "channel_id")
     op.drop_column("conversations", "held_since")
     op.drop_column("conversations", "resolved_by_id")
     op.drop_column("conversations", "first_responder_id")

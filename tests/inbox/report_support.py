@@ -36,6 +36,7 @@ async def history(app: App, conversation_id: int, reason: str, when: datetime, *
                 at=when,
                 reason=reason,
                 queue_id=c.queue_id,
+                channel_id=c.channel_id,
                 **values,
             )
         )

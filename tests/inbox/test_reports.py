@@ -180,6 +180,8 @@ async def test_credit_follows_the_history(app: App) -> None:
         totals["assigned_conversations"],
     ) == (1, 1, 1)
     assert totals["reassignment_rate"] == 1.0
+    # The transfer counted on the conversation's channel (the history's rows carry it).
+    assert [c["reassignments"] for c in data["by_channel"] if c["channel_id"] == ch.id] == [1]
     (no_queue,) = data["by_queue"]
     assert (
         no_queue["queue_id"],
