@@ -14,6 +14,7 @@ from sqlalchemy import insert, select, update
 from inbox import models as m
 from inbox.actions import conversations
 from inbox.actions.replies import create_reply
+from inbox.texts import Text
 from inbox.uow import UnitOfWork
 
 if TYPE_CHECKING:
@@ -71,9 +72,7 @@ async def answer(uow: UnitOfWork, tenant_id: int, conversation_id: int, last_id:
             outcome = "answered"
         elif newer.sender_type == "agent":
             # A human replied while the model was thinking: they own the conversation now.
-            await conversations.handoff(
-                uow, tenant_id, conversation_id, reason="an agent replied in the conversation"
-            )
+            await conversations.handoff(uow, tenant_id, conversation_id, reason=Text("handoff.agent_spoke"))
         # else the customer wrote again: the job runs again with the full context.
     await record_turn(uow, tenant_id, conversation_id, outcome, reply)
     return outcome

@@ -220,7 +220,10 @@ async def set_channel_bot(
     """Turn a channel's bot on/off and/or replace its override layer. Turning it on without an API key
     is refused: the bot would only ever hand off."""
     if enabled and not has_api_key:
-        raise Unprocessable("the bot needs OPENAI_API_KEY (and OPENAI_BASE_URL for a non-OpenAI server)")
+        raise Unprocessable(
+            "the bot needs OPENAI_API_KEY (and OPENAI_BASE_URL for a non-OpenAI server)",
+            code="bot_needs_api_key",
+        )
     row = await _channel(uow, tenant_id, channel_id)
     values: dict[str, Any] = {}
     if enabled is not None:

@@ -20,6 +20,7 @@ import openai
 from openai import AsyncOpenAI
 
 from bot.prompt import HANDOFF_TOOL, TOOLS
+from inbox.texts import Text
 
 if TYPE_CHECKING:
     from inbox.runtime import Runtime
@@ -69,7 +70,7 @@ def _handoff_reason(arguments: str | None) -> str:
     except (ValueError, AttributeError):
         reason = None
     if not (isinstance(reason, str) and reason.strip()):
-        return "the model asked for a human"
+        return Text("handoff.model_asked")
     return reason.strip()[:MAX_REASON_CHARS]
 
 
@@ -77,11 +78,11 @@ def _read(completion: Any) -> Answer:
     """The completion -> reply / handoff / error (unusable shapes included)."""
     choices = getattr(completion, "choices", None)
     if not choices:
-        return Answer("error", reason="bot error: unusable answer (no choices)")
+        return Answer("error", reason=Text("handoff.bot_no_choices"))
     choice = choices[0]
     message = getattr(choice, "message", None)
     if message is None:
-        return Answer("error", reason="bot error: unusable answer (no message)")
+        return Answer("error", reason=Text("handoff.bot_no_message"))
     text = message.content.strip() if isinstance(message.content, str) else ""
     for call in message.tool_calls or []:
         fn = getattr(call, "function", None)
@@ -90,9 +91,9 @@ def _read(completion: Any) -> Answer:
                 "handoff", text=text[:MAX_REPLY_CHARS] or None, reason=_handoff_reason(fn.arguments)
             )
     if choice.finish_reason == "content_filter":
-        return Answer("error", reason="bot error: answer withheld by the content filter")
+        return Answer("error", reason=Text("handoff.bot_filtered"))
     if not text:
-        return Answer("error", reason="bot error: empty answer")
+        return Answer("error", reason=Text("handoff.bot_empty"))
     return Answer("reply", text=text[:MAX_REPLY_CHARS])
 
 
@@ -112,14 +113,14 @@ async def ask(rt: Runtime, messages: list[dict[str, Any]], *, within: float) -> 
         usage = getattr(completion, "usage", None)
         answer = _read(completion)
     except (TimeoutError, openai.APITimeoutError):
-        answer = Answer("timeout", reason="bot error: timeout")
+        answer = Answer("timeout", reason=Text("handoff.bot_timeout"))
     except openai.APIStatusError as exc:
-        answer = Answer("error", reason=f"bot error: model answered HTTP {exc.status_code}")
+        answer = Answer("error", reason=Text("handoff.bot_http", status=exc.status_code))
     except openai.APIConnectionError:
-        answer = Answer("error", reason="bot error: model unreachable")
+        answer = Answer("error", reason=Text("handoff.bot_unreachable"))
     except Exception as exc:  # a body the SDK could not parse, or any other surprise from the server
         log.warning("bot model call failed: %s", type(exc).__name__)
-        answer = Answer("error", reason="bot error: unusable answer")
+        answer = Answer("error", reason=Text("handoff.bot_unusable"))
     latency_ms = int((time.monotonic() - started) * 1000)
     return Answer(
         answer.kind,

@@ -15,6 +15,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from bot.config import DAYS, BotConfig, BusinessHours
+from inbox.texts import Text
 
 
 @dataclass(frozen=True)
@@ -28,9 +29,10 @@ class Turn:
 
 @dataclass(frozen=True)
 class Handoff:
-    """Hand off without asking the model. `message` is what the customer is told first (None: nothing)."""
+    """Hand off without asking the model. `message` is what the customer is told first (None: nothing);
+    `reason` is worded by inbox.texts, so agents read it in their language."""
 
-    reason: str
+    reason: Text
     message: str | None
     outcome: str = "handoff"
 
@@ -95,17 +97,17 @@ def before_model(
     """The first rule that hands off, in order of precedence; None means: ask the model."""
     if agent_spoke:
         # A person already answered here (from the inbox or the phone app): they own it now.
-        return Handoff("an agent replied in the conversation", None)
+        return Handoff(Text("handoff.agent_spoke"), None)
     if not has_api_key:
-        return Handoff("bot unavailable: OPENAI_API_KEY is not set", config.holding_message, "error")
+        return Handoff(Text("handoff.no_api_key"), config.holding_message, "error")
     if not channel_bot_enabled:
-        return Handoff("bot turned off for this channel", config.holding_message)
+        return Handoff(Text("handoff.bot_off"), config.holding_message)
     if not within_hours(config.business_hours, now):
         # Outside hours the customer learns when to expect a person; the conversation waits queued.
-        return Handoff("outside business hours", config.out_of_hours_message)
+        return Handoff(Text("handoff.outside_hours"), config.out_of_hours_message)
     keyword = asked_for_person((t.text for t in pending(history)), config.handoff_keywords)
     if keyword is not None:
-        return Handoff(f'customer asked for a person ("{keyword}")', config.holding_message)
+        return Handoff(Text("handoff.asked_for_person", keyword=keyword), config.holding_message)
     if bot_turns >= config.max_turns:
-        return Handoff(f"bot turn limit reached ({config.max_turns})", config.holding_message)
+        return Handoff(Text("handoff.turn_limit", limit=config.max_turns), config.holding_message)
     return None

@@ -23,6 +23,7 @@ from bot.config import BotConfig, bot_layer, effective
 from bot.policy import Turn
 from bot.prompt import build_messages, turn_text
 from inbox import models as m
+from inbox.texts import Text
 
 if TYPE_CHECKING:
     from inbox.runtime import Runtime
@@ -123,7 +124,7 @@ async def respond(rt: Runtime, tenant_id: int, conversation_id: int) -> str:
     if answer.kind == "handoff":
         # The model's own words to the customer when it gave some, else the holding message.
         return await _hand_off(rt, snap, answer.reason or "", answer.text or holding, "handoff", answer)
-    return await _hand_off(rt, snap, answer.reason or "bot error", holding, answer.kind, answer)
+    return await _hand_off(rt, snap, answer.reason or Text("handoff.bot_error"), holding, answer.kind, answer)
 
 
 async def _answer(rt: Runtime, snap: Snapshot, answer: model.Answer) -> str:

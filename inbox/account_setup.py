@@ -31,6 +31,8 @@ class ProviderFailed(ActionError):
     """The provider refused, failed or did not answer: 422 for a refused token (the admin's input),
     502 for a provider that is down or answers nonsense, 504 when it is too slow."""
 
+    code = "provider_failed"
+
     def __init__(self, message: str, status: int) -> None:
         super().__init__(message)
         self.status = status

@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 
 from sqlalchemy import text
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
@@ -46,6 +47,7 @@ from inbox.api import merge as merge_api
 from inbox.api import metrics as metrics_api
 from inbox.api import privacy as privacy_api
 from inbox.api import setup as setup_api
+from inbox.api.common import http_error
 from inbox.automations.execute import automation_job
 from inbox.automations.schedule import JOB_KIND
 from inbox.automations.watch import automations_worker
@@ -61,6 +63,7 @@ from inbox.workers.hooks import hooks_worker
 from inbox.workers.jobs import jobs_worker
 from inbox.workers.outbox import outbox_worker
 from inbox.workers.retention import retention_worker
+from inbox.workers.rollup import rollup_worker
 from inbox.workers.routing import routing_worker, snooze_job
 
 log = logging.getLogger(__name__)
@@ -105,6 +108,7 @@ def workers() -> dict[str, Worker]:
         "routing": routing_worker,
         "automations": automations_worker,
         "events-retention": retention_worker,
+        "report-rollup": rollup_worker,
         "channel-health": health_worker,
         "webhooks": hooks_worker,
     }
@@ -162,6 +166,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/openapi.json", endpoint({**OPERATIONS, **bot_api.OPERATIONS}), methods=["GET"]),
         Mount("/", app=app_files(shipped("static")), name="static"),
     ]
-    app = InboxApp(routes=routes, lifespan=lifespan)
+    # The API's errors answer JSON with a code, Starlette's own (404, 405) and a crash too.
+    handlers = {HTTPException: http_error, Exception: http_error}
+    app = InboxApp(routes=routes, lifespan=lifespan, exception_handlers=handlers)
     app.state.runtime = runtime
     return app

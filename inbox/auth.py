@@ -85,14 +85,14 @@ async def principal_for(conn: object, token: str) -> Principal:
 
     assert isinstance(conn, AsyncConnection)
     if not token:
-        raise Unauthenticated("missing bearer token")
+        raise Unauthenticated("missing bearer token", code="session_invalid")
     row = (await conn.execute(_by_token, {"h": token_hash(token)})).first()
     if row is None:
-        raise Unauthenticated("invalid or expired token")
+        raise Unauthenticated("invalid or expired token", code="session_invalid")
     if row.expires_at <= m.utcnow():
         await conn.execute(delete(m.auth_tokens).where(m.auth_tokens.c.token_hash == token_hash(token)))
         await conn.commit()
-        raise Unauthenticated("invalid or expired token")
+        raise Unauthenticated("invalid or expired token", code="session_invalid")
     queue_ids = frozenset((await conn.execute(_queues_of, {"aid": row.id})).scalars())
     return Principal(row.id, row.tenant_id, row.role, row.name, row.email, queue_ids)
 

@@ -29,6 +29,8 @@ POSTGRES_HINT = (
 class BackupError(ActionError):
     """A backup or restore that cannot go ahead; the message is the one line the CLI prints."""
 
+    code = "backup_failed"
+
 
 def sqlite_path(settings: Settings) -> Path | None:
     """The database file, or None when the database is not a file-backed SQLite one."""

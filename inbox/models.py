@@ -228,6 +228,12 @@ conversations = Table(
     # Feedback (issue 20): when an automation asked the customer to rate it, and the answer (1-5).
     Column("csat_requested_at", UTCDateTime, nullable=True),
     Column("csat_score", Integer, nullable=True),
+    # Reports' credit, written with the change they describe (issue 17): the agent whose reply was the
+    # first response, the one who resolved (the actor, else the holder), and since when the current
+    # holder holds it (the open interval of the assignment history). No foreign keys, as assignments.
+    Column("first_responder_id", Id, nullable=True),
+    Column("resolved_by_id", Id, nullable=True),
+    Column("held_since", UTCDateTime, nullable=True),
     # One open conversation per contact and channel; ingest relies on it under concurrency.
     _unique_where("uq_conversations_open", "channel_id", "contact_id", where="status <> 'resolved'"),
     Index("ix_conversations_list", "tenant_id", "last_message_at", "id"),
@@ -236,6 +242,15 @@ conversations = Table(
     # The routing worker's poll (which tenants have open work) and "resolved today/in a period".
     Index("ix_conversations_waiting", "status", "tenant_id"),
     Index("ix_conversations_resolved", "tenant_id", "resolved_at"),
+    # Reports count a period's SLA breaches (issue 17); partial: the rows without one (most, and every
+    # new conversation) cost nothing.
+    Index(
+        "ix_conversations_sla_breached",
+        "tenant_id",
+        "sla_breached_at",
+        sqlite_where=text("sla_breached_at IS NOT NULL"),
+        postgresql_where=text("sla_breached_at IS NOT NULL"),
+    ),
 )
 
 messages = Table(
@@ -266,6 +281,9 @@ messages = Table(
     # An approved provider template sent instead of `text` (the window was closed):
     # {"name", "language", "parameters": [...]}; NULL for every other message.
     Column("template", JSON, nullable=True),
+    # A system message's text as {"code", "params"} (inbox/texts.py), which the browser renders in the
+    # agent's language; `text` holds its English rendering. NULL for every other message.
+    Column("text_code", JSON, nullable=True),
     # Dedup is the database's job: repeated deliveries hit this and insert nothing.
     UniqueConstraint("channel_id", "provider_message_id"),
     # An agent reply's idempotency key; customers' messages have none, so they skip this index.
@@ -538,6 +556,9 @@ automation_runs = Table(
     Column("due_at", UTCDateTime, nullable=False),
     Column("status", String(20), nullable=False),  # pending | sent | skipped | cancelled | failed
     Column("reason", Text, nullable=True),
+    # The reason as {code, params} (inbox/texts.py), rendered in the admin's language; NULL before
+    # migration 0012 (the English `reason` is shown as it is).
+    Column("reason_code", JSON, nullable=True),
     Column("conversation_id", Id, ForeignKey("conversations.id", ondelete="SET NULL"), nullable=True),
     Column("appointment_id", Id, ForeignKey("appointments.id", ondelete="SET NULL"), nullable=True),
     Column("message_id", Id, ForeignKey("messages.id", ondelete="SET NULL"), nullable=True),
@@ -565,6 +586,7 @@ webhook_subscriptions = Table(
     Column("enabled", Boolean, nullable=False, server_default=text("true")),
     Column("disabled_at", UTCDateTime, nullable=True),
     Column("disabled_reason", Text, nullable=True),  # shown to admins (auto-disable says why)
+    Column("disabled_reason_code", JSON, nullable=True),  # the same as {code, params} (inbox/texts.py)
     Column("cursor", BigInteger, nullable=False, server_default=text("0")),
     Column("next_attempt_at", UTCDateTime, nullable=False),
     Column("locked_until", UTCDateTime, nullable=True),
@@ -619,4 +641,54 @@ uploads = Table(
     Column("mime_type", String(200), nullable=False),
     Column("size", BigInteger, nullable=False),
     _created(),
+)
+
+# --- Assignment history (issue 17) ----------------------------------------------------------------
+# One row per change of hands: assignment, transfer, handoff, return to the queue, resolve (which
+# closes the holder's interval) and reopen. Written in the transaction of the change, through
+# inbox/actions/assignments.py only. A row with `from_agent_id` closes that agent's interval
+# [held_since, at); the current holder's open interval is the conversation itself. Agent and queue
+# ids carry no foreign key (as messages.sender_id): agents are disabled, not deleted, and a history
+# must outlive a queue.
+assignments = Table(
+    "assignments",
+    metadata,
+    _id(),
+    _tenant(),
+    Column("conversation_id", Id, ForeignKey("conversations.id", ondelete="CASCADE"), nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    # auto | manual | transfer | handoff | requeue | unassign | resolve | reopen | backfill
+    Column("reason", String(12), nullable=False),
+    Column("from_agent_id", Id, nullable=True),  # the holder before (NULL: the bot, a queue, nobody)
+    Column("to_agent_id", Id, nullable=True),  # the holder after
+    Column("actor_id", Id, nullable=True),  # who did it (NULL: routing, the bot, the system)
+    Column("queue_id", Id, nullable=True),  # the conversation's queue after the change
+    Column("channel_id", Id, nullable=True),  # the conversation's channel (reports group by it, no join)
+    Column("held_since", UTCDateTime, nullable=True),  # when from_agent's interval began (NULL: unknown)
+    Index("ix_assignments_conversation", "conversation_id", "at"),
+    Index("ix_assignments_tenant_at", "tenant_id", "at"),
+)
+
+# --- Reports' hourly counts (issue 17) -------------------------------------------------------------
+# Conversations started (`kind` "new", by channel and queue) and messages in and out (by channel, and
+# by sending agent for agents' replies; 0: no agent, no queue) per UTC hour, folded by the rollup
+# worker (inbox/report_rollup.py) once an hour is over; reports read these rows instead of messages.
+report_hours = Table(
+    "report_hours",
+    metadata,
+    Column("tenant_id", Id, ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True),
+    Column("hour", UTCDateTime, primary_key=True),
+    Column("kind", String(3), primary_key=True),  # new | in | out
+    Column("channel_id", Id, primary_key=True),
+    Column("queue_id", Id, primary_key=True),
+    Column("agent_id", Id, primary_key=True),
+    Column("n", Integer, nullable=False),
+)
+
+# Per tenant, the hours before `folded_until` are in report_hours (and never folded again).
+report_folds = Table(
+    "report_folds",
+    metadata,
+    Column("tenant_id", Id, ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True),
+    Column("folded_until", UTCDateTime, nullable=False),
 )

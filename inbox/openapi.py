@@ -17,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from inbox import reports
 from inbox.actions import appointments, contacts, merge, privacy, templates
 from inbox.api import (
     admin,
@@ -72,6 +73,9 @@ OPERATIONS: dict[tuple[str, str], Op] = {
     ),
     ("GET", "/api/conversations/{id}"): Op("A conversation", s.Conversation),
     ("GET", "/api/conversations/{id}/messages"): Op("Its messages, oldest first", s.MessagePage),
+    ("GET", "/api/conversations/{id}/assignments"): Op(
+        "Its assignment history, oldest first", s.AssignmentList
+    ),
     ("GET", "/api/contacts"): Op("Contacts matching `q`", s.ContactPage, query={"q": _str}),
     ("GET", "/api/contacts/{id}"): Op("A contact", s.Contact),
     ("POST", "/api/conversations/{id}/messages"): Op(
@@ -100,7 +104,12 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         "Report over a period (JSON, or CSV with format=csv)",
         s.Figures,
         roles=STAFF,
-        query={"from": _str, "to": _str, "format": {"enum": ["json", "csv"]}, "section": _str},
+        query={
+            "from": _str,
+            "to": _str,
+            "format": {"enum": ["json", "csv"]},
+            "section": {"enum": list(reports.SECTIONS)},
+        },
         also={"text/csv": {"schema": _str}},
     ),
     ("GET", "/api/agents"): Op("The tenant's agents with load and queues", s.AgentList),

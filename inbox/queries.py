@@ -18,7 +18,7 @@ from inbox.access import conversation_filter, may_see_conversation
 from inbox.auth import Principal
 from inbox.catalog import attach_labels, labelled
 from inbox.errors import Forbidden, Invalid, NotFound
-from inbox.serialize import ConversationData, contact_json, conversation_json, message_json
+from inbox.serialize import ConversationData, contact_json, conversation_json, iso, message_json
 
 cv, ch, ct, msg = m.conversations.c, m.channels.c, m.contacts.c, m.messages.c
 
@@ -50,9 +50,9 @@ async def conversation_for(conn: AsyncConnection, p: Principal, conversation_id:
     """The conversation row if `p` may see it: 404 for another tenant's (or none), 403 beyond the rule."""
     row = await conversation_row(conn, conversation_id)
     if row is None or row.tenant_id != p.tenant_id:
-        raise NotFound("conversation not found")
+        raise NotFound("conversation not found", code="conversation_not_found")
     if not may_see_conversation(p, row.assignee_id, row.queue_id):
-        raise Forbidden("this conversation is assigned to another agent")
+        raise Forbidden("this conversation is assigned to another agent", code="conversation_forbidden")
     return row
 
 
@@ -185,3 +185,30 @@ async def contact_for(conn: AsyncConnection, p: Principal, contact_id: int) -> d
         for i in await conn.execute(select(m.contact_identities).where(idc.contact_id == contact_id))
     ]
     return contact_json(row._mapping, idents)
+
+
+async def assignment_history(conn: AsyncConnection, p: Principal, conversation_id: int) -> dict[str, Any]:
+    """A conversation's assignment history, oldest first, for whoever may see the conversation. Ids
+    only (the browser knows agents' and queues' names)."""
+    await conversation_for(conn, p, conversation_id)
+    a = m.assignments.c
+    rows = await conn.execute(
+        select(m.assignments)
+        .where(a.tenant_id == p.tenant_id, a.conversation_id == conversation_id)
+        .order_by(a.at, a.id)
+    )
+    return {
+        "items": [
+            {
+                "id": r.id,
+                "at": iso(r.at),
+                "reason": r.reason,
+                "from_agent_id": r.from_agent_id,
+                "to_agent_id": r.to_agent_id,
+                "actor_id": r.actor_id,
+                "queue_id": r.queue_id,
+                "held_since": iso(r.held_since),
+            }
+            for r in rows
+        ]
+    }

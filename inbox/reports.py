@@ -1,8 +1,10 @@
-"""Reports for a period: volume by hour and by channel, first response and resolution times, per-agent
-performance; as JSON or one CSV sheet.
+"""Reports for a period: volume by hour, channel and queue, busiest hours per weekday, first response
+and resolution times, per-agent performance (credited from the assignment history), reassignments;
+as JSON or one CSV sheet.
 
 Owns the period rules and report definitions (the same ones as the live figures in inbox/figures.py).
-Reads only. Counts and hour buckets are SQL; medians and p90 are computed here over bounded rows.
+Reads only. Every figure is SQL, medians and p90 too (inbox/report_sql.py): Python handles one row
+per group, never one per conversation.
 """
 
 from __future__ import annotations
@@ -13,16 +15,25 @@ from collections import defaultdict
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, exists, func, or_, select
+from sqlalchemy import BigInteger, ColumnElement, and_, case, cast, func, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from inbox import models as m
+from inbox import report_rollup as rollup
+from inbox import report_sql as sql
 from inbox.errors import Invalid
-from inbox.figures import MAX_ROWS, aware, median, p90, seconds
+from inbox.figures import aware
 from inbox.routing_settings import RoutingSettings
 from inbox.serialize import iso
 
-cv, msg, ch, ag = m.conversations.c, m.messages.c, m.channels.c, m.agents.c
+cv, msg, ch, ag, qu, asg = (
+    m.conversations.c,
+    m.messages.c,
+    m.channels.c,
+    m.agents.c,
+    m.queues.c,
+    m.assignments.c,
+)
 MAX_DAYS = 93
 CSV_COLUMNS = (
     "section",
@@ -37,7 +48,20 @@ CSV_COLUMNS = (
     "first_response_median_seconds",
     "first_response_p90_seconds",
     "resolution_median_seconds",
+    "handling_seconds",
+    "reassignments",
+    "reassignment_rate",
+    "weekday",
+    "hour",
 )
+TIMED = (
+    "resolved",
+    "first_responses",
+    "first_response_median_seconds",
+    "resolution_median_seconds",
+    "reassignments",
+)
+SECTIONS = ("total", "hour", "channel", "queue", "agent", "heatmap", "label")
 
 
 def period(
@@ -71,35 +95,198 @@ def period(
     return start, end
 
 
-def _hour(col: Any, dialect: str) -> ColumnElement[Any]:
-    """The UTC hour a timestamp falls in (stored timestamps are naive UTC)."""
+def _hour_epoch(col: Any, dialect: str) -> ColumnElement[Any]:
+    """The UTC hour a timestamp falls in (stored timestamps are naive UTC), as seconds since the epoch:
+    an integer key like the others (text keys sort slowly under a database's collation)."""
     if dialect == "postgresql":
-        return func.date_trunc("hour", col)
-    return func.strftime("%Y-%m-%d %H:00:00", col)
+        return cast(func.extract("epoch", func.date_trunc("hour", col)), BigInteger)
+    return cast(func.strftime("%s", func.strftime("%Y-%m-%d %H:00:00", col)), BigInteger)
+
+
+def _key(kind: str, raw: int | None) -> Any:
+    """A grouping's key back from its integer (see report_sql.grouped)."""
+    if raw is None:
+        return None
+    if kind == "hour":
+        return datetime.fromtimestamp(int(raw), UTC)
+    return int(raw)
+
+
+async def _times(
+    conn: AsyncConnection, tenant_id: int, start: datetime, end: datetime
+) -> dict[str, dict[Any, dict[str, Any]]]:
+    """First response and resolution times (count, median, p90) overall, per agent, channel and
+    queue, and first response per hour: two window-function statements.
+
+    First responses are credited to the agent who sent the first reply (`first_responder_id`);
+    resolutions to the agent who resolved (`resolved_by_id`: the actor, else the holder, written with
+    the resolution; before the history: the assignee)."""
+    d = conn.dialect.name
+    # A first response is a message: last_message_at bounds it, and lets the list index narrow the scan.
+    responded = select(cv.id).where(
+        cv.tenant_id == tenant_id,
+        cv.last_message_at >= start,
+        cv.first_response_at >= start,
+        cv.first_response_at < end,
+    )
+    frt_keys = {
+        "all": literal(0),
+        "agent": cv.first_responder_id,
+        "channel": cv.channel_id,
+        "queue": cv.queue_id,
+        "hour": _hour_epoch(cv.first_response_at, d),
+    }
+    frt = (
+        responded,
+        sql.seconds_between(func.coalesce(cv.handed_off_at, cv.created_at), cv.first_response_at, d),
+        frt_keys,
+    )
+    resolved = select(cv.id).where(
+        cv.tenant_id == tenant_id, cv.status == "resolved", cv.resolved_at >= start, cv.resolved_at < end
+    )
+    res_keys = {
+        "all": literal(0),
+        "agent": func.coalesce(cv.resolved_by_id, cv.assignee_id),
+        "channel": cv.channel_id,
+        "queue": cv.queue_id,
+    }
+    res = (resolved, sql.seconds_between(cv.created_at, cv.resolved_at, d), res_keys)
+    out: dict[str, dict[Any, dict[str, Any]]] = defaultdict(dict)
+    for name, (base, v, keys) in (("frt", frt), ("res", res)):
+        for (kind, key), figures in (await sql.figures_by(conn, base, v, keys)).items():
+            out[f"{name}.{kind}"][_key(kind, key)] = figures
+    return out
+
+
+async def _hands(conn: AsyncConnection, tenant_id: int, start: datetime, end: datetime) -> dict[str, Any]:
+    """From the assignment history in the period: reassignments (a conversation taken from an agent
+    other than by resolving it: transfer, unassign, requeue, another agent), overall, by the agent it
+    was taken from, by queue and by channel, and who was given how many conversations."""
+    rows = and_(asg.tenant_id == tenant_id, asg.at >= start, asg.at < end)
+    taken = and_(
+        asg.from_agent_id.is_not(None),
+        asg.reason != "resolve",
+        or_(asg.to_agent_id.is_(None), asg.to_agent_id != asg.from_agent_id),
+    )
+    given = and_(asg.to_agent_id.is_not(None), asg.reason != "reopen")
+    totals = (
+        await conn.execute(
+            select(
+                func.sum(case((taken, 1), else_=0)),
+                func.count(func.distinct(case((taken, asg.conversation_id)))),
+                func.count(func.distinct(case((given, asg.conversation_id)))),
+            ).where(rows)
+        )
+    ).one()
+
+    # Who gave and lost how many, by queue and channel: one grouped pass, summed here per group.
+    is_taken, is_given = case((taken, 1), else_=0), case((given, 1), else_=0)
+    grouped = (
+        select(
+            asg.from_agent_id,
+            asg.to_agent_id,
+            asg.queue_id,
+            asg.channel_id,
+            func.sum(is_taken),
+            func.sum(is_given),
+        )
+        .where(rows, or_(taken, given))
+        .group_by(asg.from_agent_id, asg.to_agent_id, asg.queue_id, asg.channel_id)
+    )
+    away: dict[Any, int] = defaultdict(int)
+    got: dict[Any, int] = defaultdict(int)
+    by_queue: dict[Any, int] = defaultdict(int)
+    by_channel: dict[Any, int] = defaultdict(int)
+    for from_id, to_id, queue_id, channel_id, n_taken, n_given in await conn.execute(grouped):
+        n_taken, n_given = int(n_taken or 0), int(n_given or 0)
+        away[from_id] += n_taken
+        got[to_id] += n_given
+        by_queue[queue_id] += n_taken
+        by_channel[channel_id] += n_taken
+    reassigned, assigned = int(totals[1] or 0), int(totals[2] or 0)
+    return {
+        "reassignments": int(totals[0] or 0),
+        "reassigned_conversations": reassigned,
+        "assigned_conversations": assigned,
+        "reassignment_rate": round(reassigned / assigned, 3) if assigned else None,
+        "away_by_agent": away,
+        "given_by_agent": got,
+        "by_queue": by_queue,
+        "by_channel": by_channel,
+    }
+
+
+async def _heatmap(
+    conn: AsyncConnection, rows: Any, start: datetime, end: datetime, settings: RoutingSettings
+) -> list[dict[str, int]]:
+    """Conversations started and customer messages per weekday (0 = Sunday) and hour, in the
+    tenant's zone, from the hourly counts (an hour is placed by its start: exact for zones on whole
+    hours). Empty cells are left out."""
+    d = conn.dialect.name
+    changes = sql.offsets(settings.tz, start, end)
+    wd, hr = sql.local_weekday_hour(rows.c.hour, d, settings.timezone, changes)
+    new, inbound = (
+        case((rows.c.kind == "new", rows.c.n), else_=0),
+        case((rows.c.kind == "in", rows.c.n), else_=0),
+    )
+    q = (
+        select(wd, hr, func.sum(new), func.sum(inbound))
+        .where(rows.c.kind.in_(("new", "in")))
+        .group_by(wd, hr)
+        .order_by(wd, hr)
+    )
+    return [
+        {"weekday": int(w), "hour": int(h), "conversations": int(c or 0), "messages_in": int(i or 0)}
+        for w, h, c, i in await conn.execute(q)
+    ]
 
 
 async def report(
-    conn: AsyncConnection, tenant_id: int, start: datetime, end: datetime, settings: RoutingSettings
+    conn: AsyncConnection,
+    tenant_id: int,
+    start: datetime,
+    end: datetime,
+    settings: RoutingSettings,
+    now: datetime | None = None,
 ) -> dict[str, Any]:
-    dialect = conn.dialect.name
+    now = now or m.utcnow()
     # last_message_at starts at creation: the bound lets the list index narrow the scan.
     created = and_(
         cv.tenant_id == tenant_id, cv.last_message_at >= start, cv.created_at >= start, cv.created_at < end
     )
-    # Messages are reached through conversations active in the period (the conversation index).
-    active = select(cv.id).where(cv.tenant_id == tenant_id, cv.last_message_at >= start)
-    counted = and_(msg.conversation_id.in_(active), msg.created_at >= start, msg.created_at < end)
-    sent = and_(counted, msg.status != "note")  # notes and system messages are not traffic
-
+    # Counts of conversations and messages: hours folded by the rollup, the rest live (report_rollup).
+    rows = await rollup.counts(conn, tenant_id, start, end)
+    r = rows.c
     hours: dict[datetime, dict[str, int]] = defaultdict(lambda: {"conversations": 0, "in": 0, "out": 0})
-    hour = _hour(cv.created_at, dialect)
-    for h, n in await conn.execute(select(hour, func.count()).where(created).group_by(hour)):
-        hours[aware(h)]["conversations"] = int(n)
-    hour = _hour(msg.created_at, dialect)
-    for h, direction, n in await conn.execute(
-        select(hour, msg.direction, func.count()).where(sent).group_by(hour, msg.direction)
+    for h, kind, n in await conn.execute(select(r.hour, r.kind, func.sum(r.n)).group_by(r.hour, r.kind)):
+        hours[aware(h)]["conversations" if kind == "new" else kind] = int(n)
+    # The other groupings from one pass: a row per (kind, channel, queue, agent), summed here.
+    by_channel: dict[Any, dict[str, int]] = defaultdict(lambda: {"new": 0, "in": 0, "out": 0})
+    by_queue: dict[Any, int] = defaultdict(int)
+    agent_out: dict[Any, int] = defaultdict(int)
+    for kind, channel_id, queue_id, agent_id, n in await conn.execute(
+        select(r.kind, r.channel_id, r.queue_id, r.agent_id, func.sum(r.n)).group_by(
+            r.kind, r.channel_id, r.queue_id, r.agent_id
+        )
     ):
-        hours[aware(h)][direction] = int(n)
+        by_channel[channel_id][kind] += int(n)
+        if kind == "new":
+            by_queue[queue_id or None] += int(n)
+        elif kind == "out" and agent_id:
+            agent_out[agent_id] += int(n)
+
+    times = await _times(conn, tenant_id, start, end)
+    hands = await _hands(conn, tenant_id, start, end)
+    none: dict[str, Any] = {"count": 0, "median_seconds": None, "p90_seconds": None}
+
+    def timed(kind: str, key: Any) -> dict[str, Any]:
+        f, r = times[f"frt.{kind}"].get(key, none), times[f"res.{kind}"].get(key, none)
+        return {
+            "resolved": r["count"],
+            "first_responses": f["count"],
+            "first_response_median_seconds": f["median_seconds"],
+            "resolution_median_seconds": r["median_seconds"],
+        }
 
     channels = {
         r.id: {
@@ -109,56 +296,36 @@ async def report(
             "conversations": 0,
             "messages_in": 0,
             "messages_out": 0,
+            **timed("channel", r.id),
+            "reassignments": hands["by_channel"].get(r.id, 0),
         }
         for r in await conn.execute(
             select(ch.id, ch.name, ch.kind).where(ch.tenant_id == tenant_id).order_by(ch.id)
         )
     }
-    for channel_id, n in await conn.execute(
-        select(cv.channel_id, func.count()).where(created).group_by(cv.channel_id)
-    ):
-        channels[channel_id]["conversations"] = int(n)
-    for channel_id, direction, n in await conn.execute(
-        select(msg.channel_id, msg.direction, func.count())
-        .where(sent)
-        .group_by(msg.channel_id, msg.direction)
-    ):
-        channels[channel_id][f"messages_{direction}"] = int(n)
+    for channel_id, c in by_channel.items():
+        if channel_id in channels:
+            channels[channel_id].update(conversations=c["new"], messages_in=c["in"], messages_out=c["out"])
 
-    responded = (
-        await conn.execute(
-            select(func.coalesce(cv.handed_off_at, cv.created_at), cv.first_response_at, cv.assignee_id)
-            .where(cv.tenant_id == tenant_id, cv.first_response_at >= start, cv.first_response_at < end)
-            .limit(MAX_ROWS)
-        )
-    ).all()
-    resolved = (
-        await conn.execute(
-            select(cv.created_at, cv.resolved_at, cv.assignee_id)
-            .where(
-                cv.tenant_id == tenant_id,
-                cv.status == "resolved",
-                cv.resolved_at >= start,
-                cv.resolved_at < end,
-            )
-            .limit(MAX_ROWS)
-        )
-    ).all()
-    frt_by: dict[Any, list[float]] = defaultdict(list)
-    res_by: dict[Any, list[float]] = defaultdict(list)
-    frt_hours: dict[datetime, list[float]] = defaultdict(list)  # by the hour of the first response
-    for a, b, who in responded:
-        for s in seconds([(aware(a), aware(b))]):
-            frt_by[who].append(s)
-            frt_hours[aware(b).replace(minute=0, second=0, microsecond=0)].append(s)
-    for a, b, who in resolved:
-        for s in seconds([(aware(a), aware(b))]):
-            res_by[who].append(s)
-    frt = [s for v in frt_by.values() for s in v]
-    res = [s for v in res_by.values() for s in v]
+    queue_rows = [
+        (q.id, q.name)
+        for q in await conn.execute(select(qu.id, qu.name).where(qu.tenant_id == tenant_id).order_by(qu.id))
+    ]
+    queues: dict[Any, dict[str, Any]] = {
+        qid: {
+            "queue_id": qid,
+            "name": name,
+            "conversations": 0,
+            **timed("queue", qid),
+            "reassignments": hands["by_queue"].get(qid, 0),
+        }
+        for qid, name in [*queue_rows, (None, None)]  # None: conversations in no queue
+    }
+    for queue_id, n in by_queue.items():
+        (queues.get(queue_id) or queues[None])["conversations"] += n  # a queue deleted meanwhile
 
-    by_bot = exists().where(msg.conversation_id == cv.id, msg.sender_type == "bot")
-    bot_only = and_(cv.handed_off_at.is_(None), or_(cv.status == "bot", by_bot))
+    # Conversations that only the bot answered: its turns are counted on the conversation.
+    bot_only = and_(cv.handed_off_at.is_(None), or_(cv.status == "bot", cv.bot_turns > 0))
     conv_totals = (
         await conn.execute(
             select(func.count(), func.count(cv.handed_off_at), func.sum(case((bot_only, 1), else_=0))).where(
@@ -173,35 +340,17 @@ async def report(
             )
         )
     ).scalar_one()
-    assigned: dict[Any, int] = dict(
-        (
-            await conn.execute(
-                select(cv.assignee_id, func.count())
-                .where(cv.tenant_id == tenant_id, cv.assigned_at >= start, cv.assigned_at < end)
-                .group_by(cv.assignee_id)
-            )
-        ).all()
-    )
-    agent_out: dict[Any, int] = dict(
-        (
-            await conn.execute(
-                select(msg.sender_id, func.count())
-                .where(sent, msg.sender_type == "agent", msg.direction == "out")
-                .group_by(msg.sender_id)
-            )
-        ).all()
-    )
+    held = await sql.handling(conn, tenant_id, start, end, now)
     agents = [
         {
             "agent_id": a.id,
             "name": a.name,
             "role": a.role,
-            "assigned": int(assigned.get(a.id, 0)),
-            "resolved": len(res_by.get(a.id, [])),
+            "assigned": hands["given_by_agent"].get(a.id, 0),
             "messages_out": int(agent_out.get(a.id, 0)),
-            "first_responses": len(frt_by.get(a.id, [])),
-            "first_response_median_seconds": median(frt_by.get(a.id, [])),
-            "resolution_median_seconds": median(res_by.get(a.id, [])),
+            **timed("agent", a.id),
+            "handling_seconds": held.get(a.id, 0.0),
+            "reassigned_away": hands["away_by_agent"].get(a.id, 0),
         }
         for a in await conn.execute(
             select(ag.id, ag.name, ag.role).where(ag.tenant_id == tenant_id).order_by(ag.id)
@@ -220,16 +369,23 @@ async def report(
             "handed_off": int(conv_totals[1]),
             "bot_only": int(conv_totals[2] or 0),
             "sla_breached": int(breached),
+            "reassignments": hands["reassignments"],
+            "reassigned_conversations": hands["reassigned_conversations"],
+            "assigned_conversations": hands["assigned_conversations"],
+            "reassignment_rate": hands["reassignment_rate"],
+            "handling_seconds": round(sum(held.values()), 1),
         },
         "volume_by_hour": _series(hours, start, end),
         # Hours with first responses only (the inbox's supervisor chart draws it over the volume).
         "first_response_by_hour": [
-            {"hour": iso(at), "count": len(v), "median_seconds": median(v)}
-            for at, v in sorted(frt_hours.items())
+            {"hour": iso(at), "count": v["count"], "median_seconds": v["median_seconds"]}
+            for at, v in sorted(times["frt.hour"].items())
         ],
         "by_channel": list(channels.values()),
-        "first_response": {"count": len(frt), "median_seconds": median(frt), "p90_seconds": p90(frt)},
-        "resolution": {"count": len(res), "median_seconds": median(res), "p90_seconds": p90(res)},
+        "by_queue": list(queues.values()),
+        "heatmap": await _heatmap(conn, rows, start, end, settings),
+        "first_response": times["frt.all"].get(0, none),
+        "resolution": times["res.all"].get(0, none),
         "agents": agents,
     }
 
@@ -253,7 +409,8 @@ def _series(hours: dict[datetime, dict[str, int]], start: datetime, end: datetim
 
 
 def to_csv(data: dict[str, Any], section: str | None = None) -> str:
-    """One sheet: a `section` column (total, hour, channel, agent) and the same columns for all."""
+    """One sheet: a `section` column (SECTIONS: every table of the report) and the same columns for
+    all; `section` keeps one table. Heat map cells: weekday 0 is Sunday, hours in the tenant's zone."""
     rows: list[dict[str, Any]] = []
     t, f, r = data["totals"], data["first_response"], data["resolution"]
     rows.append(
@@ -269,6 +426,9 @@ def to_csv(data: dict[str, Any], section: str | None = None) -> str:
             "first_response_median_seconds": f["median_seconds"],
             "first_response_p90_seconds": f["p90_seconds"],
             "resolution_median_seconds": r["median_seconds"],
+            "handling_seconds": t["handling_seconds"],
+            "reassignments": t["reassignments"],
+            "reassignment_rate": t["reassignment_rate"],
         }
     )
     for h in data["volume_by_hour"]:
@@ -285,7 +445,16 @@ def to_csv(data: dict[str, Any], section: str | None = None) -> str:
                 "section": "channel",
                 "key": c["channel_id"],
                 "label": c["name"],
-                **{k: c[k] for k in ("conversations", "messages_in", "messages_out")},
+                **{k: c[k] for k in ("conversations", "messages_in", "messages_out", *TIMED)},
+            }
+        )
+    for q in data["by_queue"]:
+        rows.append(
+            {
+                "section": "queue",
+                "key": q["queue_id"],
+                "label": q["name"],
+                **{k: q[k] for k in ("conversations", *TIMED)},
             }
         )
     for a in data["agents"]:
@@ -300,6 +469,19 @@ def to_csv(data: dict[str, Any], section: str | None = None) -> str:
                 "first_responses": a["first_responses"],
                 "first_response_median_seconds": a["first_response_median_seconds"],
                 "resolution_median_seconds": a["resolution_median_seconds"],
+                "handling_seconds": a["handling_seconds"],
+                "reassignments": a["reassigned_away"],
+            }
+        )
+    for cell in data["heatmap"]:
+        rows.append({"section": "heatmap", "key": f"{cell['weekday']}-{cell['hour']:02d}", **cell})
+    for lb in data.get("by_label", []):
+        rows.append(
+            {
+                "section": "label",
+                "key": lb["label_id"],
+                "label": lb["name"],
+                "conversations": lb["conversations"],
             }
         )
     if section:

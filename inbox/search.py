@@ -73,7 +73,7 @@ async def search(
     `cursor`; contacts (a short list) come with the first page only."""
     q = (q or "").strip()
     if not q:
-        raise Invalid("q: give something to search for")
+        raise Invalid("q: give something to search for", code="search_empty")
     if len(q) > MAX_QUERY:
         raise Invalid(f"q: at most {MAX_QUERY} characters")
     before = _cursor(cursor)

@@ -37,6 +37,7 @@ class MessageData(TypedDict):
     client_id: str | None
     private: bool
     created_at: str | None
+    text_code: dict[str, Any] | None  # a system message's {"code", "params"} (inbox/texts.py)
     deleted: NotRequired[bool]  # an unsent (or merged) message
     merged_into: NotRequired[int]  # a provider echo merged into our own row: clients drop it
 
@@ -109,6 +110,7 @@ def message_json(row: Mapping[Any, Any]) -> MessageData:
         "client_id": row["client_id"],
         "private": row["status"] == "note",
         "created_at": iso(row["created_at"]),
+        "text_code": row["text_code"],
     }
     if row["deleted"]:
         out["deleted"] = True

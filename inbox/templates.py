@@ -57,12 +57,16 @@ def check(body: str, *, where: str = "body") -> list[str]:
     """The variables of a template being saved; `Invalid` naming the field for an empty body or an
     unknown variable."""
     if not body or not body.strip():
-        raise Invalid(f"{where}: a template needs text")
+        raise Invalid(f"{where}: a template needs text", code="template_empty", params={"field": where})
     unknown = [v for v in variables(body) if not _known(v)]
     if unknown:
         names = ", ".join("{{" + v + "}}" for v in unknown)
         allowed = ", ".join("{{" + v + "}}" for v in VARIABLES)
-        raise Invalid(f"{where}: unknown variable {names}; use {allowed}")
+        raise Invalid(
+            f"{where}: unknown variable {names}; use {allowed}",
+            code="template_unknown_variable",
+            params={"field": where, "names": names},
+        )
     return variables(body)
 
 

@@ -70,10 +70,12 @@ INLINE_TYPES = ("image/", "audio/", "video/", "application/pdf", "text/plain")
 
 class TooLarge(ActionError):
     status = 413
+    code = "upload_too_large"
 
 
 class UnsupportedType(ActionError):
     status = 415
+    code = "upload_type"
 
 
 def media_type(content_type: str | None) -> str:
@@ -132,7 +134,7 @@ async def store(
     body in memory; an upload goes to disk as it arrives.)"""
     limit = f"a file may be at most {size_text(max_bytes)}"
     if declared is not None and declared.isdigit() and int(declared) > max_bytes:
-        raise TooLarge(f"this file is {size_text(int(declared))}; {limit}")
+        raise TooLarge(f"this file is {size_text(int(declared))}; {limit}", params={"max_bytes": max_bytes})
     target = folder(data_dir, tenant_id)
     target.mkdir(parents=True, exist_ok=True)
     key = secrets.token_hex(16)
@@ -145,12 +147,14 @@ async def store(
             async for chunk in chunks:
                 size += len(chunk)
                 if size > max_bytes:
-                    raise TooLarge(f"this file is over {size_text(max_bytes)}; {limit}")
+                    raise TooLarge(
+                        f"this file is over {size_text(max_bytes)}; {limit}", params={"max_bytes": max_bytes}
+                    )
                 await asyncio.to_thread(f.write, chunk)
         finally:
             await asyncio.to_thread(f.close)
         if size == 0:
-            raise ActionError("the file is empty")
+            raise ActionError("the file is empty", code="upload_empty")
         os.replace(tmp, target / key)
     finally:
         with contextlib.suppress(FileNotFoundError):

@@ -28,16 +28,20 @@ def known_zone(value: str) -> str:
 TimeZoneName = Annotated[str, AfterValidator(known_zone)]
 
 
+def _where(exc: ValidationError, what: str) -> str:
+    return ".".join(str(x) for x in exc.errors()[0]["loc"]) or what
+
+
 def readable(exc: ValidationError, what: str) -> str:
     """The first error as `<field path>: <message>` (`what` when the error is about the whole)."""
-    first = exc.errors()[0]
-    where = ".".join(str(x) for x in first["loc"]) or what
-    return f"{where}: {first['msg']}"
+    return f"{_where(exc, what)}: {exc.errors()[0]['msg']}"
 
 
 def validate(model: type[M], data: Any, *, what: str) -> M:
-    """`model` from `data`, or `Invalid` with a readable reason."""
+    """`model` from `data`, or `Invalid` with a readable reason (code `invalid_field`; params: the
+    `field` and pydantic's `detail`)."""
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        raise Invalid(readable(exc, what)) from exc
+        params = {"field": _where(exc, what), "detail": exc.errors()[0]["msg"]}
+        raise Invalid(readable(exc, what), code="invalid_field", params=params) from exc

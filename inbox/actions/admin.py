@@ -58,15 +58,15 @@ async def create_agent(
     if not _EMAIL.match(email):
         raise Invalid(f"not an email address: {email!r}")
     if len(password) < 8:
-        raise Invalid("password must have at least 8 characters")
+        raise Invalid("password must have at least 8 characters", code="password_short")
     if capacity < 0:
-        raise Invalid("capacity must be zero or more")
+        raise Invalid("capacity must be zero or more", code="capacity_negative")
     if not name.strip():
         raise Invalid("agent name must not be empty")
     await _tenant_exists(uow, tenant_id)
     taken = (await uow.conn.execute(select(m.agents.c.id).where(m.agents.c.email == email))).first()
     if taken is not None:
-        raise Conflict(f"an agent with email {email} already exists")
+        raise Conflict(f"an agent with email {email} already exists", code="email_taken")
     try:
         row = (
             await uow.conn.execute(
@@ -85,7 +85,7 @@ async def create_agent(
             )
         ).one()
     except IntegrityError as exc:  # a concurrent create with the same email
-        raise Conflict(f"an agent with email {email} already exists") from exc
+        raise Conflict(f"an agent with email {email} already exists", code="email_taken") from exc
     data = agent_json(row._mapping, open_conversations=0)
     uow.emit(tenant_id, agent_event(data))
     await audit.record(
@@ -244,7 +244,9 @@ async def create_queue(uow: UnitOfWork, tenant_id: int, name: str) -> dict[str, 
             )
         ).one()
     except IntegrityError as exc:
-        raise Conflict(f"a queue named {name!r} already exists") from exc
+        raise Conflict(
+            f"a queue named {name!r} already exists", code="name_taken", params={"field": "name"}
+        ) from exc
     await audit.record(
         uow, tenant_id, "queue.created", target_type="queue", target_id=row.id, details={"name": row.name}
     )

@@ -88,7 +88,9 @@ async def change(uow: UnitOfWork, p: Principal, appointment_id: int, raw: Any) -
     data = validate(AppointmentChange, raw, what="body")
     given = data.model_fields_set
     if row.status == "cancelled" and (given - {"status"} or data.status not in (None, "cancelled")):
-        raise Conflict("a cancelled appointment cannot change; create a new one")
+        raise Conflict(
+            "a cancelled appointment cannot change; create a new one", code="appointment_cancelled"
+        )
     values: dict[str, Any] = {}
     for name in ("status", "starts_at", "ends_at", "title"):
         if name in given:

@@ -41,7 +41,9 @@ async def create(
                 )
             ).one()
     except IntegrityError as exc:
-        raise Conflict(f"short_code: /{short_code} already exists") from exc
+        raise Conflict(
+            f"short_code: /{short_code} already exists", code="name_taken", params={"field": "short_code"}
+        ) from exc
     return canned_json(row)
 
 
@@ -71,7 +73,9 @@ async def change(
                 )
             ).one()
     except IntegrityError as exc:
-        raise Conflict(f"short_code: /{short_code} already exists") from exc
+        raise Conflict(
+            f"short_code: /{short_code} already exists", code="name_taken", params={"field": "short_code"}
+        ) from exc
     return canned_json(row)
 
 

@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from inbox import audit
 from inbox import models as m
 from inbox.access import may_see_conversation
+from inbox.actions import assignments
 from inbox.actions.events import message_event, updated_event
 from inbox.auth import Principal
 from inbox.automations import schedule
@@ -26,6 +27,7 @@ from inbox.db import insert as dialect_insert
 from inbox.errors import Conflict, Forbidden, Invalid, NotFound, Unprocessable
 from inbox.queries import conversations_select
 from inbox.signals import routing_changed
+from inbox.texts import Text
 from inbox.uow import UnitOfWork
 
 cv, jb, ag = m.conversations.c, m.jobs.c, m.agents.c
@@ -50,24 +52,61 @@ async def load(uow: UnitOfWork, tenant_id: int, conversation_id: int, *, lock: b
         q = q.with_for_update(of=m.conversations)
     row = (await uow.conn.execute(q)).first()
     if row is None:
-        raise NotFound("conversation not found")
+        raise NotFound("conversation not found", code="conversation_not_found")
     return row
 
 
-async def change(uow: UnitOfWork, row: Row[Any], note: str | None, **values: Any) -> Row[Any]:
+async def change(
+    uow: UnitOfWork,
+    row: Row[Any],
+    note: Text | None,
+    *,
+    why: assignments.Reason | None = None,
+    by: int | None = None,
+    **values: Any,
+) -> Row[Any]:
     """Update a conversation, write an optional system message, emit conversation.updated. A change of
-    status or hands moves waiting and load: routing (and the supervisor's figures) hear of it."""
+    status or hands moves waiting and load: routing (and the supervisor's figures) hear of it.
+
+    `why` writes an assignment history row (`by`: the agent who did it); a change of holder without
+    one is a bug, refused, so that no path can leave the history out. With it, the conversation's
+    report credit moves in the same UPDATE: `held_since` (the new holder's interval) and, resolving,
+    `resolved_by_id` (the one who resolved, else the holder)."""
+    before = assignments.holder(row)
+    # The history row's time is the change's own (resolved_at, assigned_at): reports join on it.
+    at = values.get("resolved_at") or values.get("assigned_at") or values.get("handed_off_at") or m.utcnow()
+    if why is not None:
+        status, assignee = values.get("status", row.status), values.get("assignee_id", row.assignee_id)
+        values["held_since"] = at if status in assignments.HELD and assignee is not None else None
+        if why == "resolve":
+            values["resolved_by_id"] = by if by is not None else before
     await uow.conn.execute(update(m.conversations).where(cv.id == row.id).values(**values))
     if "status" in values or "assignee_id" in values:
         _poke_routing(uow, row.tenant_id)
     new = await load(uow, row.tenant_id, row.id)
+    after = assignments.holder(new)
+    if why is None and before != after:
+        raise RuntimeError("a change of hands needs its reason (assignment history)")
+    if why is not None:
+        await assignments.record(
+            uow.conn,
+            new,
+            why,
+            from_agent_id=before,
+            to_agent_id=after,
+            at=at,
+            actor_id=by,
+            assigned_at=row.assigned_at,
+        )
     if note:
         await system_message(uow, new, note)
     uow.emit(row.tenant_id, updated_event(new, prev_assignee_id=row.assignee_id))
     return new
 
 
-async def system_message(uow: UnitOfWork, conv: Row[Any], text: str) -> dict[str, Any]:
+async def system_message(uow: UnitOfWork, conv: Row[Any], text: Text) -> dict[str, Any]:
+    """The one way a system line is written: its English `text` (search, exports, old clients) and
+    its `text_code`, which the browser renders in the agent's language (inbox/texts.py)."""
     row = (
         await uow.conn.execute(
             insert(m.messages)
@@ -79,7 +118,8 @@ async def system_message(uow: UnitOfWork, conv: Row[Any], text: str) -> dict[str
                 sender_type="system",
                 sender_id=None,
                 kind="text",
-                text=text,
+                text=str(text),
+                text_code=text.as_json(),
                 attachments=[],
                 status="note",
                 deleted=False,
@@ -115,15 +155,19 @@ async def handoff(
     *,
     reason: str,
     assign_to: int | None = None,
+    by: int | None = None,
 ) -> Row[Any]:
     """Bot -> human: the conversation queues (or goes straight to `assign_to`) and the bot is silent
-    there from now on (its pending turn is dropped; the bot only ever answers status `bot`)."""
+    there from now on (its pending turn is dropped; the bot only ever answers status `bot`).
+    `by`: the agent whose action it is (None: the bot's own decision). `reason`: a `Text` where the
+    server words it (shown in the agent's language), else the model's or the agent's own words, shown
+    as they are."""
     conv = await load(uow, tenant_id, conversation_id, lock=True)
     await uow.conn.execute(m.jobs.delete().where(jb.kind == "bot", jb.key == str(conversation_id)))
     if conv.status != "bot":
         return conv
     now = m.utcnow()
-    values: dict[str, Any] = {"handoff_reason": reason, "handed_off_at": now}
+    values: dict[str, Any] = {"handoff_reason": str(reason), "handed_off_at": now}
     if assign_to is not None:
         values.update(
             status="assigned", assignee_id=assign_to, assigned_at=now, queued_at=conv.queued_at or now
@@ -131,7 +175,9 @@ async def handoff(
         await _mark_assigned(uow, assign_to, now)
     else:
         values.update(status="queued", queued_at=now)
-    return await change(uow, conv, f"Handed to a human: {reason}", **values)
+    return await change(
+        uow, conv, Text("conversation.handed_off", reason=reason), why="handoff", by=by, **values
+    )
 
 
 async def request_handoff(uow: UnitOfWork, actor: Principal, conversation_id: int, reason: str) -> Row[Any]:
@@ -140,7 +186,7 @@ async def request_handoff(uow: UnitOfWork, actor: Principal, conversation_id: in
     conv = await visible(uow, actor, conversation_id)
     if conv.status == "bot":
         await _audit(uow, actor, "conversation.handed_off", conv)
-    return await handoff(uow, actor.tenant_id, conv.id, reason=reason)
+    return await handoff(uow, actor.tenant_id, conv.id, reason=reason, by=actor.agent_id)
 
 
 async def conversation_ids_for(uow: UnitOfWork, tenant_id: int, status: str) -> list[int]:
@@ -155,7 +201,7 @@ async def visible(uow: UnitOfWork, actor: Principal, conversation_id: int) -> Ro
     """Locked row the actor may act on: 404 for another tenant's, 403 beyond the visibility rule."""
     conv = await load(uow, actor.tenant_id, conversation_id, lock=True)
     if not may_see_conversation(actor, conv.assignee_id, conv.queue_id):
-        raise Forbidden("this conversation is assigned to another agent")
+        raise Forbidden("this conversation is assigned to another agent", code="conversation_forbidden")
     return conv
 
 
@@ -166,7 +212,7 @@ async def _agent(uow: UnitOfWork, tenant_id: int, agent_id: int) -> Row[Any]:
     if row is None:
         raise NotFound("agent not found")
     if row.disabled_at is not None:
-        raise Unprocessable("that agent is disabled")
+        raise Unprocessable("that agent is disabled", code="agent_disabled")
     return row
 
 
@@ -184,7 +230,7 @@ async def assign(uow: UnitOfWork, actor: Principal, conversation_id: int, agent_
     status and capacity: it is a person's decision. A bot conversation is taken over (handoff)."""
     conv = await visible(uow, actor, conversation_id)
     if conv.status == "resolved":
-        raise Conflict("the conversation is resolved; reopen it first")
+        raise Conflict("the conversation is resolved; reopen it first", code="conversation_resolved")
     by = actor.name
     if agent_id is not None:
         target = await _agent(uow, actor.tenant_id, agent_id)
@@ -195,28 +241,37 @@ async def assign(uow: UnitOfWork, actor: Principal, conversation_id: int, agent_
         )
         if conv.status == "bot":
             return await handoff(
-                uow, actor.tenant_id, conv.id, reason=f"taken over by {by}", assign_to=target.id
+                uow,
+                actor.tenant_id,
+                conv.id,
+                reason=Text("handoff.taken_over", by=by),
+                assign_to=target.id,
+                by=actor.agent_id,
             )
         now = m.utcnow()
         await _mark_assigned(uow, target.id, now)
         note = (
-            f"Assigned to {target.name}"
+            Text("conversation.assigned", name=target.name)
             if target.id == actor.agent_id
-            else f"Assigned to {target.name} by {by}"
+            else Text("conversation.assigned_by", name=target.name, by=by)
         )
         values: dict[str, Any] = {"assignee_id": target.id, "assigned_at": now}
         if conv.status == "queued":  # a snoozed one stays snoozed, now someone else's
             values["status"] = "assigned"
-        return await change(uow, conv, note, **values)
+        return await change(uow, conv, note, why="manual", by=actor.agent_id, **values)
     if conv.status != "bot" and conv.assignee_id is None:
         return conv
     await _audit(uow, actor, "conversation.assigned", conv, agent_id=None, previous_agent_id=conv.assignee_id)
     if conv.status == "bot":
-        return await handoff(uow, actor.tenant_id, conv.id, reason=f"sent to the queue by {by}")
+        return await handoff(
+            uow, actor.tenant_id, conv.id, reason=Text("handoff.sent_to_queue", by=by), by=actor.agent_id
+        )
     values = {"assignee_id": None, "assigned_at": None}
     if conv.status == "assigned":
         values.update(status="queued", queued_at=_requeued_at(conv))
-    return await change(uow, conv, f"Returned to the queue by {by}", **values)
+    return await change(
+        uow, conv, Text("conversation.unassigned", by=by), why="unassign", by=actor.agent_id, **values
+    )
 
 
 def _requeued_at(conv: Row[Any]) -> datetime:
@@ -237,7 +292,14 @@ async def resolve(uow: UnitOfWork, actor: Principal, conversation_id: int) -> Ro
         m.jobs.delete().where(jb.kind.in_(("bot", "snooze")), jb.key == str(conversation_id))
     )
     resolved = await change(
-        uow, conv, f"Resolved by {actor.name}", status="resolved", resolved_at=m.utcnow(), snoozed_until=None
+        uow,
+        conv,
+        Text("conversation.resolved", by=actor.name),
+        why="resolve",
+        by=actor.agent_id,
+        status="resolved",
+        resolved_at=m.utcnow(),
+        snoozed_until=None,
     )
     await schedule.conversation_resolved(uow, resolved)
     return resolved
@@ -250,7 +312,7 @@ async def reopen(uow: UnitOfWork, actor: Principal, conversation_id: int) -> Row
     conv = await visible(uow, actor, conversation_id)
     if conv.status == "snoozed":
         await _audit(uow, actor, "conversation.reopened", conv, previous_status=conv.status)
-        return await wake(uow, conv, f"Reopened by {actor.name}")
+        return await wake(uow, conv, Text("conversation.reopened", by=actor.name))
     if conv.status != "resolved":
         return conv
     other = select(cv.id).where(
@@ -261,7 +323,11 @@ async def reopen(uow: UnitOfWork, actor: Principal, conversation_id: int) -> Row
     )
     other_id = (await uow.conn.execute(other)).scalar()
     if other_id is not None:
-        raise Conflict(f"this contact already has an open conversation on this channel (id {other_id})")
+        raise Conflict(
+            f"this contact already has an open conversation on this channel (id {other_id})",
+            code="conversation_open_elsewhere",
+            params={"id": other_id},
+        )
     active = (
         conv.assignee_id is not None
         and (
@@ -277,9 +343,14 @@ async def reopen(uow: UnitOfWork, actor: Principal, conversation_id: int) -> Row
     else:
         values.update(status="queued", assignee_id=None, queued_at=m.utcnow())
     try:
-        return await change(uow, conv, f"Reopened by {actor.name}", **values)
+        return await change(
+            uow, conv, Text("conversation.reopened", by=actor.name), why="reopen", by=actor.agent_id, **values
+        )
     except IntegrityError as exc:  # a new conversation opened concurrently (uq_conversations_open)
-        raise Conflict("this contact already has an open conversation on this channel") from exc
+        raise Conflict(
+            "this contact already has an open conversation on this channel",
+            code="conversation_open_elsewhere",
+        ) from exc
 
 
 async def snooze(uow: UnitOfWork, actor: Principal, conversation_id: int, until: datetime) -> Row[Any]:
@@ -288,10 +359,14 @@ async def snooze(uow: UnitOfWork, actor: Principal, conversation_id: int, until:
     if until.tzinfo is None:
         until = until.replace(tzinfo=UTC)
     if until <= m.utcnow():
-        raise Invalid("until must be in the future")
+        raise Invalid("until must be in the future", code="snooze_past")
     conv = await visible(uow, actor, conversation_id)
     if conv.status in ("resolved", "bot"):
-        raise Conflict(f"a {conv.status} conversation cannot be snoozed")
+        raise Conflict(
+            f"a {conv.status} conversation cannot be snoozed",
+            code="snooze_refused",
+            params={"status": conv.status},
+        )
     job = dialect_insert(uow.dialect, m.jobs)
     job = job.on_conflict_do_update(
         index_elements=["kind", "key"],
@@ -313,12 +388,11 @@ async def snooze(uow: UnitOfWork, actor: Principal, conversation_id: int, until:
     uow.after_commit(lambda: rt.wake("jobs"))
     await _audit(uow, actor, "conversation.snoozed", conv, until=until.astimezone(UTC))
     stamp = until.astimezone(UTC).isoformat(timespec="minutes").replace("+00:00", "Z")
-    return await change(
-        uow, conv, f"Snoozed until {stamp} by {actor.name}", status="snoozed", snoozed_until=until
-    )
+    note = Text("conversation.snoozed", until=stamp, by=actor.name)
+    return await change(uow, conv, note, status="snoozed", snoozed_until=until)
 
 
-async def wake(uow: UnitOfWork, conv: Row[Any], note: str) -> Row[Any]:
+async def wake(uow: UnitOfWork, conv: Row[Any], note: Text) -> Row[Any]:
     """A snoozed conversation back to its assignee, or to the queue if it has none."""
     values: dict[str, Any] = {"snoozed_until": None}
     if conv.assignee_id is not None:
@@ -340,5 +414,5 @@ async def wake_snoozed(uow: UnitOfWork, tenant_id: int, conversation_id: int) ->
     until: datetime = conv.snoozed_until
     if until > m.utcnow():
         return until
-    await wake(uow, conv, "Snooze ended")
+    await wake(uow, conv, Text("conversation.snooze_ended"))
     return None

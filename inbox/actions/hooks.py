@@ -22,11 +22,17 @@ from inbox import audit, hooks
 from inbox import models as m
 from inbox.errors import NotFound, Unprocessable
 from inbox.serialize import iso
+from inbox.texts import Text
 from inbox.uow import UnitOfWork
 
 ws, wd = m.webhook_subscriptions.c, m.webhook_deliveries.c
 KEEP_DELIVERIES = 200  # attempts kept per subscription for the admin page
 DELIVERIES_PAGE = 50
+
+
+def _disabled(reason: Text) -> dict[str, Any]:
+    """Why a subscription stopped: the English text and its {code, params} (inbox/texts.py)."""
+    return {"disabled_reason": str(reason), "disabled_reason_code": reason.as_json()}
 
 
 def subscription_json(row: Any) -> dict[str, Any]:
@@ -38,6 +44,7 @@ def subscription_json(row: Any) -> dict[str, Any]:
         "enabled": bool(row.enabled),
         "disabled_at": iso(row.disabled_at),
         "disabled_reason": row.disabled_reason,
+        "disabled_reason_code": row.disabled_reason_code,
         "last_status": row.last_status,
         "last_error": row.last_error,
         "last_attempt_at": iso(row.last_attempt_at),
@@ -165,13 +172,14 @@ async def change(
             enabled=True,
             disabled_at=None,
             disabled_reason=None,
+            disabled_reason_code=None,
             consecutive_failures=0,
             failing_since=None,
             next_attempt_at=now,
         )
         details["enabled"] = True
     elif enabled is False and row.enabled:
-        values.update(enabled=False, disabled_at=now, disabled_reason="disabled by an admin")
+        values.update(enabled=False, disabled_at=now, **_disabled(Text("webhook.disabled_by_admin")))
         details["enabled"] = False
     if details:
         await uow.conn.execute(update(m.webhook_subscriptions).where(ws.id == sub_id).values(**values))
@@ -279,14 +287,16 @@ async def failed(
     await _attempt(uow, sub, seq, type_, row.consecutive_failures, outcome)
     since: datetime = row.failing_since or now
     if (now - since).total_seconds() >= disable_after:
-        reason = (
-            f"disabled automatically: no delivery succeeded since {iso(since)} "
-            f"({row.consecutive_failures} failed attempts; last: {outcome.error})"
+        reason = Text(
+            "webhook.disabled_auto",
+            since=iso(since) or "",
+            failures=row.consecutive_failures,
+            error=outcome.error or "",
         )
         await uow.conn.execute(
             update(m.webhook_subscriptions)
             .where(ws.id == sub.id)
-            .values(enabled=False, disabled_at=now, disabled_reason=reason, updated_at=now)
+            .values(enabled=False, disabled_at=now, updated_at=now, **_disabled(reason))
         )
         await audit.record(
             uow,
@@ -294,7 +304,7 @@ async def failed(
             "webhook.disabled",
             target_type="webhook",
             target_id=sub.id,
-            details={"url": sub.url, "reason": reason},
+            details={"url": sub.url, "reason": str(reason)},
             actor=audit.Actor(None, None),
         )
     return True

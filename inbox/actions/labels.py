@@ -36,7 +36,9 @@ async def create(uow: UnitOfWork, tenant_id: int, name: str, color: str) -> dict
                 )
             ).one()
     except IntegrityError as exc:
-        raise Conflict(f"name: a label named {name!r} already exists") from exc
+        raise Conflict(
+            f"name: a label named {name!r} already exists", code="name_taken", params={"field": "name"}
+        ) from exc
     return label_json(row)
 
 
@@ -61,7 +63,11 @@ async def change(uow: UnitOfWork, tenant_id: int, label_id: int, values: dict[st
                 )
             ).one()
     except IntegrityError as exc:
-        raise Conflict(f"name: a label named {values.get('name')!r} already exists") from exc
+        raise Conflict(
+            f"name: a label named {values.get('name')!r} already exists",
+            code="name_taken",
+            params={"field": "name"},
+        ) from exc
     return label_json(row)
 
 
@@ -84,7 +90,9 @@ async def set_on_conversation(
     ).all()
     unknown = sorted(set(wanted) - {r.name for r in rows})
     if unknown:
-        raise Unprocessable(f"labels: no label named {unknown[0]!r}")
+        raise Unprocessable(
+            f"labels: no label named {unknown[0]!r}", code="label_unknown", params={"name": unknown[0]}
+        )
     await uow.conn.execute(delete(m.conversation_labels).where(cl.conversation_id == conv.id))
     if rows:
         await uow.conn.execute(

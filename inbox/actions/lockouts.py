@@ -31,6 +31,7 @@ SCOPES = ("email", "address")
 
 class TooManyAttempts(ActionError):
     status = 429
+    code = "login_locked"
 
     def __init__(self, retry_after: float) -> None:
         super().__init__("too many failed logins; try again later")

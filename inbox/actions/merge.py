@@ -26,6 +26,7 @@ from inbox.auth import Principal
 from inbox.contact_reads import readable_contact
 from inbox.errors import NotFound, Unprocessable
 from inbox.queries import contact_for, conversations_select
+from inbox.texts import Text
 from inbox.uow import UnitOfWork
 
 ct, cv, msg, jb = m.contacts.c, m.conversations.c, m.messages.c, m.jobs.c
@@ -113,8 +114,17 @@ async def _close_doubles(uow: UnitOfWork, actor: Principal, kept_id: int, other_
         older, newer = sorted(pair, key=lambda r: (r.last_message_at, r.id))
         await uow.conn.execute(delete(m.jobs).where(jb.kind.in_(("bot", "snooze")), jb.key == str(older.id)))
         conv = await load(uow, actor.tenant_id, older.id, lock=True)
-        note = f"Contacts merged by {actor.name}: this conversation continues in conversation {newer.id}"
-        await change(uow, conv, note, status="resolved", resolved_at=m.utcnow(), snoozed_until=None)
+        note = Text("contact.merged", by=actor.name, other=newer.id)
+        await change(
+            uow,
+            conv,
+            note,
+            why="resolve",
+            by=actor.agent_id,
+            status="resolved",
+            resolved_at=m.utcnow(),
+            snoozed_until=None,
+        )
         resolved.append(older.id)
     return resolved
 
@@ -124,7 +134,7 @@ async def merge(uow: UnitOfWork, actor: Principal, contact_id: int, other_id: in
     what moved. 404 unless both are the tenant's, 403 unless the actor may read both, 422 for one
     contact twice. Every conversation moved is announced (its contact changed) after commit."""
     if other_id == contact_id:
-        raise Unprocessable("other_id: a contact cannot be merged into itself")
+        raise Unprocessable("other_id: a contact cannot be merged into itself", code="merge_same_contact")
     rows = await _lock(uow, actor.tenant_id, sorted((contact_id, other_id)))
     for cid in (contact_id, other_id):
         await readable_contact(uow.conn, actor, cid)

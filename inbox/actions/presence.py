@@ -30,7 +30,7 @@ async def set_status(
 ) -> AgentData:
     """`chosen`: the agent (not presence) set it, so it is remembered for the next login."""
     if status not in STATUSES:
-        raise Invalid(f"status must be one of {', '.join(STATUSES)}")
+        raise Invalid(f"status: must be one of {', '.join(STATUSES)}")
     if chosen:
         await uow.conn.execute(
             update(m.agents)

@@ -23,6 +23,7 @@ from inbox.catalog import attach_labels
 from inbox.errors import Invalid, NotFound
 from inbox.queries import contact_for, conversations_select
 from inbox.serialize import appointment_json, conversation_json, iso, message_json
+from inbox.texts import Text
 from inbox.uow import UnitOfWork
 
 ct, idc, cv, msg = m.contacts.c, m.contact_identities.c, m.conversations.c, m.messages.c
@@ -93,7 +94,9 @@ async def erase_contact(uow: UnitOfWork, actor: Principal, contact_id: int, conf
     was cleared (counts). Its open conversations are resolved and announced; a customer writing again
     afterwards is a new contact, since its identities are gone."""
     if confirm is not True:
-        raise Invalid('confirm: must be true to erase a contact (send {"confirm": true})')
+        raise Invalid(
+            'confirm: must be true to erase a contact (send {"confirm": true})', code="erase_unconfirmed"
+        )
     await _contact(uow, actor, contact_id, lock=True)
     conn, tenant_id, now = uow.conn, actor.tenant_id, m.utcnow()
     conv_rows = (await conn.execute(select(cv.id, cv.status).where(cv.contact_id == contact_id))).all()
@@ -128,7 +131,7 @@ async def erase_contact(uow: UnitOfWork, actor: Principal, contact_id: int, conf
             await conn.execute(
                 update(m.messages)
                 .where(msg.conversation_id.in_(ids))
-                .values(text=None, attachments=[], raw=None, deleted=True)
+                .values(text=None, text_code=None, attachments=[], raw=None, deleted=True)
             )
         ).rowcount
         await conn.execute(
@@ -141,7 +144,9 @@ async def erase_contact(uow: UnitOfWork, actor: Principal, contact_id: int, conf
                 await change(
                     uow,
                     conv,
-                    f"Contact data erased by {actor.name}",
+                    Text("contact.erased", by=actor.name),
+                    why="resolve",
+                    by=actor.agent_id,
                     status="resolved",
                     resolved_at=now,
                     snoozed_until=None,

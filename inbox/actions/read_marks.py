@@ -26,7 +26,7 @@ async def mark_read(uow: UnitOfWork, actor: Principal, conversation_id: int) -> 
     was nothing unread (opening a conversation twice is free)."""
     conv = await load(uow, actor.tenant_id, conversation_id)
     if not may_see_conversation(actor, conv.assignee_id, conv.queue_id):
-        raise Forbidden("this conversation is assigned to another agent")
+        raise Forbidden("this conversation is assigned to another agent", code="conversation_forbidden")
     if not conv.unread_count:
         return conv
     await uow.conn.execute(

@@ -22,6 +22,7 @@ from inbox.actions.events import message_event
 from inbox.automations import schedule
 from inbox.errors import Conflict, Invalid, NotFound, Unprocessable
 from inbox.serialize import MessageData, message_json
+from inbox.texts import Text
 from inbox.uow import UnitOfWork
 
 msg, cv, ch = m.messages.c, m.conversations.c, m.channels.c
@@ -46,7 +47,10 @@ async def by_client_id(conn: AsyncConnection, tenant_id: int, client_id: str) ->
 def replayed(row: Any, conversation_id: int) -> MessageData:
     """The message an idempotency key already made; the key may not be reused elsewhere."""
     if row.conversation_id != conversation_id:
-        raise Conflict("this idempotency key was already used for a message in another conversation")
+        raise Conflict(
+            "this idempotency key was already used for a message in another conversation",
+            code="idempotency_conflict",
+        )
     return message_json(row._mapping)
 
 
@@ -54,9 +58,25 @@ async def _take_over(uow: UnitOfWork, conv: Row[Any], agent_id: int) -> Row[Any]
     """A human's reply ends the bot's turn (the bot stays silent from now on) and claims a waiting,
     unassigned conversation for the one who answered it (as Chatwoot does)."""
     if conv.status == "bot":
-        return await handoff(uow, conv.tenant_id, conv.id, reason="agent replied", assign_to=agent_id)
+        return await handoff(
+            uow,
+            conv.tenant_id,
+            conv.id,
+            reason=Text("handoff.agent_replied"),
+            assign_to=agent_id,
+            by=agent_id,
+        )
     if conv.status == "queued" and conv.assignee_id is None:
-        return await change(uow, conv, None, status="assigned", assignee_id=agent_id, assigned_at=m.utcnow())
+        return await change(
+            uow,
+            conv,
+            None,
+            why="manual",
+            by=agent_id,
+            status="assigned",
+            assignee_id=agent_id,
+            assigned_at=m.utcnow(),
+        )
     return conv
 
 
@@ -84,18 +104,19 @@ async def create_reply(
             return replayed(existing, conversation_id), False
     attachments = attachments or []
     if not (text and text.strip()) and not attachments:
-        raise Invalid("a message needs text or attachments")
+        raise Invalid("a message needs text or attachments", code="message_empty")
     conv: Any = await load(uow, tenant_id, conversation_id, lock=True)
     if not private and not uow.runtime.settings.public_url and any(a.get("upload_id") for a in attachments):
         # The provider fetches an uploaded file from this server, at INBOX_PUBLIC_URL.
         raise Unprocessable(
             "an uploaded file can only be sent once INBOX_PUBLIC_URL says where the provider can "
-            "fetch it from; it can be attached to a private note meanwhile"
+            "fetch it from; it can be attached to a private note meanwhile",
+            code="public_url_missing",
         )
     if not private:
         rule = await window(uow, conv)
         if rule.refusal:
-            raise Unprocessable(rule.refusal)
+            raise Unprocessable(rule.refusal, code="window_closed")
         if sender_type == "agent" and sender_id is not None:
             conv = await _take_over(uow, conv, sender_id)
     row = await write_outgoing(
@@ -150,7 +171,7 @@ async def write_outgoing(
     conv_values: dict[str, Any] = {"last_message_at": now}
     if not private:
         if sender_type == "agent" and conv.first_response_at is None:
-            conv_values["first_response_at"] = now
+            conv_values.update(first_response_at=now, first_responder_id=sender_id)
         await _enqueue(uow, conv.tenant_id, row.id, conv.id, now)
     await uow.conn.execute(update(m.conversations).where(cv.id == conv.id).values(**conv_values))
     uow.emit(conv.tenant_id, message_event("message.created", row._mapping, conv._mapping))
@@ -187,10 +208,13 @@ async def retry_message(
     if row is None:
         raise NotFound("message not found")
     if row.status != "failed" or row.direction != "out" or row.sender_type not in ("agent", "bot"):
-        raise Conflict(f"only a failed outgoing message can be sent again (this one is {row.status})")
+        raise Conflict(
+            f"only a failed outgoing message can be sent again (this one is {row.status})",
+            code="retry_not_failed",
+        )
     rule = await window(uow, conv)
     if rule.refusal:
-        raise Unprocessable(rule.refusal)
+        raise Unprocessable(rule.refusal, code="window_closed")
     now = m.utcnow()
     # The old provider id goes: a late status about the failed attempt must not touch the new one.
     new = (

@@ -18,9 +18,11 @@ from sqlalchemy import ColumnElement, Select, and_, exists, func, or_, select, u
 
 from inbox import models as m
 from inbox import routing_settings
+from inbox.actions import assignments
 from inbox.actions.conversations import OPEN_LOAD, load, system_message
 from inbox.actions.events import sla_breached_event, updated_event
 from inbox.routing_settings import RoutingSettings
+from inbox.texts import Text
 from inbox.uow import UnitOfWork
 
 cv, ag, qm = m.conversations.c, m.agents.c, m.queue_members.c
@@ -197,14 +199,15 @@ async def _assign_one(
                 cv.assignee_id.is_(None),
                 still_online,
             )
-            .values(status="assigned", assignee_id=a.id, assigned_at=now)
+            .values(status="assigned", assignee_id=a.id, assigned_at=now, held_since=now)
             .returning(cv.id)
         )
     ).first()
     if took is None:
         return False
     conv = await load(uow, tenant_id, conversation_id)
-    await system_message(uow, conv, f"Assigned to {a.name} automatically")
+    await assignments.record(uow.conn, conv, "auto", from_agent_id=None, to_agent_id=a.id, at=now)
+    await system_message(uow, conv, Text("conversation.assigned_auto", name=a.name))
     uow.emit(tenant_id, updated_event(conv))
     return True
 
@@ -222,7 +225,16 @@ async def _requeue_offline(
             gone, and_(ag.status != "online", func.coalesce(ag.status_changed_at, ag.created_at) <= cutoff)
         )
     q = (
-        select(cv.id, cv.assignee_id, cv.queued_at, cv.first_response_at, ag.name, ag.status, ag.disabled_at)
+        select(
+            cv.id,
+            cv.assignee_id,
+            cv.assigned_at,
+            cv.queued_at,
+            cv.first_response_at,
+            ag.name,
+            ag.status,
+            ag.disabled_at,
+        )
         .join(m.agents, ag.id == cv.assignee_id)
         .where(cv.tenant_id == tenant_id, cv.status == "assigned", gone)
         .order_by(cv.id)
@@ -237,15 +249,26 @@ async def _requeue_offline(
             await uow.conn.execute(
                 update(m.conversations)
                 .where(cv.id == r.id, cv.status == "assigned", cv.assignee_id == r.assignee_id)
-                .values(status="queued", assignee_id=None, assigned_at=None, queued_at=queued_at)
+                .values(
+                    status="queued", assignee_id=None, assigned_at=None, queued_at=queued_at, held_since=None
+                )
                 .returning(cv.id)
             )
         ).first()
         if took is None:
             continue
-        why = "is no longer active" if r.disabled_at is not None else f"is {r.status}"
+        why = "inactive" if r.disabled_at is not None or r.status not in ("away", "offline") else r.status
         conv = await load(uow, tenant_id, r.id)
-        await system_message(uow, conv, f"Returned to the queue: {r.name} {why}")
+        await assignments.record(
+            uow.conn,
+            conv,
+            "requeue",
+            from_agent_id=r.assignee_id,
+            to_agent_id=None,
+            at=now,
+            assigned_at=r.assigned_at,
+        )
+        await system_message(uow, conv, Text(f"conversation.requeued_{why}", name=r.name))
         uow.emit(tenant_id, updated_event(conv, prev_assignee_id=r.assignee_id))
         done.append(r.id)
     return done

@@ -25,7 +25,7 @@ async def login(uow: UnitOfWork, email: str, password: str) -> dict[str, Any]:
     ).first()
     # verify_password checks a dummy hash for unknown emails: same cost, no user enumeration.
     if not verify_password(row.password_hash if row else None, password) or row is None:
-        raise Unauthenticated("wrong email or password")
+        raise Unauthenticated("wrong email or password", code="login_failed")
     token = await issue_token(uow, row.tenant_id, row.id)
     await audit.record(
         uow,

@@ -78,7 +78,7 @@ async def update_agent(
     values: dict[str, Any] = {}
     if capacity is not None:
         if capacity < 0:
-            raise Invalid("capacity must be zero or more")
+            raise Invalid("capacity must be zero or more", code="capacity_negative")
         values["capacity"] = capacity
     if role is not None:
         if role not in ROLES:

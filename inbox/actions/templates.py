@@ -57,7 +57,7 @@ def _checked(data: TemplateIn) -> list[str]:
     try:
         return templates.check(data.body, where="body")
     except Invalid as exc:
-        raise Unprocessable(exc.message) from exc
+        raise Unprocessable(exc.message, code=exc.code, params=exc.params) from exc
 
 
 def _values(data: TemplateIn) -> dict[str, Any]:
@@ -82,7 +82,11 @@ async def create(uow: UnitOfWork, p: Principal, raw: Any) -> dict[str, Any]:
             )
         ).one()
     except IntegrityError as exc:
-        raise Conflict(f"name: a template named {data.name.strip()!r} already exists") from exc
+        raise Conflict(
+            f"name: a template named {data.name.strip()!r} already exists",
+            code="name_taken",
+            params={"field": "name"},
+        ) from exc
     return template_json(row._mapping, variables)
 
 
@@ -107,7 +111,11 @@ async def replace(uow: UnitOfWork, p: Principal, template_id: int, raw: Any) -> 
             )
         ).one()
     except IntegrityError as exc:
-        raise Conflict(f"name: a template named {data.name.strip()!r} already exists") from exc
+        raise Conflict(
+            f"name: a template named {data.name.strip()!r} already exists",
+            code="name_taken",
+            params={"field": "name"},
+        ) from exc
     return template_json(row._mapping, variables)
 
 
@@ -116,7 +124,11 @@ async def remove(uow: UnitOfWork, p: Principal, template_id: int) -> None:
     users = select(m.automations.c.name).where(m.automations.c.template_id == template_id)
     names = [r.name for r in await uow.conn.execute(users.order_by(m.automations.c.name))]
     if names:
-        raise Conflict(f"the template is used by automation(s) {', '.join(names)}; change them first")
+        raise Conflict(
+            f"the template is used by automation(s) {', '.join(names)}; change them first",
+            code="template_in_use",
+            params={"names": ", ".join(names)},
+        )
     await uow.conn.execute(delete(m.templates).where(tp.id == template_id))
 
 

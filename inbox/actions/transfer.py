@@ -19,6 +19,7 @@ from inbox import models as m
 from inbox.actions.conversations import change, handoff, load, visible
 from inbox.auth import Principal
 from inbox.errors import Conflict, Invalid, NotFound, Unprocessable
+from inbox.texts import Text
 from inbox.uow import UnitOfWork
 
 ag, qu = m.agents.c, m.queues.c
@@ -34,10 +35,10 @@ async def transfer(
     note: str | None,
 ) -> Row[Any]:
     if agent_id is None and queue_id is None:
-        raise Invalid("agent_id or queue_id: give at least one")
+        raise Invalid("agent_id or queue_id: give at least one", code="transfer_no_target")
     conv = await visible(uow, actor, conversation_id)
     if conv.status == "resolved":
-        raise Conflict("the conversation is resolved; reopen it first")
+        raise Conflict("the conversation is resolved; reopen it first", code="conversation_resolved")
     target = None
     if agent_id is not None:
         target = (
@@ -46,7 +47,7 @@ async def transfer(
         if target is None:
             raise NotFound("agent not found")
         if target.disabled_at is not None:
-            raise Unprocessable("agent_id: that agent is disabled")
+            raise Unprocessable("agent_id: that agent is disabled", code="agent_disabled")
     queue = None
     if queue_id is not None:
         queue = (
@@ -69,8 +70,12 @@ async def transfer(
             "note": bool(note),
         },
     )
-    where = " and ".join(x for x in (target and target.name, queue and f"queue {queue.name}") if x)
-    text = f"Transferred to {where} by {actor.name}" + (f": {note}" if note else "")
+    text = _note(
+        actor.name,
+        target.name if target is not None else None,
+        queue.name if queue is not None else None,
+        note,
+    )
     now = m.utcnow()
     values: dict[str, Any] = {}
     if queue is not None:
@@ -81,7 +86,13 @@ async def transfer(
             await uow.conn.execute(
                 update(m.conversations).where(m.conversations.c.id == conv.id).values(**values)
             )
-        await handoff(uow, actor.tenant_id, conv.id, reason=f"transferred by {actor.name}")
+        await handoff(
+            uow,
+            actor.tenant_id,
+            conv.id,
+            reason=Text("handoff.transferred", by=actor.name),
+            by=actor.agent_id,
+        )
         conv = await load(uow, actor.tenant_id, conv.id)
         values = {}
     if target is not None:
@@ -91,4 +102,17 @@ async def transfer(
         await uow.conn.execute(update(m.agents).where(ag.id == target.id).values(last_assigned_at=now))
     else:
         values.update(assignee_id=None, assigned_at=None, status="queued", queued_at=now)
-    return await change(uow, conv, text, **values)
+    return await change(uow, conv, text, why="transfer", by=actor.agent_id, **values)
+
+
+def _note(by: str, agent: str | None, queue: str | None, note: str | None) -> Text:
+    """ "Transferred to Ana and queue Sales by Bia: <note>"."""
+    if agent is not None and queue is not None:
+        where = Text("transfer.agent_queue", name=agent, queue=queue)
+    elif agent is not None:
+        where = Text("transfer.agent", name=agent)
+    else:
+        where = Text("transfer.queue", queue=queue or "")
+    if note:
+        return Text("conversation.transferred_note", target=where, by=by, note=note)
+    return Text("conversation.transferred", target=where, by=by)

@@ -70,6 +70,6 @@ async def attachments(
     for upload_id in upload_ids:
         row = rows.get(upload_id)
         if row is None:
-            raise Unprocessable(f"upload {upload_id} not found: upload the file again")
+            raise Unprocessable(f"upload {upload_id} not found: upload the file again", code="upload_missing")
         out.append(attachment(row))
     return out

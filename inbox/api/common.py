@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Annotated, Any, TypeVar
 
 from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 
 from inbox import audit
 from inbox.auth import Principal, principal_for
@@ -32,8 +33,32 @@ def runtime(request: Request) -> Runtime:
     return rt
 
 
-def error(status: int, message: str) -> JSONResponse:
-    return JSONResponse({"error": message}, status_code=status)
+def error(status: int, message: str, code: str) -> JSONResponse:
+    """An error answer not raised as an `ActionError` (`code`: one of inbox.errors.CODES)."""
+    return JSONResponse({"error": message, "code": code}, status_code=status)
+
+
+def error_answer(exc: ActionError, headers: Mapping[str, str] | None = None) -> JSONResponse:
+    """`{"error", "code", "params"?}` with the error's status."""
+    return JSONResponse(exc.answer(), status_code=exc.status, headers=headers)
+
+
+# Starlette's own answers (no route, wrong method) and a crash, for the API's paths: JSON with a
+# code like every other error answer. Elsewhere (static files) Starlette's plain text stays.
+_HTTP_CODES = {404: "not_found", 405: "method_not_allowed"}
+
+
+async def http_error(request: Request, exc: Exception) -> Response:
+    status = exc.status_code if isinstance(exc, HTTPException) else 500
+    headers = getattr(exc, "headers", None)
+    if not request.url.path.startswith("/api/"):
+        if isinstance(exc, HTTPException):
+            return PlainTextResponse(str(exc.detail), status_code=status, headers=headers)
+        return PlainTextResponse("Internal Server Error", status_code=500)
+    if isinstance(exc, HTTPException):
+        code = _HTTP_CODES.get(status, "invalid" if status < 500 else "internal")
+        return JSONResponse({"error": str(exc.detail), "code": code}, status_code=status, headers=headers)
+    return JSONResponse({"error": "internal server error", "code": "internal"}, status_code=500)
 
 
 def client_address(request: Request) -> str | None:
@@ -63,13 +88,13 @@ def authenticated(*roles: str) -> Callable[[Handler], Handler]:
                 async with runtime(request).engine.connect() as conn:
                     request.state.principal = await principal_for(conn, bearer(request))
                 if roles and request.state.principal.role not in roles:
-                    raise Forbidden("your role may not do this")
+                    raise Forbidden("your role may not do this", code="role_forbidden")
                 # Audit rows written while handling this request name its agent and address.
                 with audit.acting(request.state.principal.agent_id, client_address(request)):
                     return await fn(request)
             except ActionError as exc:
                 headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthenticated) else None
-                return JSONResponse({"error": exc.message}, status_code=exc.status, headers=headers)
+                return error_answer(exc, headers)
 
         return handler
 
@@ -81,7 +106,7 @@ async def json_body(request: Request) -> Any:
     try:
         return json.loads(await request.body() or b"{}")
     except ValueError as exc:
-        raise Invalid("body is not JSON") from exc
+        raise Invalid("body is not JSON", code="body_not_json") from exc
 
 
 async def body(request: Request, model: type[M]) -> M:

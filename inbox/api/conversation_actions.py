@@ -21,6 +21,7 @@ from inbox.actions import conversations
 from inbox.api.common import DbId, authenticated, body, int_param, principal, runtime
 from inbox.auth import Principal
 from inbox.serialize import conversation_json
+from inbox.texts import Text
 from inbox.uow import UnitOfWork
 
 
@@ -75,7 +76,9 @@ async def handoff(request: Request) -> Response:
     data = await body(request, HandoffIn)
 
     async def act(uow: UnitOfWork, p: Principal, cid: int) -> Row[Any]:
-        return await conversations.request_handoff(uow, p, cid, data.reason or f"requested by {p.name}")
+        return await conversations.request_handoff(
+            uow, p, cid, data.reason or Text("handoff.requested", by=p.name)
+        )
 
     return await _run(request, act)
 

@@ -20,7 +20,7 @@ async def metrics(request: Request) -> Response:
     rt = runtime(request)
     expected = rt.settings.metrics_token
     if expected and not hmac.compare_digest(bearer(request).encode(), expected.encode()):
-        response = error(401, "a valid metrics token is required")
+        response = error(401, "a valid metrics token is required", "unauthenticated")
         response.headers["WWW-Authenticate"] = "Bearer"
         return response
     return Response(await rt.metrics.scrape(rt), media_type=CONTENT_TYPE)

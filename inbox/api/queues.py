@@ -41,8 +41,8 @@ async def get_report(request: Request) -> Response:
     if fmt not in ("json", "csv"):
         raise Invalid("format must be json or csv")
     section = qp.get("section") or None
-    if section not in (None, "total", "hour", "channel", "agent"):
-        raise Invalid("section must be total, hour, channel or agent")
+    if section is not None and section not in reports.SECTIONS:
+        raise Invalid(f"section must be one of: {', '.join(reports.SECTIONS)}")
     tenant_id = principal(request).tenant_id
     async with runtime(request).engine.connect() as conn:
         settings = await routing_settings.load(conn, tenant_id)

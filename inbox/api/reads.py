@@ -50,6 +50,13 @@ async def list_messages(request: Request) -> Response:
 
 
 @authenticated()
+async def list_assignments(request: Request) -> Response:
+    async with runtime(request).engine.connect() as conn:
+        data = await queries.assignment_history(conn, principal(request), int_param(request, "id"))
+    return JSONResponse(data)
+
+
+@authenticated()
 async def list_contacts(request: Request) -> Response:
     async with runtime(request).engine.connect() as conn:
         page = await queries.search_contacts(conn, principal(request), request.query_params.get("q"))
@@ -67,6 +74,7 @@ routes = [
     Route("/api/conversations", list_conversations, methods=["GET"]),
     Route("/api/conversations/{id}", get_conversation, methods=["GET"]),
     Route("/api/conversations/{id}/messages", list_messages, methods=["GET"]),
+    Route("/api/conversations/{id}/assignments", list_assignments, methods=["GET"]),
     Route("/api/contacts", list_contacts, methods=["GET"]),
     Route("/api/contacts/{id}", get_contact, methods=["GET"]),
 ]

@@ -5,7 +5,7 @@ Extra fields are allowed, so that a field added to an answer never breaks a clie
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -18,7 +18,11 @@ class Open(BaseModel):
 
 
 class Error(Open):
+    """`error`: the English reason; `code`: stable (inbox.errors.CODES), for clients to translate."""
+
     error: str
+    code: str
+    params: dict[str, Any] | None = None
 
 
 class Health(Open):
@@ -93,6 +97,14 @@ class ReplyWindow(Open):
     tag: str | None
 
 
+class TextCode(Open):
+    """A system message's text as a code and parameters (inbox.texts); a parameter may itself be
+    `{"code", "params"}`."""
+
+    code: str
+    params: dict[str, Any]
+
+
 class Message(Open):
     id: Id
     conversation_id: Id
@@ -106,6 +118,7 @@ class Message(Open):
     provider_message_id: str | None
     created_at: Time
     deleted: bool | None = None
+    text_code: TextCode | None = None
 
 
 class MessagePage(Open):
@@ -260,6 +273,7 @@ class AutomationRun(Open):
     due_at: Time
     status: Literal["pending", "sent", "skipped", "cancelled", "failed"]
     reason: str | None
+    reason_code: TextCode | None = None  # the reason by code (inbox.texts), for the reader's language
     conversation_id: Id | None
     message_id: Id | None
 
@@ -371,6 +385,7 @@ class Webhook(Open):
     enabled: bool
     disabled_at: Time | None
     disabled_reason: str | None
+    disabled_reason_code: TextCode | None = None  # the same by code (inbox.texts)
     last_status: int | None
     last_error: str | None
     last_attempt_at: Time | None
@@ -435,3 +450,25 @@ class Merged(Open):
 class Merge(Open):
     contact: Contact
     merged: Merged
+
+
+# --- Assignment history (issue 17) -----------------------------------------------------------------
+
+
+class Assignment(Open):
+    """One change of hands; `from_agent_id` held it since `held_since` (null: unknown or nobody)."""
+
+    id: Id
+    at: Time
+    reason: Literal[
+        "auto", "manual", "transfer", "handoff", "requeue", "unassign", "resolve", "reopen", "backfill"
+    ]
+    from_agent_id: Id | None
+    to_agent_id: Id | None
+    actor_id: Id | None
+    queue_id: Id | None
+    held_since: Time | None
+
+
+class AssignmentList(Open):
+    items: list[Assignment]

@@ -9,7 +9,7 @@ from starlette.routing import Route
 
 from inbox import audit
 from inbox.actions import lockouts, sessions
-from inbox.api.common import authenticated, bearer, body, client_address, principal, runtime
+from inbox.api.common import authenticated, bearer, body, client_address, error_answer, principal, runtime
 from inbox.errors import ActionError, Unauthenticated
 
 
@@ -41,11 +41,9 @@ async def login(request: Request) -> Response:
                 await sessions.login_failed(uow, data.email, address)
             raise
     except lockouts.TooManyAttempts as exc:
-        return JSONResponse(
-            {"error": exc.message}, status_code=exc.status, headers={"Retry-After": str(exc.retry_after)}
-        )
+        return error_answer(exc, {"Retry-After": str(exc.retry_after)})
     except ActionError as exc:
-        return JSONResponse({"error": exc.message}, status_code=exc.status)
+        return error_answer(exc)
     return JSONResponse(result)
 
 

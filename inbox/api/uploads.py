@@ -85,15 +85,15 @@ async def public(request: Request) -> Response:
     try:
         upload_id = int_param(request, "id")
     except NotFound:
-        return error(404, "not found")
+        return error(404, "not found", "not_found")
     async with rt.engine.connect() as conn:
         row = await actions.by_id(conn, upload_id)
     if row is None or not uploads.signed(rt.box, row.tenant_id, upload_id, request.path_params["token"]):
-        return error(404, "not found")
+        return error(404, "not found", "not_found")
     try:
         return _file(request, row)
     except NotFound:
-        return error(404, "not found")
+        return error(404, "not found", "not_found")
 
 
 routes = [

@@ -19,6 +19,7 @@ from sqlalchemy.engine import Row
 
 from inbox import models as m
 from inbox.automations import schedule, triggers
+from inbox.texts import Text
 from inbox.uow import UnitOfWork
 
 cv, ct, rn = m.conversations.c, m.contacts.c, m.automation_runs.c
@@ -66,5 +67,5 @@ async def opt_out(uow: UnitOfWork, contact_id: int, text: str | None) -> bool:
         .where(ct.id == contact_id, ct.opted_out_at.is_(None))
         .values(opted_out_at=m.utcnow())
     )
-    await schedule.cancel(uow, rn.contact_id == contact_id, "the contact asked for no automated messages")
+    await schedule.cancel(uow, rn.contact_id == contact_id, Text("automation.contact_opted_out"))
     return bool(marked.rowcount)

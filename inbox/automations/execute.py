@@ -22,6 +22,8 @@ from inbox import templates
 from inbox.actions.conversations import load
 from inbox.actions.replies import write_outgoing
 from inbox.actions.templates import context
+from inbox.automations.schedule import reason_values
+from inbox.texts import Text
 from inbox.uow import UnitOfWork
 
 if TYPE_CHECKING:
@@ -37,7 +39,7 @@ EARLY = timedelta(seconds=1)
 class Decided(Exception):
     """Not sent: `status` (skipped | cancelled | failed) and why."""
 
-    def __init__(self, status: str, reason: str) -> None:
+    def __init__(self, status: str, reason: Text) -> None:
         super().__init__(reason)
         self.status, self.reason = status, reason
 
@@ -67,7 +69,7 @@ async def decide(uow: UnitOfWork, run_id: int) -> str | None:
         conv_id, message_id = await _send(uow, run, automation)
         values.update(status="sent", conversation_id=conv_id, message_id=message_id)
     except Decided as decided:
-        values.update(status=decided.status, reason=decided.reason)
+        values.update(status=decided.status, **reason_values(decided.reason))
     await uow.conn.execute(update(m.automation_runs).where(rn.id == run.id).values(**values))
     status = str(values["status"])
     uow.after_commit(lambda: uow.runtime.metrics.automation_run(status))
@@ -76,15 +78,15 @@ async def decide(uow: UnitOfWork, run_id: int) -> str | None:
 
 async def _send(uow: UnitOfWork, run: Row[Any], automation: Row[Any]) -> tuple[int, int]:
     if not automation.enabled:
-        raise Decided("skipped", "the automation was disabled")
+        raise Decided("skipped", Text("automation.disabled"))
     contact = (await uow.conn.execute(select(m.contacts).where(ct.id == run.contact_id))).one()
     if contact.opted_out_at is not None:
-        raise Decided("skipped", "the contact asked for no automated messages (opt-out)")
+        raise Decided("skipped", Text("automation.opted_out"))
     appointment = await _appointment(uow, run, automation)
     conv = await _conversation(uow, run, automation)
     channel_row = (await uow.conn.execute(select(m.channels).where(m.channels.c.id == conv.channel_id))).one()
     if channel_row.disabled_at is not None:
-        raise Decided("skipped", "the conversation's channel is disabled")
+        raise Decided("skipped", Text("automation.channel_disabled"))
     await _still_wanted(uow, run, automation, conv)
     template = (
         await uow.conn.execute(select(m.templates).where(m.templates.c.id == automation.template_id))
@@ -95,7 +97,9 @@ async def _send(uow: UnitOfWork, run: Row[Any], automation: Row[Any]) -> tuple[i
         text = templates.render(template.body, ctx)
         parameters = [templates.render("{{" + v + "}}", ctx) for v in templates.variables(template.body)]
     except templates.MissingValue as exc:
-        raise Decided("failed", str(exc)) from exc
+        raise Decided(
+            "failed", Text("automation.missing_value", variable="{{" + exc.variable + "}}")
+        ) from exc
     spec = _template_if_needed(uow, conv, channel_row, template, parameters)
     row = await write_outgoing(uow, conv, text=text, sender_type="system", sender_id=None, template=spec)
     if automation.trigger == "conversation.resolved":
@@ -112,14 +116,14 @@ async def _appointment(uow: UnitOfWork, run: Row[Any], automation: Row[Any]) -> 
     if run.appointment_id is not None:
         row = (await uow.conn.execute(select(m.appointments).where(ap.id == run.appointment_id))).first()
     if row is None:
-        raise Decided("cancelled", "the appointment no longer exists")
+        raise Decided("cancelled", Text("automation.appointment_gone"))
     if row.status == "cancelled":
-        raise Decided("cancelled", "the appointment was cancelled")
+        raise Decided("cancelled", Text("automation.appointment_cancelled"))
     if automation.trigger == "appointment.reminder":
         if row.status != "scheduled":
-            raise Decided("cancelled", "the appointment took place")
+            raise Decided("cancelled", Text("automation.appointment_done"))
         if row.starts_at <= m.utcnow():
-            raise Decided("skipped", "the appointment has already started")
+            raise Decided("skipped", Text("automation.appointment_started"))
     return row
 
 
@@ -136,8 +140,11 @@ async def _conversation(uow: UnitOfWork, run: Row[Any], automation: Row[Any]) ->
             await uow.conn.execute(q.order_by(cv.last_message_at.desc(), cv.id.desc()))
         ).scalar()
     if conversation_id is None:
-        where = " on the automation's channel" if automation.channel_id is not None else ""
-        raise Decided("skipped", f"the contact has no conversation{where} to write in")
+        on_channel = automation.channel_id is not None
+        raise Decided(
+            "skipped",
+            Text("automation.no_conversation_on_channel" if on_channel else "automation.no_conversation"),
+        )
     return await load(uow, run.tenant_id, conversation_id, lock=True)
 
 
@@ -149,11 +156,11 @@ async def _still_wanted(uow: UnitOfWork, run: Row[Any], automation: Row[Any], co
         and conv.last_inbound_at is not None
         and conv.last_inbound_at > run.created_at
     ):
-        raise Decided("cancelled", "the customer answered")
+        raise Decided("cancelled", Text("automation.answered"))
     if trigger == "conversation.resolved" and conv.status != "resolved":
-        raise Decided("skipped", "the conversation was reopened")
+        raise Decided("skipped", Text("automation.reopened"))
     if conv.status == "bot" and not automation.while_bot:
-        raise Decided("skipped", "the bot is answering this conversation")
+        raise Decided("skipped", Text("automation.bot_answering"))
     agent_since = exists().where(
         msg.conversation_id == conv.id,
         msg.direction == "out",
@@ -161,7 +168,7 @@ async def _still_wanted(uow: UnitOfWork, run: Row[Any], automation: Row[Any], co
         msg.created_at > run.created_at,
     )
     if trigger != "lead.no_reply" and (await uow.conn.execute(select(agent_since))).scalar():
-        raise Decided("skipped", "an agent has written to the customer since this was scheduled")
+        raise Decided("skipped", Text("automation.agent_wrote"))
 
 
 async def _assignee_name(uow: UnitOfWork, conv: Row[Any]) -> str | None:
@@ -178,17 +185,14 @@ def _template_if_needed(
     or `Decided("skipped")` with the window's reason when there is none."""
     adapter = uow.runtime.adapters.get(conv.channel_provider)
     if adapter is None:
-        raise Decided("skipped", "the channel's provider is not available")
+        raise Decided("skipped", Text("automation.provider_missing"))
     channel = uow.runtime.directory.config(channel_row, with_secrets=False)
     refusal = free_form_refusal(adapter, channel, conv.last_inbound_at, m.utcnow())
     if refusal is None:
         return None
     approved = template.provider_template
     if not approved or channel.kind not in adapter.template_kinds:
-        what = (
-            "names no approved provider template"
-            if not approved
-            else f"cannot be sent as one on {channel.kind}"
-        )
-        raise Decided("skipped", f"window closed: {refusal}; the template {what}")
+        if not approved:
+            raise Decided("skipped", Text("automation.window_no_template", refusal=refusal))
+        raise Decided("skipped", Text("automation.window_kind", refusal=refusal, kind=channel.kind))
     return {"name": approved["name"], "language": approved["language"], "parameters": parameters}

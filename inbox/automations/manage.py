@@ -22,6 +22,7 @@ from inbox.auth import Principal
 from inbox.automations import presets, schedule, triggers
 from inbox.errors import Conflict, Invalid, NotFound
 from inbox.serialize import iso
+from inbox.texts import Text
 from inbox.uow import UnitOfWork
 from inbox.validation import validate
 
@@ -97,7 +98,9 @@ async def _write(uow: UnitOfWork, stmt: Any, name: str) -> Any:
     try:
         return (await uow.conn.execute(stmt.returning(m.automations))).one()
     except IntegrityError as exc:
-        raise Conflict(f"name: an automation named {name!r} already exists") from exc
+        raise Conflict(
+            f"name: an automation named {name!r} already exists", code="name_taken", params={"field": "name"}
+        ) from exc
 
 
 async def create(uow: UnitOfWork, p: Principal, raw: Any) -> dict[str, Any]:
@@ -135,14 +138,14 @@ async def set_enabled(uow: UnitOfWork, tenant_id: int, automation_id: int, enabl
 async def _after_change(uow: UnitOfWork, before: Any, after: Any) -> None:
     """Switched off, or on another trigger: what it had planned is cancelled."""
     if before.enabled and not after.enabled:
-        await schedule.cancel(uow, rn.automation_id == after.id, "the automation was switched off")
+        await schedule.cancel(uow, rn.automation_id == after.id, Text("automation.switched_off"))
     elif before.trigger != after.trigger:
-        await schedule.cancel(uow, rn.automation_id == after.id, "the automation's trigger changed")
+        await schedule.cancel(uow, rn.automation_id == after.id, Text("automation.trigger_changed"))
 
 
 async def remove(uow: UnitOfWork, p: Principal, automation_id: int) -> None:
     row = await _own(uow.conn, p.tenant_id, automation_id)
-    await schedule.cancel(uow, rn.automation_id == automation_id, "the automation was deleted")
+    await schedule.cancel(uow, rn.automation_id == automation_id, Text("automation.deleted"))
     await uow.conn.execute(delete(m.automations).where(au.id == automation_id))
     await _audit(uow, p.tenant_id, "automation.deleted", row)
 
@@ -167,10 +170,11 @@ async def one(conn: AsyncConnection, tenant_id: int, automation_id: int) -> dict
 
 def run_json(row: Any) -> dict[str, Any]:
     """A run as an admin reads it: a sent message that failed later is `failed` with the provider's
-    reason."""
-    status, reason = row.status, row.reason
+    reason. `reason_code`: the reason as {code, params} (inbox/texts.py) for the browser to show in
+    the reader's language; None for a provider's reason and for runs decided before codes."""
+    status, reason, reason_code = row.status, row.reason, row.reason_code
     if status == "sent" and row.message_status == "failed":
-        status, reason = "failed", row.message_error
+        status, reason, reason_code = "failed", row.message_error, None
     return {
         "id": row.id,
         "automation_id": row.automation_id,
@@ -180,6 +184,7 @@ def run_json(row: Any) -> dict[str, Any]:
         "due_at": iso(row.due_at),
         "status": status,
         "reason": reason,
+        "reason_code": reason_code,
         "conversation_id": row.conversation_id,
         "appointment_id": row.appointment_id,
         "message_id": row.message_id,

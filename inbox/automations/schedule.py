@@ -19,6 +19,7 @@ from inbox import models as m
 from inbox import routing_settings
 from inbox.automations import triggers
 from inbox.db import insert as dialect_insert
+from inbox.texts import Text
 from inbox.uow import UnitOfWork
 
 au, rn, jb = m.automations.c, m.automation_runs.c, m.jobs.c
@@ -104,7 +105,12 @@ async def schedule(
     return made
 
 
-async def cancel(uow: UnitOfWork, runs: Any, reason: str) -> int:
+def reason_values(reason: Text) -> dict[str, Any]:
+    """A run's reason: its English text and its {code, params}, shown in the reader's language."""
+    return {"reason": str(reason), "reason_code": reason.as_json()}
+
+
+async def cancel(uow: UnitOfWork, runs: Any, reason: Text) -> int:
     """Cancel the pending runs `runs` (a WHERE clause) selects, and drop their jobs."""
     ids = [r.id for r in await uow.conn.execute(select(rn.id).where(runs, rn.status == "pending"))]
     if not ids:
@@ -112,7 +118,7 @@ async def cancel(uow: UnitOfWork, runs: Any, reason: str) -> int:
     await uow.conn.execute(
         update(m.automation_runs)
         .where(rn.id.in_(ids), rn.status == "pending")
-        .values(status="cancelled", reason=reason, finished_at=m.utcnow())
+        .values(status="cancelled", finished_at=m.utcnow(), **reason_values(reason))
     )
     await uow.conn.execute(delete(m.jobs).where(jb.kind == JOB_KIND, jb.key.in_([str(i) for i in ids])))
     return len(ids)
@@ -129,7 +135,7 @@ async def appointment_changed(uow: UnitOfWork, before: Any | None, after: Any) -
     occurrence = f"appointment:{after.id}"
     of_it = rn.appointment_id == after.id
     if after.status == "cancelled":
-        await cancel(uow, of_it, "the appointment was cancelled")
+        await cancel(uow, of_it, Text("automation.appointment_cancelled"))
         return
     if before is None:
         for trigger, anchor in (
@@ -142,7 +148,9 @@ async def appointment_changed(uow: UnitOfWork, before: Any | None, after: Any) -
             )  # fmt: skip
         return
     if after.status == "completed" and before.status != "completed":
-        await cancel(uow, and_(of_it, _of_trigger("appointment.reminder")), "the appointment took place")
+        await cancel(
+            uow, and_(of_it, _of_trigger("appointment.reminder")), Text("automation.appointment_done")
+        )
         await schedule(
             uow, tenant_id, "appointment.completed", contact_id=contact_id, occurrence=occurrence,
             anchor=m.utcnow(), appointment_id=after.id,
@@ -170,7 +178,7 @@ async def _move_reminders(uow: UnitOfWork, appointment: Any) -> None:
         for run in await uow.conn.execute(q):
             when = max(due_at(automation, appointment.starts_at, zone), now)
             if appointment.starts_at <= now:
-                await cancel(uow, rn.id == run.id, "the appointment moved into the past")
+                await cancel(uow, rn.id == run.id, Text("automation.appointment_past"))
                 continue
             await uow.conn.execute(update(m.automation_runs).where(rn.id == run.id).values(due_at=when))
             await _arm(uow, tenant_id, run.id, when)
@@ -205,7 +213,7 @@ async def awaiting_answer(uow: UnitOfWork, conv: Any, message_id: int) -> None:
     if not automations:
         return
     waiting = and_(rn.conversation_id == conv.id, _of_trigger("lead.no_reply"))
-    await cancel(uow, waiting, "a later message of ours waits for the answer instead")
+    await cancel(uow, waiting, Text("automation.later_message"))
     await schedule(
         uow, conv.tenant_id, "lead.no_reply", contact_id=conv.contact_id,
         occurrence=f"message:{message_id}", anchor=m.utcnow(), conversation_id=conv.id,

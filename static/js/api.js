@@ -1,13 +1,24 @@
 // The HTTP API client: bearer token kept in localStorage, JSON in and out, errors as ApiError.
 // A 401 on any call but login means the session ended: listeners of "unauthorized" go to the login.
 
+import { errorText } from "./format.js";
+
 const TOKEN_KEY = "inbox.token";
 
+/** An error answer. `message` is what to show: the translation of the server's `code` in the chosen
+ * language when this page knows it, else the server's own (English) `error`, kept as `reason`. */
 export class ApiError extends Error {
-  constructor(status, message) {
-    super(message || `HTTP ${status}`);
+  constructor(status, reason, code = null, params = null) {
+    super(errorText(code, params, reason || `HTTP ${status}`));
     this.status = status;
+    this.reason = reason;
+    this.code = code;
+    this.params = params;
   }
+}
+
+function failure(status, data) {
+  return new ApiError(status, data && data.error, data && data.code, data && data.params);
 }
 
 export const events = new EventTarget();
@@ -56,7 +67,7 @@ async function request(method, path, body, { auth = true } = {}) {
   }
   if (!response.ok) {
     if (response.status === 401 && auth) events.dispatchEvent(new Event("unauthorized"));
-    throw new ApiError(response.status, data && data.error);
+    throw failure(response.status, data);
   }
   return data;
 }
@@ -108,7 +119,7 @@ export async function upload(file) {
   const data = await response.json().catch(() => null);
   if (!response.ok) {
     if (response.status === 401) events.dispatchEvent(new Event("unauthorized"));
-    throw new ApiError(response.status, data && data.error);
+    throw failure(response.status, data);
   }
   return data;
 }

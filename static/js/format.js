@@ -1,23 +1,41 @@
 // Dates, durations and small labels, in the chosen language. Server times are ISO 8601 UTC;
 // they are shown in the browser's time zone.
 
-import { locale, t } from "./i18n.js";
+import { has, locale, t } from "./i18n.js";
 
 export function parse(iso) {
   return iso ? new Date(iso) : null;
 }
 
-/** "4s", "12m", "3h 5m", "2d 4h" */
+const units = new Map(); // "locale unit" -> Intl.NumberFormat
+
+/** `n` with a short unit in the chosen locale: "3h" / "3 h", "59m" / "59 min", "1.5 MB" / "1,5 MB". */
+function unit(n, name, display = "narrow") {
+  const key = `${locale()} ${name} ${display}`;
+  if (!units.has(key)) {
+    units.set(key, new Intl.NumberFormat(locale(), { style: "unit", unit: name, unitDisplay: display, maximumFractionDigits: 1 }));
+  }
+  return units.get(key).format(n);
+}
+
+/** "4s", "12m", "3h 5m", "2d 4h" in English; "4 s", "12 min", "3 h 5 min" in Portuguese (Intl units). */
 export function duration(seconds) {
   if (seconds === null || seconds === undefined || Number.isNaN(seconds)) return "—";
   const s = Math.max(0, Math.round(seconds));
-  if (s < 60) return `${s}s`;
+  if (s < 60) return unit(s, "second");
   const m = Math.floor(s / 60);
-  if (m < 60) return `${m}m`;
+  if (m < 60) return unit(m, "minute");
   const h = Math.floor(m / 60);
-  if (h < 24) return m % 60 ? `${h}h ${m % 60}m` : `${h}h`;
+  if (h < 24) return m % 60 ? `${unit(h, "hour")} ${unit(m % 60, "minute")}` : unit(h, "hour");
   const d = Math.floor(h / 24);
-  return h % 24 ? `${d}d ${h % 24}h` : `${d}d`;
+  return h % 24 ? `${unit(d, "day")} ${unit(h % 24, "hour")}` : unit(d, "day");
+}
+
+/** A file size: "300 B", "12 kB", "1.5 MB" ("1,5 MB" in Portuguese). */
+export function bytes(n) {
+  if (n < 1024) return `${number(n)} B`;
+  if (n < 1024 * 1024) return unit(Math.round(n / 1024), "kilobyte", "short");
+  return unit(n / (1024 * 1024), "megabyte", "short");
 }
 
 export function since(iso, now = Date.now()) {
@@ -90,4 +108,47 @@ export function hue(text) {
   let x = 0;
   for (const ch of String(text || "")) x = (x * 31 + ch.codePointAt(0)) % 360;
   return x;
+}
+
+// ---- Server texts and errors by code, in the chosen language (issue 17 item 3)
+
+// Parameters of server texts that hold a time (ISO 8601, UTC) or a size in bytes: shown in the locale.
+const TIME_PARAMS = new Set(["until", "since"]);
+const BYTES_PARAMS = new Set(["max_bytes"]);
+
+function param(name, value) {
+  if (TIME_PARAMS.has(name) && !Number.isNaN(new Date(value).getTime())) return dateTime(value);
+  if (BYTES_PARAMS.has(name) && typeof value === "number") return bytes(value);
+  return value;
+}
+
+// The text of {code, params} in the chosen language, or null when a code (or a nested one) is unknown.
+function rendered(coded) {
+  if (!coded || typeof coded.code !== "string" || !has(`sys.${coded.code}`)) return null;
+  const vars = {};
+  for (const [name, value] of Object.entries(coded.params || {})) {
+    if (value && typeof value === "object") {
+      const inner = rendered(value);
+      if (inner === null) return null;
+      vars[name] = inner;
+    } else {
+      vars[name] = param(name, value);
+    }
+  }
+  return t(`sys.${coded.code}`, vars);
+}
+
+/** A server text `{code, params}` (a system message's `text_code`) in the chosen language;
+ * `fallback` (the server's English text) when this page does not know the code. */
+export function serverText(coded, fallback = "") {
+  return rendered(coded) ?? fallback;
+}
+
+/** An API error in the chosen language: the translation of its `code` (with its `params`, and
+ * {error} for the server's English reason), else `fallback` (that reason). */
+export function errorText(code, params, fallback) {
+  if (!code || !has(`err.${code}`)) return fallback;
+  const vars = { error: fallback };
+  for (const [name, value] of Object.entries(params || {})) vars[name] = param(name, value);
+  return t(`err.${code}`, vars);
 }

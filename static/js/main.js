@@ -38,7 +38,8 @@ form.addEventListener("submit", async (event) => {
     form.password.value = "";
     await showApp(me);
   } catch (err) {
-    errorBox.textContent = err.status === 401 ? t("login.bad") : t("login.failed");
+    // 401: wrong email or password; 429: locked out for a while (the server's code, translated).
+    errorBox.textContent = err.status === 401 ? t("login.bad") : err.status === 429 ? err.message : t("login.failed");
     errorBox.hidden = false;
     form.password.select();
   } finally {

@@ -51,7 +51,7 @@ async def test_a_template_with_a_variable_is_previewed_for_a_real_contact(e2e: E
     await body.fill("Oi {{contact.apelido}}")
     await page.locator("#tpl-save").click()
     error = page.locator("#tpl-body-error")
-    await expect(error).to_contain_text("unknown variable {{contact.apelido}}")
+    await expect(error).to_contain_text("unknown variable: {{contact.apelido}}")  # the browser's words
     await body.press_sequentially(" ")
     await expect(error).to_be_hidden()  # the verdict was on the old text
     (kept,) = (await tenant.admin.http.get("/api/templates")).json()["items"]

@@ -5,95 +5,17 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+
+import pytest
 
 from inbox import models as m
 from inbox.reports import CSV_COLUMNS, period
 from inbox.routing_settings import RoutingSettings
-from tests.inbox.routing_support import add_message, conversation, set_conversation
-from tests.support import App, Tenant
-
-
-def at(hh: int, mm: int, day: int = 10) -> datetime:
-    return datetime(2025, 3, day, hh, mm, tzinfo=UTC)
-
-
-async def inbound_at(app: App, conversation_id: int, when: datetime) -> None:
-    async with app.runtime.engine.begin() as conn:
-        await conn.execute(
-            m.messages.update()
-            .where(m.messages.c.conversation_id == conversation_id, m.messages.c.direction == "in")
-            .values(created_at=when)
-        )
-
-
-async def scripted_day(app: App) -> tuple[Tenant, dict[str, int]]:
-    t = await app.tenant()
-    a1 = await t.agent(name="Ana")
-    a2 = await t.agent(name="=HYPERLINK(1)")  # a name a spreadsheet would run as a formula
-    ch1 = await t.channel("whatsapp")
-    ch2 = await t.channel("instagram")
-    r1, r2 = await conversation(app, ch1), await conversation(app, ch1)
-    r3, r4 = await conversation(app, ch2), await conversation(app, ch2)
-    # r1: answered by Ana after 120 s, resolved after 1800 s.
-    await set_conversation(
-        app,
-        r1,
-        status="resolved",
-        assignee_id=a1.id,
-        created_at=at(9, 10),
-        assigned_at=at(9, 11),
-        first_response_at=at(9, 12),
-        resolved_at=at(9, 40),
-    )
-    await inbound_at(app, r1, at(9, 10))
-    await add_message(app, r1, direction="out", sender_type="agent", sender_id=a1.id, at=at(9, 12))
-    await add_message(
-        app, r1, direction="out", sender_type="agent", sender_id=a1.id, status="note", at=at(9, 20)
-    )
-    # r2: still open with the second agent, answered after 300 s, breached the SLA first.
-    await set_conversation(
-        app,
-        r2,
-        status="assigned",
-        assignee_id=a2.id,
-        created_at=at(9, 50),
-        assigned_at=at(9, 51),
-        first_response_at=at(9, 55),
-        sla_breached_at=at(9, 54),
-    )
-    await inbound_at(app, r2, at(9, 50))
-    await add_message(app, r2, direction="out", sender_type="agent", sender_id=a2.id, at=at(9, 55))
-    # r3: the bot first, handed off at 10:32, answered 180 s after the handoff, resolved at 11:32.
-    await set_conversation(
-        app,
-        r3,
-        status="resolved",
-        assignee_id=a1.id,
-        created_at=at(10, 30),
-        handed_off_at=at(10, 32),
-        handoff_reason="asked for a person",
-        assigned_at=at(10, 33),
-        first_response_at=at(10, 35),
-        resolved_at=at(11, 32),
-    )
-    await inbound_at(app, r3, at(10, 30))
-    await add_message(app, r3, direction="out", sender_type="bot", at=at(10, 31))
-    await add_message(app, r3, direction="out", sender_type="agent", sender_id=a1.id, at=at(10, 35))
-    # r4: from the day before, resolved at 00:30 of the day (5400 s after it started).
-    await set_conversation(
-        app,
-        r4,
-        status="resolved",
-        assignee_id=a2.id,
-        created_at=at(23, 0, day=9),
-        last_message_at=at(23, 0, day=9),
-        assigned_at=at(23, 1, day=9),
-        first_response_at=at(23, 10, day=9),
-        resolved_at=at(0, 30),
-    )
-    await inbound_at(app, r4, at(23, 0, day=9))
-    return t, {"a1": a1.id, "a2": a2.id, "ch1": ch1.id, "ch2": ch2.id}
+from inbox.serialize import iso
+from tests.inbox.report_support import at, inbound_at, scripted_day
+from tests.inbox.routing_support import conv, conversation, set_conversation
+from tests.support import App
 
 
 async def test_a_scripted_day(app: App) -> None:
@@ -109,6 +31,13 @@ async def test_a_scripted_day(app: App) -> None:
         "handed_off": 1,
         "bot_only": 0,
         "sla_breached": 1,
+        "reassignments": 0,
+        "reassigned_conversations": 0,
+        "assigned_conversations": 3,
+        "reassignment_rate": 0.0,
+        # Ana: 9:11-9:40 and 10:33-11:32; the second agent: 9:51 to the day's end (still open) and
+        # the last 30 minutes of the conversation from the day before.
+        "handling_seconds": 1740.0 + 3540.0 + 50940.0 + 1800.0,
     }
     hours = data["volume_by_hour"]
     assert len(hours) == 24 and hours[0]["hour"] == "2025-03-10T00:00:00Z"
@@ -139,6 +68,8 @@ async def test_a_scripted_day(app: App) -> None:
         "first_responses": 2,
         "first_response_median_seconds": 150.0,
         "resolution_median_seconds": 2760.0,
+        "handling_seconds": 5280.0,
+        "reassigned_away": 0,
     }
     a2 = agents[ids["a2"]]
     assert (a2["assigned"], a2["resolved"], a2["messages_out"], a2["first_responses"]) == (1, 1, 1, 1)
@@ -197,3 +128,111 @@ def test_period_in_the_tenants_zone() -> None:
     assert (start.astimezone(UTC), end) == (at(11, 0), at(12, 0))
     start, end = period(None, None, now, sp)
     assert end == now and start.astimezone(UTC) == datetime(2025, 3, 6, 3, 0, tzinfo=UTC)
+
+
+async def test_credit_follows_the_history(app: App) -> None:
+    """Assigned to A, transferred to B, who replies and resolves: B's first response and resolution,
+    A's holding time (until the transfer), one reassignment, from A."""
+    t = await app.tenant()
+    a, b = await t.agent(name="A"), await t.agent(name="B")
+    ch = await t.channel()
+    cid = await conversation(app, ch)
+    post = t.admin.http.post
+    assert (await post(f"/api/conversations/{cid}/assign", json={"agent_id": a.id})).status_code == 200
+    assert (await post(f"/api/conversations/{cid}/transfer", json={"agent_id": b.id})).status_code == 200
+    assert (await b.http.post(f"/api/conversations/{cid}/messages", json={"text": "Olá"})).status_code == 202
+    assert (await b.http.post(f"/api/conversations/{cid}/resolve")).status_code == 200
+
+    c = await conv(app, cid)
+    async with app.runtime.engine.connect() as conn:
+        given, moved, resolved = (
+            await conn.execute(
+                m.assignments.select()
+                .where(m.assignments.c.conversation_id == cid)
+                .order_by(m.assignments.c.at)
+            )
+        ).all()
+    assert (moved.from_agent_id, moved.to_agent_id, resolved.from_agent_id) == (a.id, b.id, b.id)
+    assert resolved.at == c.resolved_at
+
+    now = m.utcnow()
+    window = {"from": iso(now - timedelta(hours=1)), "to": iso(now + timedelta(hours=1))}
+    data = (await t.admin.http.get("/api/reports", params=window)).json()
+    agents = {x["agent_id"]: x for x in data["agents"]}
+    held_by_a = round((moved.at - given.at).total_seconds(), 1)
+    held_by_b = round((resolved.at - moved.at).total_seconds(), 1)
+    assert agents[a.id]["handling_seconds"] == pytest.approx(held_by_a, abs=0.01)
+    assert agents[b.id]["handling_seconds"] == pytest.approx(held_by_b, abs=0.01)
+    assert (agents[a.id]["first_responses"], agents[a.id]["resolved"], agents[a.id]["reassigned_away"]) == (
+        0,
+        0,
+        1,
+    )
+    assert (agents[b.id]["first_responses"], agents[b.id]["resolved"], agents[b.id]["reassigned_away"]) == (
+        1,
+        1,
+        0,
+    )
+    frt = round((c.first_response_at - c.created_at).total_seconds(), 1)
+    assert agents[b.id]["first_response_median_seconds"] == pytest.approx(frt, abs=0.01)
+    assert agents[b.id]["resolution_median_seconds"] == pytest.approx(
+        round((c.resolved_at - c.created_at).total_seconds(), 1), abs=0.01
+    )
+    assert (agents[a.id]["assigned"], agents[b.id]["assigned"]) == (1, 1)
+    totals = data["totals"]
+    assert (
+        totals["reassignments"],
+        totals["reassigned_conversations"],
+        totals["assigned_conversations"],
+    ) == (1, 1, 1)
+    assert totals["reassignment_rate"] == 1.0
+    # The transfer counted on the conversation's channel (the history's rows carry it).
+    assert [c["reassignments"] for c in data["by_channel"] if c["channel_id"] == ch.id] == [1]
+    (no_queue,) = data["by_queue"]
+    assert (
+        no_queue["queue_id"],
+        no_queue["conversations"],
+        no_queue["resolved"],
+        no_queue["reassignments"],
+    ) == (
+        None,
+        1,
+        1,
+        1,
+    )
+
+
+async def test_heatmap_buckets_in_the_tenants_zone(app: App) -> None:
+    """Weekday (0 = Sunday) and hour in the tenant's zone, on both databases, across a DST change:
+    São Paulo had none in 2025, New York moved on 9 March 2025 (UTC-5 -> UTC-4)."""
+    t = await app.tenant()
+    ch = await t.channel()
+    async with app.runtime.engine.begin() as conn:
+        await conn.execute(
+            m.tenants.update()
+            .where(m.tenants.c.id == t.id)
+            .values(settings={"routing": {"timezone": "America/New_York"}})
+        )
+    saturday, monday = await conversation(app, ch), await conversation(app, ch)
+    # Saturday 8 March 2025 23:30 in New York (UTC-5) = Sunday 04:30 UTC.
+    sat = datetime(2025, 3, 9, 4, 30, tzinfo=UTC)
+    # Monday 10 March 2025 09:15 in New York (UTC-4 since the day before) = 13:15 UTC.
+    mon = datetime(2025, 3, 10, 13, 15, tzinfo=UTC)
+    for cid, when in ((saturday, sat), (monday, mon)):
+        await set_conversation(app, cid, created_at=when, last_message_at=when)
+        await inbound_at(app, cid, when)
+    r = await t.admin.http.get("/api/reports", params={"from": "2025-03-08", "to": "2025-03-10"})
+    assert r.status_code == 200, r.text
+    assert r.json()["heatmap"] == [
+        {"weekday": 1, "hour": 9, "conversations": 1, "messages_in": 1},
+        {"weekday": 6, "hour": 23, "conversations": 1, "messages_in": 1},
+    ]
+    r = await t.admin.http.get(
+        "/api/reports",
+        params={"from": "2025-03-08", "to": "2025-03-10", "format": "csv", "section": "heatmap"},
+    )
+    cells = list(csv.DictReader(io.StringIO(r.text)))
+    assert [(x["key"], x["weekday"], x["hour"], x["conversations"]) for x in cells] == [
+        ("1-09", "1", "9", "1"),
+        ("6-23", "6", "23", "1"),
+    ]

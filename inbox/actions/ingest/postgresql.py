@@ -78,7 +78,7 @@ def _message_json(r: str) -> str:
         'kind', {r}.kind, 'text', {r}.text, 'attachments', {r}.attachments, 'status', {r}.status,
         'error', {r}.error, 'provider_message_id', {r}.provider_message_id, 'reply_to', {r}.reply_to,
         'client_id', {r}.client_id, 'private', {r}.status = 'note',
-        'created_at', {_iso(f"{r}.created_at")})"""
+        'created_at', {_iso(f"{r}.created_at")}, 'text_code', {r}.text_code)"""
 
 
 def _conversation_json(r: str, p: str, *, opened: bool = False) -> str:

@@ -21,7 +21,7 @@ export async function webhooksSection(view) {
     try {
       const data = await api.get("/api/admin/webhooks");
       types = data.event_types;
-      const stopped = data.items.filter((i) => !i.enabled && i.disabled_reason && i.disabled_reason !== "disabled by an admin");
+      const stopped = data.items.filter((i) => !i.enabled && i.disabled_reason && (i.disabled_reason_code?.code ?? "") !== "webhook.disabled_by_admin" && i.disabled_reason !== "disabled by an admin");
       replace(notice, stopped.length ? h("p", { class: "notice notice-danger", role: "alert" }, t("hooks.auto_disabled", { n: stopped.length })) : "");
       replace(list, hooksTable(data.items, errors, load));
     } catch (err) {
@@ -95,7 +95,7 @@ function hooksTable(items, errors, reload) {
     );
     const state = s.enabled
       ? h("span", { class: s.consecutive_failures ? "text-danger" : "adm-ok" }, s.consecutive_failures ? t("hooks.failing", { n: s.consecutive_failures }) : t("hooks.active"))
-      : h("span", { class: "text-danger" }, s.disabled_reason || t("hooks.disabled"));
+      : h("span", { class: "text-danger" }, s.disabled_reason ? fmt.serverText(s.disabled_reason_code, s.disabled_reason) : t("hooks.disabled"));
     rows.push(
       h(
         "tr",

@@ -1,6 +1,7 @@
 // One automation's runs, newest first (GET /api/automations/{id}/runs, "load more" through the
 // cursor): who, when it was due (in the browser's locale and zone), what happened and why, and the
-// conversation it wrote in. The reason is the server's sentence, shown as it says it.
+// conversation it wrote in. The reason is shown in the chosen language by its code (`reason_code`),
+// else as the server's sentence (a provider's reason, runs decided before codes).
 
 import * as api from "../api.js";
 import { h, replace } from "../dom.js";
@@ -21,7 +22,7 @@ function runRow(run) {
     h("th", { scope: "row" }, run.contact_name || `#${run.contact_id}`),
     h("td", {}, h("time", { datetime: run.due_at, title: fmt.relative(run.due_at) }, fmt.dateTime(run.due_at))),
     h("td", {}, runChip(run.status)),
-    h("td", { class: "adm-details", dataset: { field: "reason" } }, run.reason || "—"),
+    h("td", { class: "adm-details", dataset: { field: "reason" } }, fmt.serverText(run.reason_code, run.reason || "—")),
     h("td", {}, run.conversation_id ? h("a", { href: `#/c/${run.conversation_id}` }, `${t("run.open")} #${run.conversation_id}`) : "—"),
   );
 }

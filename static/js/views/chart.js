@@ -46,7 +46,7 @@ export function hourChart(points, labels) {
     svg.append(s("line", { x1: PAD.left, x2: W - PAD.right, y1: yy, y2: yy, class: "chart-grid" }));
     svg.append(s("text", { x: PAD.left - 6, y: yy + 4, "text-anchor": "end", class: "chart-axis", text: fmt.number(Math.round(v * 10) / 10) }));
     const m = (lineMax / 4) * i;
-    svg.append(s("text", { x: W - PAD.right + 6, y: yy + 4, "text-anchor": "start", class: "chart-axis chart-axis-line", text: `${Math.round(m / 60)}m` }));
+    svg.append(s("text", { x: W - PAD.right + 6, y: yy + 4, "text-anchor": "start", class: "chart-axis chart-axis-line", text: fmt.duration(Math.round(m / 60) * 60) }));
   }
   // bars
   points.forEach((p, i) => {

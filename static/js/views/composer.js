@@ -46,11 +46,6 @@ function saveDraft(id, draft) {
   }
 }
 
-function sizeText(n) {
-  if (n < 1024) return `${n} B`;
-  if (n < 1024 * 1024) return `${Math.round(n / 1024)} KB`;
-  return `${(n / (1024 * 1024)).toFixed(1)} MB`;
-}
 
 export class Composer {
   constructor({ session, id }) {
@@ -184,7 +179,7 @@ export class Composer {
         this.blocked,
         h("strong", {}, t("window.blocked")),
         " ",
-        refusal,
+        fmt.errorText("window_closed", null, refusal), // the provider's detail in English, translated otherwise
         " ",
         h("span", { class: "window-blocked-hint" }, t("window.note_ok")),
       );
@@ -252,7 +247,7 @@ export class Composer {
           icon(f.status === "error" ? "alert" : "file", { size: 14 }),
           h("span", { class: "composer-file-name" }, f.name),
           f.status === "uploading" ? h("span", { class: "composer-file-note" }, t("attach.uploading")) : null,
-          f.status === "ready" ? h("span", { class: "composer-file-note" }, sizeText(f.upload.size)) : null,
+          f.status === "ready" ? h("span", { class: "composer-file-note" }, fmt.bytes(f.upload.size)) : null,
           f.status === "error" ? h("span", { class: "composer-file-error", role: "alert" }, t("attach.refused", { e: f.error })) : null,
           h(
             "button",

@@ -9,6 +9,7 @@ import { t } from "../i18n.js";
 import { store } from "../store.js";
 import { ConversationHeader } from "./actions.js";
 import { Composer } from "./composer.js";
+import { HistoryPanel } from "./history.js";
 import { renderMessage } from "./message.js";
 
 const WINDOW_WARN_SECONDS = 3 * 3600; // warn when the 24-hour window closes within 3 hours
@@ -55,12 +56,13 @@ export class ConversationPane {
     if (id === null) return this.renderEmpty();
     this.header = new ConversationHeader({ session: this.session, id });
     this.banners = h("div", { class: "conv-banners" });
+    this.history = new HistoryPanel(id); // assignment history (issue 17)
     // Live announcements start after the first render (not the whole history at once).
     this.list = h("ol", { class: "messages", "aria-live": "off", "aria-relevant": "additions", tabindex: "0", "aria-label": t("conv.messages") });
     this.scroller = h("div", { class: "messages-scroll" }, this.list);
     this.typing = h("div", { class: "typing", "aria-live": "polite" });
     this.composer = new Composer({ session: this.session, id });
-    replace(this.el, this.header.el, this.banners, this.scroller, this.typing, this.composer.el);
+    replace(this.el, this.header.el, this.history.el, this.banners, this.scroller, this.typing, this.composer.el);
     this.list.append(h("li", { class: "messages-loading" }, t("conv.loading")));
     this.stickToBottom = true;
     this.renderConversation();
@@ -121,6 +123,7 @@ export class ConversationPane {
     if (this.id === null || !this.header) return;
     const conv = store.conversations.get(this.id);
     this.header.render(conv);
+    this.history.update(conv);
     this.renderWindow();
     if (this.composer) this.composer.setConversation(conv);
   }

@@ -26,6 +26,12 @@ export function senderName(msg, conv) {
   return store.agentName(msg.sender?.id) || t("msg.agent");
 }
 
+/** The message's text; a system line in the agent's language when it came with a code (else as the
+ * server wrote it, in English). */
+export function messageText(msg) {
+  return msg.text_code ? fmt.serverText(msg.text_code, msg.text || "") : msg.text;
+}
+
 /** A one-line summary for the conversation list. */
 export function previewText(msg, { short = false } = {}) {
   const parts = [];
@@ -35,7 +41,7 @@ export function previewText(msg, { short = false } = {}) {
     parts.push(h("em", {}, t("msg.deleted")));
     return parts;
   }
-  let text = (msg.text || "").replace(/\s+/g, " ").trim();
+  let text = (messageText(msg) || "").replace(/\s+/g, " ").trim();
   if (!text && msg.attachments?.length) {
     const a = msg.attachments[0];
     text = a.name || (a.kind === "image" ? t("msg.image") : t("msg.file"));
@@ -134,7 +140,7 @@ export function renderMessage(msg, conv, { showSender = true, onRetry } = {}) {
     return h(
       "li",
       { class: "msg msg-system", dataset: { id: String(msg.id) } },
-      h("span", { class: "msg-system-text" }, msg.text || "", h("time", { datetime: msg.created_at }, ` · ${fmt.time(msg.created_at)}`)),
+      h("span", { class: "msg-system-text" }, messageText(msg) || "", h("time", { datetime: msg.created_at }, ` · ${fmt.time(msg.created_at)}`)),
     );
   }
   const note = msg.private || msg.status === "note";

@@ -12,6 +12,7 @@ import { store } from "../store.js";
 import { hourChart } from "./chart.js";
 import { CsatCard } from "./csat.js";
 import { healthCard } from "./health.js";
+import { ReportsPanel } from "./reports.js";
 
 const REFRESH_EVERY = 5_000;
 const REPORT_EVERY = 60_000;
@@ -24,6 +25,7 @@ export class SupervisorView {
     this.refreshSoon = throttle(() => this.loadFigures(), 1000);
     this.reportSoon = throttle(() => this.loadReport(), 5000);
     this.csat = new CsatCard(); // issue 20: kept across redraws, refreshed with the report
+    this.reports = new ReportsPanel(); // reports over a date range (issue 17): kept across renders
   }
 
   mount(container) {
@@ -181,7 +183,9 @@ export class SupervisorView {
         h("div", { class: "sup-col" }, this.queuesCard(f), this.breachBox, this.agentsCard(f)),
         h("div", { class: "sup-col" }, this.chartBox, this.todayCard(totals), this.csat.el, this.healthBox),
       ),
+      this.reports.el,
     );
+    this.reports.start(f.timezone);
     this.renderChart();
     this.renderBreaches();
     if (focused) this.el.querySelector(`a[href="${CSS.escape(focused)}"]`)?.focus();

@@ -56,6 +56,7 @@ async def test_subscribe_change_and_delete(app: App) -> None:
     # Disable by hand, enable again (failures reset).
     off = (await http.put(f"/api/admin/webhooks/{hook_id}", json={"enabled": False})).json()
     assert off["enabled"] is False and off["disabled_reason"] == "disabled by an admin"
+    assert off["disabled_reason_code"] == {"code": "webhook.disabled_by_admin", "params": {}}
     on = (await http.put(f"/api/admin/webhooks/{hook_id}", json={"enabled": True})).json()
     assert on["enabled"] is True and on["disabled_reason"] is None and on["consecutive_failures"] == 0
     assert (await http.put(f"/api/admin/webhooks/{hook_id}", json={})).status_code == 400

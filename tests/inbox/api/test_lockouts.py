@@ -49,6 +49,9 @@ async def login(app: App, email: str, password: str = PASSWORD) -> int:
     if r.status_code == 429:
         assert 0 < int(r.headers["retry-after"]) <= WINDOW, r.headers
         assert "token" not in r.text
+    # The browser shows its own words for these (issue 17 item 3).
+    if r.status_code in (401, 429):
+        assert r.json()["code"] == ("login_failed" if r.status_code == 401 else "login_locked"), r.text
     return r.status_code
 
 

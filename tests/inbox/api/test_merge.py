@@ -219,6 +219,30 @@ async def test_open_conversations_on_one_channel_become_one_open_and_one_resolve
     assert texts[-1] == "Pelo antigo"
 
 
+async def test_a_held_conversation_resolved_by_a_merge_closes_its_holders_interval(app: App) -> None:
+    """The merge's resolution is a change of hands like any other: a `resolve` row by the one who
+    merged, from the agent who held the conversation (its history, and the reports, say so)."""
+    t = await app.tenant()
+    wa = await t.channel("whatsapp")
+    holder = await t.agent(name="Ana")
+    first = await conversation(app, wa, text="Oi, número antigo", name="João", sender="5511911110003")
+    second = await conversation(app, wa, text="Oi, número novo", name="João Souza", sender="5511911110004")
+    r = await t.admin.http.post(f"/api/conversations/{first}/assign", json={"agent_id": holder.id})
+    assert r.status_code == 200, r.text
+    kept, other = await contact_of(app, first), await contact_of(app, second)
+
+    r = await t.admin.http.post(f"/api/contacts/{kept}/merge", json={"other_id": other})
+    assert r.status_code == 200, r.text
+    assert r.json()["merged"]["resolved_conversations"] == [first]
+    history = (await t.admin.http.get(f"/api/conversations/{first}/assignments")).json()["items"]
+    assert [(x["reason"], x["from_agent_id"], x["to_agent_id"]) for x in history] == [
+        ("manual", None, holder.id),
+        ("resolve", holder.id, None),
+    ]
+    assert history[-1]["actor_id"] == t.admin.id
+    assert history[-1]["held_since"] == history[0]["at"]
+
+
 async def test_a_failure_midway_leaves_both_contacts_as_they_were(
     app: App, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -273,7 +297,7 @@ async def test_merge_refuses_itself_bad_bodies_and_other_tenants_contacts(app: A
         nothing = await admin.http.post(
             f"/api/contacts/{missing_path_id}/merge", json={"other_id": missing_other_id}
         )
-        assert (r.status_code, r.json()) == (404, {"error": "contact not found"})
+        assert (r.status_code, r.json()) == (404, {"error": "contact not found", "code": "not_found"})
         assert (nothing.status_code, nothing.json()) == (r.status_code, r.json())
     for path in ("conversations", "merge-candidates"):
         assert (await admin.http.get(f"/api/contacts/{theirs.kept}/{path}")).status_code == 404

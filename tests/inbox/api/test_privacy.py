@@ -259,10 +259,10 @@ async def test_who_may_export_and_erase(app: App) -> None:
     # Another tenant's admin: as if it did not exist.
     for path in (f"{url}/export", "/api/contacts/987654321/export"):
         r = await other.admin.http.get(path)
-        assert (r.status_code, r.json()) == (404, {"error": "contact not found"})
+        assert (r.status_code, r.json()) == (404, {"error": "contact not found", "code": "not_found"})
     for path in (f"{url}/erase", "/api/contacts/987654321/erase"):
         r = await other.admin.http.post(path, json={"confirm": True})
-        assert (r.status_code, r.json()) == (404, {"error": "contact not found"})
+        assert (r.status_code, r.json()) == (404, {"error": "contact not found", "code": "not_found"})
     # Without a confirmation, nothing happens.
     for body in ({}, {"confirm": False}, {"confirm": "true"}, {"confirm": 1}, {"confirm": True, "also": 1}):
         r = await c.tenant.admin.http.post(f"{url}/erase", json=body)

@@ -34,6 +34,7 @@ async def test_the_window_as_the_reply_box_sees_it(app: App) -> None:
     assert "24-hour customer-service window is closed" in window["refusal"]
     reply = await tenant.admin.http.post(f"/api/conversations/{wid}/messages", json={"text": "Oi?"})
     assert reply.status_code == 422 and reply.json()["error"] == window["refusal"]
+    assert reply.json()["code"] == "window_closed"  # the browser's own words for it
 
     other = await app.tenant()
     assert (await other.admin.http.get(f"/api/conversations/{wid}/window")).status_code == 404

@@ -92,6 +92,11 @@ async def test_no_welcome_while_the_bot_answers_unless_the_automation_says_so(ap
     (sent,) = await runs(app, eager["id"])
     assert await fire(app, skipped.id) == "skipped"
     assert (await run_row(app, skipped.id)).reason == "the bot is answering this conversation"
+    assert (await run_row(app, skipped.id)).reason_code == {"code": "automation.bot_answering", "params": {}}
+    shown = (await tenant.admin.http.get(f"/api/automations/{polite['id']}/runs")).json()["items"]
+    assert [(x["reason"], x["reason_code"]["code"]) for x in shown] == [
+        ("the bot is answering this conversation", "automation.bot_answering")
+    ]
     assert await fire(app, sent.id) == "sent"
 
 
@@ -194,6 +199,7 @@ async def test_no_reply_follow_up_only_when_the_customer_did_not_answer(app: App
     await app.post_webhook(ch, notificame_message(ch, sender=customer, text="Sim, quero saber o preço"))
     assert await fire(app, first.id) == "cancelled"
     assert (await run_row(app, first.id)).reason == "the customer answered"
+    assert (await run_row(app, first.id)).reason_code == {"code": "automation.answered", "params": {}}
     # We write again and this time nobody answers.
     await tenant.admin.http.post(f"/api/conversations/{conv_id}/messages", json={"text": "O preço é R$ 100"})
     second = (await runs(app, follow["id"]))[-1]

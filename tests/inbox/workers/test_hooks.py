@@ -263,6 +263,9 @@ async def test_failing_for_the_window_disables_then_enabling_delivers_the_backlo
         assert shown["enabled"] is False
         assert shown["disabled_reason"].startswith("disabled automatically: no delivery succeeded since")
         assert "HTTP 500: down for maintenance" in shown["disabled_reason"]
+        coded = shown["disabled_reason_code"]  # the same reason by code, for the admin's language
+        assert coded["code"] == "webhook.disabled_auto" and coded["params"]["failures"] >= 2
+        assert "HTTP 500: down for maintenance" in coded["params"]["error"]
         assert shown["consecutive_failures"] >= 2 and shown["last_status"] == 500
         audit = (await t.admin.http.get("/api/audit")).json()["items"]
         entry = next(a for a in audit if a["action"] == "webhook.disabled")
