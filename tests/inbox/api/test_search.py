@@ -126,6 +126,29 @@ async def test_accents_and_case(app: App) -> None:
     assert (await _search(t.admin, "dr. joão"))["messages"] == []
 
 
+async def test_short_queries(app: App) -> None:
+    """One or two characters: no trigram index can narrow them (each dialect reads rows instead),
+    still the same matching rule, for messages and contacts, paginated newest first."""
+    t = await app.tenant()
+    ch = await t.channel()
+    conv = await conversation(app, ch, text="Oi, sou o Zé", name="Zé Ávila", sender="5511900004321")
+    await conversation(app, ch, text="Outra pessoa", name="Maria Souza", sender="5511900001111")
+    ids = [await _note(t.admin, conv, f"Zé {i}") for i in range(3)]
+    data = await _search(t.admin, "zé", limit="2")
+    assert [c["name"] for c in data["contacts"]] == ["Zé Ávila"]
+    assert [x["id"] for x in data["messages"]] == ids[::-1][:2]
+    data = await _search(t.admin, "zé", limit="2", cursor=data["next_cursor"])
+    assert len(data["messages"]) == 2 and data["next_cursor"] is None  # the last note, the customer's
+    assert [c["name"] for c in (await _search(t.admin, "43"))["contacts"]] == ["Zé Ávila"]  # identity
+    async with app.runtime.engine.connect() as conn:
+        unaccent = app.runtime.engine.dialect.name == "postgresql" and (
+            await conn.execute(text("SELECT 1 FROM pg_extension WHERE extname = 'unaccent'"))
+        ).first()
+    if unaccent:
+        assert [c["name"] for c in (await _search(t.admin, "ZE"))["contacts"]] == ["Zé Ávila"]
+        assert [c["name"] for c in (await _search(t.admin, "av"))["contacts"]] == ["Zé Ávila"]
+
+
 _tenant_conv: dict[str, tuple[Agent, int]] = {}
 
 TOKENS = st.sampled_from(
