@@ -69,7 +69,7 @@ TINY = Profile(
     outbound_replies=10,
     search_rows_postgresql=3_000,
     search_rows_sqlite=2_000,
-    search_rounds=2,
+    search_rounds=1,
 )
 
 

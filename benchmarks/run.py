@@ -177,18 +177,21 @@ class Run:
         return self.r
 
     async def search(self) -> dict[str, Any]:
-        """`--search` alone: per database, one after the other (seeding one would disturb the other's
-        timings), a fresh product seeded and searched. Nothing is sent out, so no fake provider."""
+        """`--search` alone: fresh products made at once, then per database, one after the other
+        (seeding one would disturb the other's timings), seeded and searched. Nothing is sent out,
+        so no fake provider."""
         t0 = time.monotonic()
         dbs, pg_url = await self.databases()
         self.r = {"profile": self.p.name, "machine": self.r["machine"], "search": {}, "notes": self.notes}
-        for db in dbs:
-            async with contextlib.AsyncExitStack() as stack:
-                self.progress(f"{db}: fresh database, tenant and channels through the CLI ...")
-                try:
-                    prod = await stack.enter_async_context(product(db, pg_url, "http://127.0.0.1:9"))
-                except Exception as exc:
-                    self.notes.append(f"search {db}: not measured (setup failed: {exc})")
+        async with contextlib.AsyncExitStack() as stack:
+            self.progress(f"{', '.join(dbs)}: fresh databases, tenant and channels through the CLI ...")
+            prods = await asyncio.gather(
+                *(stack.enter_async_context(product(db, pg_url, "http://127.0.0.1:9")) for db in dbs),
+                return_exceptions=True,
+            )
+            for db, prod in zip(dbs, prods, strict=True):
+                if isinstance(prod, BaseException):
+                    self.notes.append(f"search {db}: not measured (setup failed: {prod})")
                     continue
                 out = await self.phase(
                     f"search {db}", functools.partial(phases_search.search, self.p, prod, self.progress)
@@ -344,7 +347,11 @@ def _machine(r: dict[str, Any]) -> str:
 
 def search_table(r: dict[str, Any]) -> str:
     lines = _markdown(phases_search.table_rows(r["search"], r["targets"]))
-    lines += ["", _machine(r) + " One request at a time; the mix of queries per role, over HTTP."]
+    lines += [
+        "",
+        _machine(r) + " One request at a time over HTTP, the query mix per role; baseline: "
+        "`GET /api/auth/me` (authenticated, reads nothing else) after each search.",
+    ]
     return "\n".join(lines + [f"- {note}" for note in r["notes"]])
 
 

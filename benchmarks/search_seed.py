@@ -45,7 +45,8 @@ AGENTS = 20  # in the searched tenant, half in each of its two queues
 
 async def tenants(prod: Product) -> tuple[list[Tenant], dict[str, str]]:
     """The searched tenant (the product's, with two queues, 20 agents and an admin) and three
-    others; returns them and the bearer tokens of the admin and of an agent of the first queue."""
+    others (8 agents each); returns them and the bearer tokens of the searched tenant's admin and
+    of an agent of its first queue."""
     from inbox.actions import admin
     from inbox.config import Settings
     from inbox.runtime import Runtime
@@ -68,11 +69,20 @@ async def tenants(prod: Product) -> tuple[list[Tenant], dict[str, str]]:
                 others.append((tid, int(channel["id"])))
     finally:
         await rt.stop()
-    agents = [a for q in queues for a in await prod.db.agents(prod.tenant_id, "agent", AGENTS // 2, q)]
-    admin_token = (await prod.db.agents(prod.tenant_id, "admin", 1))[0][1]
+    db = prod.db
+    agents = [a for q in queues for a in await db.agents(prod.tenant_id, "agent", AGENTS // 2, q)]
+    admin_token = (await db.agents(prod.tenant_id, "admin", 1))[0][1]
     searched = Tenant(prod.tenant_id, list(prod.channel_ids), 0.5, [a for a, _ in agents], queues, 150)
-    rest = [Tenant(prod.fan_tenant_id, [prod.fan_channel_id], 0.2, active=60)]
-    rest += [Tenant(tid, [cid], w, active=40) for (tid, cid), w in zip(others, (0.2, 0.1), strict=True)]
+    # The other tenants have agents too: their conversations are not all unassigned, which would
+    # make "unassigned" (part of what an agent sees) a far larger set than in service.
+    rest = [
+        Tenant(tid, channels, weight, [a for a, _ in await db.agents(tid, "agent", 8)], active=active)
+        for tid, channels, weight, active in (
+            (prod.fan_tenant_id, [prod.fan_channel_id], 0.2, 60),
+            (others[0][0], [others[0][1]], 0.2, 60),
+            (others[1][0], [others[1][1]], 0.1, 40),
+        )
+    ]
     return [searched, *rest], {"admin": admin_token, "agent": agents[0][1]}
 
 
