@@ -4,6 +4,7 @@ Owns the order of phases and the report. Phases: bare HTTP; ingest per database 
 a fresh database); then, on PostgreSQL when measured (else SQLite), a restarted server for idle
 sockets (beside a bare broadcaster), and another for end-to-end latency and outbound. A phase that cannot run
 (e.g. no PostgreSQL) is reported as not measured, with the reason, and the others still run.
+`--search` runs only the search phase (benchmarks/phases_search.py), with its own table.
 """
 
 from __future__ import annotations
