@@ -5,7 +5,7 @@ Owns the matching rule: the query is a plain substring, case-insensitive (and ac
 PostgreSQL where `unaccent` is installed). Nothing in it is an operator: LIKE wildcards are escaped,
 and on SQLite the FTS5 query is one quoted string. The index behind it is migration 0005's: SQLite's
 FTS5 trigram table, PostgreSQL's trigram index on `inbox_search_norm(text)`; on PostgreSQL
-migration 0013 adds trigram indexes for contacts' names and identities. Measured by
+migration 0010 adds trigram indexes for contacts' names and identities. Measured by
 `inbox bench --search` (docs/benchmark.md).
 """
 
@@ -156,7 +156,7 @@ async def _contacts(
 ) -> list[dict[str, Any]]:
     dialect = conn.dialect.name
     # Identities compared lower-cased (accents kept), the phone digits too (a no-op on digits): one
-    # expression, which PostgreSQL's trigram index covers (migration 0013).
+    # expression, which PostgreSQL's trigram index covers (migration 0010).
     if dialect == "postgresql" and len(q) < TRIGRAM:
         identity = func.strpos(func.lower(idc.external_id), q.lower()) > 0  # see _contains
     else:

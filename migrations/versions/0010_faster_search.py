@@ -20,7 +20,7 @@ SQLite: nothing (its contacts are few enough to read, and FTS5 does the rest).
 Like 0005's, these objects are dialect-specific; the indexes are named `ix_search_*`, which schema
 comparisons skip (inbox/models.py SEARCH_OBJECTS).
 
-Revision ID: 0013
+Revision ID: 0010
 Revises: 0009
 Create Date: 2026-12-03 12:00:00
 """
@@ -30,7 +30,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0013"
+revision = "0010"
 down_revision = "0009"
 branch_labels = None
 depends_on = None
