@@ -1,11 +1,11 @@
-"""Search across the tenant's messages (text) and contacts (name, phone or other identity), scoped to
-what the principal may read (inbox/access.py). Never writes.
+"""Search across the tenant's messages (text) and contacts (name, e-mail, phone or other identity),
+scoped to what the principal may read (inbox/access.py). Never writes.
 
 Owns the matching rule: the query is a plain substring, case-insensitive (and accent-insensitive on
 PostgreSQL where `unaccent` is installed). Nothing in it is an operator: LIKE wildcards are escaped,
 and on SQLite the FTS5 query is one quoted string. The index behind it is migration 0005's: SQLite's
 FTS5 trigram table, PostgreSQL's trigram index on `inbox_search_norm(text)`; on PostgreSQL
-migration 0010 adds trigram indexes for contacts' names and identities. Measured by
+migration 0010 adds trigram indexes for contacts' names, e-mails and identities. Measured by
 `inbox bench --search` (docs/benchmark.md).
 """
 
@@ -164,8 +164,14 @@ async def _contacts(
     digits = re.sub(r"\D", "", q)
     if PHONE.fullmatch(q) and len(digits) >= 4:  # "+55 (11) 9123-4567" finds 5511912345678
         identity = or_(identity, func.lower(idc.external_id).like(like_pattern(digits), escape=LIKE_ESCAPE))
+    # The e-mail kept on the contact (the panel's field), lower-cased like the identities.
+    if dialect == "postgresql" and len(q) < TRIGRAM:
+        email = func.strpos(func.lower(ct.email), q.lower()) > 0
+    else:
+        email = func.lower(ct.email).like(like_pattern(q.lower()), escape=LIKE_ESCAPE)
     matched = union(
         select(ct.id).where(ct.tenant_id == p.tenant_id, _contains(dialect, ct.name, q)),
+        select(ct.id).where(ct.tenant_id == p.tenant_id, email),
         select(idc.contact_id).where(idc.tenant_id == p.tenant_id, identity),
     )
     # The contact's newest conversation the principal may read: what a result opens, and for an

@@ -4,7 +4,8 @@ Found by `inbox bench --search` (1,000,000 messages; docs/benchmark.md):
 
 - The contacts half of a search read every contact of the tenant through `inbox_search_norm(name)`
   and every identity through `lower(external_id)`: over 100 ms, against 2 ms for the messages half.
-  The same trigram GIN indexes as messages' (migration 0005) make both index lookups.
+  The same trigram GIN indexes as messages' (migration 0005) make both index lookups; a third
+  covers the contact's own e-mail (`contacts.email`, migration 0006), searched since.
 - `inbox_search_norm` (0005) wraps `unaccent(regdictionary, text)`, which the extension declares
   STABLE; PostgreSQL inlines a SQL function only when its body is as immutable as the function, so
   every call went through the SQL-function executor: about 3 us a value against 0.6 us for the
@@ -38,6 +39,7 @@ depends_on = None
 INDEXES = {
     "ix_search_contacts_name": "contacts USING gin (inbox_search_norm(name) gin_trgm_ops)",
     "ix_search_contact_identities": "contact_identities USING gin (lower(external_id) gin_trgm_ops)",
+    "ix_search_contacts_email": "contacts USING gin (lower(email) gin_trgm_ops)",
 }
 _NORM = (
     "CREATE OR REPLACE FUNCTION inbox_search_norm(value text) RETURNS text LANGUAGE sql IMMUTABLE STRICT"

@@ -54,6 +54,21 @@ async def test_messages_and_contacts_newest_first_paginated(app: App) -> None:
         assert contacts[0]["identities"][0]["external_id"] == "5511987650001"
     assert (await _search(t.admin, "ninguém"))["contacts"] == []
 
+    # By the e-mail kept on the contact (the panel's field), in any case, whole or in part.
+    contact_id = contacts[0]["id"]
+    r = await t.admin.http.patch(f"/api/contacts/{contact_id}", json={"email": "Joana.Prado@Clinica.com.br"})
+    assert r.status_code == 200, r.text
+    for q in ("joana.prado@clinica.com.br", "CLINICA.COM", "@cl"):
+        assert [c["id"] for c in (await _search(t.admin, q))["contacts"]] == [contact_id], q
+    assert (await _search(t.admin, "prado@outra.com"))["contacts"] == []
+    # Only what the principal may read: an agent of another queue does not find it by e-mail.
+    member, outsider = await t.agent(name="Rita"), await t.agent(name="Otto")
+    recepcao = await queue(t, "Recepção", member.id)
+    r = await t.admin.http.post(f"/api/conversations/{conv}/transfer", json={"queue_id": recepcao})
+    assert r.status_code == 200, r.text
+    assert [c["id"] for c in (await _search(member, "clinica.com"))["contacts"]] == [contact_id]
+    assert (await _search(outsider, "clinica.com"))["contacts"] == []
+
 
 async def test_bad_queries_are_clear_4xx(app: App) -> None:
     t = await app.tenant()
