@@ -6,7 +6,7 @@ from __future__ import annotations
 import unicodedata
 from typing import Any
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import text, update
 
@@ -179,6 +179,15 @@ def _folded(text: str) -> str:
 
 @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
 @given(parts=st.lists(TOKENS, min_size=1, max_size=6))
+# Always, whatever hypothesis draws: each LIKE wildcard, each quote, FTS5's operators and syntax.
+@example(parts=["%"])
+@example(parts=["_"])
+@example(parts=["'"])
+@example(parts=['"'])
+@example(parts=["\\%"])
+@example(parts=["a", " ", "OR", " ", "NOT", " ", "a"])
+@example(parts=["NEAR(a b)"])
+@example(parts=["*a", " ", "col:", "^", "(", ")"])
 async def test_operators_are_searched_as_text(app: App, parts: list[str]) -> None:
     key = app.base_url
     if key not in _tenant_conv:
