@@ -42,6 +42,8 @@ class Product:
     # Customers who already wrote once (target index, phone), from the ingest warm-up.
     known: list[tuple[int, str]] = field(default_factory=list)
     db: Db | None = None
+    # More settings for `inbox serve` (e.g. INBOX_METRICS=off for the metrics A/B).
+    server_env: dict[str, str] = field(default_factory=dict)
 
     @property
     def env(self) -> dict[str, str]:
@@ -51,6 +53,7 @@ class Product:
             "INBOX_LOG_LEVEL": "warning",
             "INBOX_BROADCAST_URL": "memory://",
             "NOTIFICAME_API_URL": self.notificame_url,
+            **self.server_env,
         }
 
     async def create(self) -> None:

@@ -24,7 +24,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from benchmarks import phases_http, phases_search, phases_ws, procs
+from benchmarks import metrics_ab, phases_http, phases_search, phases_ws, procs
 from benchmarks.payloads import Target
 from benchmarks.product import Product, product
 from benchmarks.profile import Profile, pick
@@ -147,8 +147,14 @@ class Run:
                 Target("meta", "/webhooks/meta/bench", "100000000000001", "bench-secret"),
             ]
             only = getattr(self.args, "only", None)
+            if only == "metrics":  # its own rounds of baselines and ingest runs (metrics_ab.py)
+                order: list[str] = [db for db in ("postgresql", "sqlite") if db in dbs]
+                await metrics_ab.run(self, order, pg_url, f"http://127.0.0.1:{fake_port}", sample)
+                dbs = []
             bare = (
-                None if only else await self.phase("bare HTTP", lambda: phases_http.bare_http(self.p, sample))
+                None
+                if only or not dbs
+                else await self.phase("bare HTTP", lambda: phases_http.bare_http(self.p, sample))
             )
             if bare:
                 self.r["bare_http_rps"] = bare["rps"]
@@ -158,7 +164,10 @@ class Run:
             async with contextlib.AsyncExitStack() as stack:
                 # Both databases are set up at once (the CLI's start-up is most of it), after the
                 # bare baseline so that nothing else runs while it is measured.
-                self.progress(f"{', '.join(dbs)}: fresh databases, tenant and channels through the CLI ...")
+                if dbs:
+                    self.progress(
+                        f"{', '.join(dbs)}: fresh databases, tenant and channels through the CLI ..."
+                    )
                 url = f"http://127.0.0.1:{fake_port}"
                 prods = await asyncio.gather(
                     *(stack.enter_async_context(product(db, pg_url, url)) for db in dbs),
@@ -402,5 +411,8 @@ def main(args: argparse.Namespace) -> None:
     result = asyncio.run(run.search() if searching else run.go())
     if args.json:
         sys.stdout.write(json.dumps(result) + "\n")
+    elif getattr(args, "only", None) == "metrics":
+        lines = [metrics_ab.table(result), "", table(result).rsplit("\n\n", 1)[1]]  # machine, notes
+        sys.stdout.write("\n".join(lines) + "\n")
     else:
         sys.stdout.write((search_table(result) if searching else table(result)) + "\n")

@@ -22,7 +22,7 @@ from channels.base import ChannelConfig, InboundEvent
 from inbox.actions.ingest import store
 from inbox.db import StorageUnavailable, is_connection_error
 from inbox.events import EventRecord
-from inbox.metrics import collecting, delivery_ids, provider_ids
+from inbox.metrics import collecting, provider_ids, stored_any
 
 if TYPE_CHECKING:
     from inbox.runtime import Runtime
@@ -146,4 +146,4 @@ class IngestBatcher:
         new = provider_ids(published) if published is not None else None
         for _, events, fut in live:
             if not fut.done():
-                fut.set_result(new is None or any(pid in new for pid in delivery_ids(events)))
+                fut.set_result(new is None or stored_any(events, new))

@@ -371,7 +371,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="only search latency, over a history it seeds (minutes: 1,000,000 messages on PostgreSQL)",
     )
     s.add_argument("--postgres-url")
-    s.add_argument("--only", choices=["outbound"], help="one phase alone (with its setup)")
+    s.add_argument(
+        "--only",
+        choices=["outbound", "metrics"],
+        help="one phase alone (with its setup); metrics: ingest with metrics on and off, A/B",
+    )
+    s.add_argument("--rounds", type=int, default=3, help="--only metrics: A/B rounds (default 3)")
     s.set_defaults(fn=cmd_bench)
 
     # Operations (issue 19 items 9, 10): backup, restore, demo live in a module of their own.

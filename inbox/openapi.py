@@ -291,6 +291,11 @@ OPERATIONS: dict[tuple[str, str], Op] = {
     ("GET", "/api/admin/webhooks/{id}/deliveries"): Op(
         "Recent delivery attempts, newest first", s.WebhookDeliveryList, roles=("admin",)
     ),
+    ("POST", "/api/admin/webhooks/{id}/test"): Op(
+        "POST a signed `ping` to the subscription's URL now and answer what came back (not retried)",
+        s.WebhookTest,
+        roles=("admin",),
+    ),
     # Contact panel: a contact's conversations across channels, merge (issue 15 item 6)
     ("GET", "/api/contacts/{id}/conversations"): Op(
         "The contact's conversations on every channel, newest activity first",

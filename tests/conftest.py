@@ -45,9 +45,34 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if hasattr(session.config, "workerinput"):
+        return  # an xdist worker: the controller sees every worker's reports and judges
     if REQUIRE_PG and exitstatus == 0 and session.testscollected and _pg_tests_passed == 0:
         print("\nINBOX_TEST_REQUIRE_POSTGRES=1 but no PostgreSQL test ran")
         session.exitstatus = 1
+
+
+# Tests that run processes or servers of their own (`inbox serve` subprocesses, the fault suite's
+# PostgreSQL and Redis, the benchmark, the demo, schemathesis' thousands of requests): on a 2-core box two
+# of them at once starve each other's deadlines, so under xdist (`--dist loadgroup`) they take turns on
+# one worker while the other workers run everything else.
+SOLO = (
+    "tests/faults/",
+    "tests/benchmarks/",
+    "tests/demo/",
+    "tests/inbox/test_backup.py",
+    "tests/inbox/test_first_run.py",
+    "tests/inbox/api/test_openapi.py",
+    "tests/inbox/realtime/test_serve_processes.py",
+    "tests/inbox/realtime/test_hammer.py",
+    "tests/inbox/workers/test_outbox_processes.py",
+)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.nodeid.startswith(SOLO):
+            item.add_marker(pytest.mark.xdist_group("solo"))
 
 
 def pytest_report_header() -> list[str]:

@@ -116,7 +116,7 @@ async def create(
     return subscription_json(row), secret
 
 
-async def _mine(uow: UnitOfWork, tenant_id: int, sub_id: int) -> Row[Any]:
+async def mine(uow: UnitOfWork, tenant_id: int, sub_id: int) -> Row[Any]:
     row = (
         await uow.conn.execute(
             select(m.webhook_subscriptions).where(ws.id == sub_id, ws.tenant_id == tenant_id)
@@ -128,7 +128,7 @@ async def _mine(uow: UnitOfWork, tenant_id: int, sub_id: int) -> Row[Any]:
 
 
 async def get(uow: UnitOfWork, tenant_id: int, sub_id: int) -> dict[str, Any]:
-    return subscription_json(await _mine(uow, tenant_id, sub_id))
+    return subscription_json(await mine(uow, tenant_id, sub_id))
 
 
 async def list_(uow: UnitOfWork, tenant_id: int) -> list[dict[str, Any]]:
@@ -152,7 +152,7 @@ async def change(
     url = url.strip() if url is not None else None
     events = sorted(set(events)) if events is not None else None
     _check(url, events)
-    row = await _mine(uow, tenant_id, sub_id)
+    row = await mine(uow, tenant_id, sub_id)
     now = m.utcnow()
     values: dict[str, Any] = {"updated_at": now}
     details: dict[str, Any] = {}
@@ -178,11 +178,11 @@ async def change(
         await audit.record(
             uow, tenant_id, "webhook.changed", target_type="webhook", target_id=sub_id, details=details
         )
-    return subscription_json(await _mine(uow, tenant_id, sub_id))
+    return subscription_json(await mine(uow, tenant_id, sub_id))
 
 
 async def remove(uow: UnitOfWork, tenant_id: int, sub_id: int) -> None:
-    row = await _mine(uow, tenant_id, sub_id)
+    row = await mine(uow, tenant_id, sub_id)
     await uow.conn.execute(delete(m.webhook_subscriptions).where(ws.id == sub_id))
     await audit.record(
         uow, tenant_id, "webhook.deleted", target_type="webhook", target_id=sub_id, details={"url": row.url}
@@ -191,7 +191,7 @@ async def remove(uow: UnitOfWork, tenant_id: int, sub_id: int) -> None:
 
 async def deliveries(uow: UnitOfWork, tenant_id: int, sub_id: int) -> list[dict[str, Any]]:
     """The subscription's recent attempts, newest first."""
-    await _mine(uow, tenant_id, sub_id)
+    await mine(uow, tenant_id, sub_id)
     rows = await uow.conn.execute(
         select(m.webhook_deliveries)
         .where(wd.subscription_id == sub_id, wd.tenant_id == tenant_id)

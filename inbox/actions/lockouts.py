@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import and_, delete, func, insert, or_, select, type_coerce
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from inbox import audit
 from inbox import models as m
 from inbox.config import Settings
 from inbox.errors import ActionError, NotFound
@@ -149,4 +150,7 @@ async def clear(uow: UnitOfWork, tenant_id: int, scope: str, key: str) -> int:
     gone = (await uow.conn.execute(delete(m.login_failures).where(where))).rowcount
     if not gone:
         raise NotFound("no such lockout")
+    await audit.record(
+        uow, tenant_id, "lockout.cleared", details={"scope": scope, "key": key, "failures": gone}
+    )
     return int(gone)

@@ -1,5 +1,5 @@
 """Outgoing webhooks API (admins only): subscribe a URL to event types, list, change (URL, events,
-enable, disable), delete, and the recent delivery attempts. Another tenant's id is 404.
+enable, disable), delete, the recent delivery attempts, and a test ping. Another tenant's id is 404.
 
 The secret is answered once, by the create call; no other answer carries it. Writes go through
 inbox/actions/hooks.py, which audits them.
@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from inbox import hooks
+from inbox import hook_ping, hooks
 from inbox.actions import hooks as actions
 from inbox.api.common import authenticated, body, int_param, principal, runtime
 from inbox.errors import Invalid
@@ -91,6 +91,13 @@ async def deliveries(request: Request) -> Response:
     return JSONResponse({"items": items})
 
 
+@authenticated("admin")
+async def test(request: Request) -> Response:
+    """A signed ping to the subscription's URL, now (inbox/hook_ping.py): its outcome, not retried."""
+    sub_id = int_param(request, "id")
+    return JSONResponse(await hook_ping.ping(runtime(request), principal(request).tenant_id, sub_id))
+
+
 routes = [
     Route("/api/admin/webhooks", list_, methods=["GET"]),
     Route("/api/admin/webhooks", create, methods=["POST"]),
@@ -98,4 +105,5 @@ routes = [
     Route("/api/admin/webhooks/{id}", change, methods=["PUT"]),
     Route("/api/admin/webhooks/{id}", remove, methods=["DELETE"]),
     Route("/api/admin/webhooks/{id}/deliveries", deliveries, methods=["GET"]),
+    Route("/api/admin/webhooks/{id}/test", test, methods=["POST"]),
 ]

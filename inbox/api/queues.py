@@ -1,6 +1,7 @@
 """The supervisor's picture and the people in it: queue figures, reports, agents and their status.
 
-Routes only read (inbox/figures.py, inbox/reports.py) or call `inbox.actions.presence`. Figures and
+Routes only read (inbox/figures.py, inbox/reports.py) or call `inbox.actions.presence`; a report
+downloaded as CSV is audited. Figures and
 reports are for supervisors and admins (403 for agents); any agent may list colleagues (for a
 transfer menu) and set its own status.
 """
@@ -15,13 +16,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from inbox import figures, reports, routing_settings
+from inbox import audit, figures, reports, routing_settings
 from inbox import models as m
 from inbox.actions import presence
 from inbox.api.common import authenticated, body, principal, runtime
 from inbox.catalog import label_report
 from inbox.errors import Invalid
-from inbox.serialize import agent_json
+from inbox.serialize import agent_json, iso
 
 cv, ag, qm = m.conversations.c, m.agents.c, m.queue_members.c
 
@@ -51,6 +52,10 @@ async def get_report(request: Request) -> Response:
     if fmt == "json":
         return JSONResponse(data)
     name = f"report-{start.date().isoformat()}-{end.date().isoformat()}.csv"
+    # A download of the team's figures leaves the system: audited like the contacts' exports.
+    async with runtime(request).uow() as uow:
+        period = {"from": iso(start), "to": iso(end), "section": section or "all"}
+        await audit.record(uow, tenant_id, "report.exported", details=period)
     return Response(
         reports.to_csv(data, section),
         media_type="text/csv; charset=utf-8",

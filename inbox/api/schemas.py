@@ -411,6 +411,14 @@ class WebhookDeliveryList(Open):
     items: list[WebhookDelivery]
 
 
+class WebhookTest(Open):
+    ok: bool
+    delivery_id: str
+    status_code: int | None
+    error: str | None
+    duration_ms: int
+
+
 # --- Contact merge (issue 15 item 6) ---------------------------------------------------------------
 
 

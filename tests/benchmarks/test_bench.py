@@ -95,3 +95,20 @@ def test_bench_search_rows() -> None:
         admin = s["roles"]["admin"]["queries"]
         assert admin["common word"]["messages"] == 30 and admin["2 letters"]["messages"] > 0, admin
         assert r["targets"][f"search_p95_{db}_admin"]["value"] == s["roles"]["admin"]["p95"]
+
+
+def test_bench_only_metrics_compares_ingest_with_metrics_on_and_off() -> None:
+    r = _bench("--only", "metrics", "--rounds", "1", "--database", "sqlite")
+    assert r["notes"] == [], r["notes"]
+    runs = r["detail"]["metrics_ab"]["runs"]
+    assert [(x["round"], x["database"], x["metrics"]) for x in runs] == [
+        (1, "sqlite", "on"),
+        (1, "sqlite", "off"),
+    ]
+    assert all(x["verified"] and x["rps"] > 0 and x["ratio"] > 0 for x in runs), runs
+    # The switch does what it says: the server with metrics off counted nothing.
+    on, off = runs
+    assert on["stored_counted_by_metrics"] > 0 and off["stored_counted_by_metrics"] == 0
+    cost = r["metrics_cost"]["sqlite"]
+    assert cost["on"]["runs"] == cost["off"]["runs"] == 1 and len(cost["change_percent_by_round"]) == 1
+    assert r["ingest_rps_sqlite"] is None  # nothing else ran

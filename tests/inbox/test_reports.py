@@ -169,6 +169,12 @@ async def test_a_scripted_day(app: App) -> None:
         params={"from": "2025-03-10", "to": "2025-03-10", "format": "csv", "section": "channel"},
     )
     assert [x["section"] for x in csv.DictReader(io.StringIO(r.text))] == ["channel", "channel"]
+    # Each CSV download is audited (issue 19 item 3: exports); the JSON the page reads is not.
+    exported = [
+        a for a in (await t.admin.http.get("/api/audit")).json()["items"] if a["action"] == "report.exported"
+    ]
+    assert [a["details"]["section"] for a in exported] == ["channel", "all"]
+    assert exported[0]["actor"]["id"] == t.admin.id and exported[0]["details"]["from"].startswith("2025-03-")
 
 
 async def test_report_period_rules(app: App) -> None:

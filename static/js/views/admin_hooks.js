@@ -1,6 +1,6 @@
 // Outgoing webhooks (#/admin/webhooks, admins only): subscribe a CRM's URL to event types (the
 // signing secret is shown once, right after creation), see each subscription's last status and
-// failures, enable or disable it, look at its recent deliveries, delete it. A subscription disabled
+// failures, send it a signed test ping, enable or disable it, look at its recent deliveries, delete it. A subscription disabled
 // automatically after a day of failures is announced at the top with its reason.
 
 import * as api from "../api.js";
@@ -72,6 +72,17 @@ function hooksTable(items, errors, reload) {
       if (!confirm(t("hooks.delete_confirm"))) return;
       busy(remove, errors, async () => { await api.del(`/api/admin/webhooks/${s.id}`); await reload(); });
     });
+    // The test ping: sent at once, not retried; its outcome is shown under the buttons.
+    const pinged = h("p", { class: "hook-test-result muted", role: "status" });
+    const ping = h("button", { type: "button", class: "btn btn-sm", dataset: { action: "test" } }, t("hooks.test"));
+    ping.addEventListener("click", () =>
+      busy(ping, errors, async () => {
+        const r = await api.post(`/api/admin/webhooks/${s.id}/test`);
+        pinged.className = `hook-test-result ${r.ok ? "adm-ok" : "text-danger"}`;
+        pinged.dataset.ok = String(r.ok);
+        replace(pinged, r.ok ? t("hooks.test_ok", { status: r.status_code, ms: r.duration_ms }) : t("hooks.test_failed", { error: r.error }));
+      }),
+    );
     const detail = h("tr", { class: "hook-deliveries", hidden: true }, h("td", { colspan: "5" }));
     const show = h("button", { type: "button", class: "btn btn-sm", "aria-expanded": "false", dataset: { action: "deliveries" } }, t("hooks.deliveries"));
     show.addEventListener("click", () =>
@@ -104,7 +115,7 @@ function hooksTable(items, errors, reload) {
             s.last_error ? fact(t("hooks.last_error"), s.last_error) : null,
           ),
         ),
-        h("td", {}, h("div", { class: "adm-actions" }, show, toggle, remove)),
+        h("td", {}, h("div", { class: "adm-actions" }, ping, show, toggle, remove), pinged),
       ),
       detail,
     );

@@ -1,11 +1,12 @@
 // The admin pages about people and rules: agents (invite with a generated password shown once, role,
-// capacity, disable), queues and their members, routing and bot settings (tenant and per channel),
+// capacity, disable; login lockouts below, admin_lockouts.js), queues and their members, routing and bot settings (tenant and per channel),
 // and the audit log (newest first, "load more" through the cursor). Built on the existing admin API.
 
 import * as api from "../api.js";
 import { h, replace } from "../dom.js";
 import * as fmt from "../format.js";
 import { t } from "../i18n.js";
+import { lockoutsCard } from "./admin_lockouts.js";
 import { busy, card, check, errorLine, field } from "./admin_ui.js";
 
 const ROLES = ["agent", "supervisor", "admin"];
@@ -51,7 +52,7 @@ export async function agentsSection(view) {
     capacity,
     h("div", { class: "adm-actions" }, invite),
   );
-  replace(view.body, card(t("adm.agent.invite_title"), form, inviteErrors, invited), card(t("adm.tab.agents"), errors, box));
+  replace(view.body, card(t("adm.agent.invite_title"), form, inviteErrors, invited), card(t("adm.tab.agents"), errors, box), lockoutsCard());
   await load();
 }
 

@@ -1,6 +1,7 @@
 // The contact panel: the lead behind the open conversation (GET /api/contacts/{id}) with its profile
 // (contact_profile.js), appointments (contact_appointments.js), conversations on every channel
-// (contact_history.js) and merge (contact_merge.js); and the open conversation's own facts (channel,
+// (contact_history.js), merge (contact_merge.js) and, for admins, export and erasure
+// (contact_privacy.js); and the open conversation's own facts (channel,
 // start, first response, wait). Each section renders itself; store changes re-render only the facts,
 // so an editor open in a section survives the conversation's live updates. When the conversation's
 // contact changes (a merge, here or by another agent) the panel loads the new one.
@@ -14,6 +15,7 @@ import { store } from "../store.js";
 import { AppointmentsSection } from "./contact_appointments.js";
 import { HistorySection } from "./contact_history.js";
 import { MergeSection } from "./contact_merge.js";
+import { PrivacySection } from "./contact_privacy.js";
 import { ProfileSection } from "./contact_profile.js";
 
 export class ContactPanel {
@@ -32,6 +34,12 @@ export class ContactPanel {
       onMerged: (result) => {
         this.setContact(result.contact);
         this.appointments.load(result.contact.id);
+        this.history.load(result.contact.id, this.id);
+      },
+    });
+    this.privacy = new PrivacySection({
+      onErased: (result) => {
+        this.setContact(result.contact);
         this.history.load(result.contact.id, this.id);
       },
     });
@@ -55,8 +63,8 @@ export class ContactPanel {
       replace(this.el);
       return;
     }
-    replace(this.el, this.card, this.profile.el, this.appointments.el, this.history.el, this.facts, this.merge.el);
-    for (const section of [this.profile, this.merge]) section.set(null);
+    replace(this.el, this.card, this.profile.el, this.appointments.el, this.history.el, this.facts, this.merge.el, this.privacy.el);
+    for (const section of [this.profile, this.merge, this.privacy]) section.set(null);
     replace(this.appointments.el);
     replace(this.history.el);
     this.renderConversation();
@@ -99,6 +107,7 @@ export class ContactPanel {
     this.contact = contact;
     this.profile.set(contact);
     this.merge.set(contact);
+    this.privacy.set(contact);
     this.renderCard();
   }
 

@@ -82,6 +82,15 @@ async def test_an_email_is_locked_out_even_with_the_right_password(app2: App) ->
     assert r.status_code == 200 and r.json() == {"cleared": 3}
     assert await lockouts(tenant.admin) == []
     assert await login(app2, agent.email) == 200
+    # Audited: who lifted which lockout, from where.
+    cleared = [
+        i
+        for i in (await tenant.admin.http.get("/api/audit")).json()["items"]
+        if i["action"] == "lockout.cleared"
+    ]
+    assert len(cleared) == 1 and cleared[0]["actor"]["id"] == tenant.admin.id, cleared
+    assert cleared[0]["details"] == {"scope": "email", "key": agent.email, "failures": 3}
+    assert cleared[0]["address"] == "127.0.0.1"
 
 
 async def test_failures_leave_the_window(app2: App) -> None:
