@@ -277,11 +277,12 @@ def _asyncpg_url(url: str) -> Any:
     return make_url(url).set(drivername="postgresql+asyncpg")
 
 
-async def _pg_admin(url: str, sql: str) -> None:
+async def pg_connect(url: str) -> Any:
+    """A plain asyncpg connection to the database of `url` (SQLAlchemy form)."""
     import asyncpg
 
     u = _asyncpg_url(url)
-    conn = await asyncpg.connect(
+    return await asyncpg.connect(
         host=u.host or "127.0.0.1",
         port=u.port or 5432,
         user=u.username or "postgres",
@@ -289,6 +290,10 @@ async def _pg_admin(url: str, sql: str) -> None:
         database=u.database or "postgres",
         timeout=10,
     )
+
+
+async def _pg_admin(url: str, sql: str) -> None:
+    conn = await pg_connect(url)
     try:
         await conn.execute(sql)
     finally:

@@ -1,5 +1,6 @@
 """How big a bench run is: the default run (under 4 minutes), `--quick` (under 40 s), and a tiny
-one for the smoke test (INBOX_BENCH_SCALE=tiny), which checks the plumbing, not the figures."""
+one for the smoke test (INBOX_BENCH_SCALE=tiny), which checks the plumbing, not the figures.
+`--search` is a run of its own (minutes: seeding 1,000,000 messages is most of it)."""
 
 from __future__ import annotations
 
@@ -27,6 +28,10 @@ class Profile:
     fanout_repeats: int = 3
     settle_seconds: float = 1.0  # pause before reading memory, and for late deliveries
     outbound_replies: int = 1000
+    # `--search`: messages seeded per database, and timed rounds of the query mix per role.
+    search_rows_postgresql: int = 1_000_000
+    search_rows_sqlite: int = 200_000
+    search_rounds: int = 25
 
 
 DEFAULT = Profile("default")
@@ -42,6 +47,9 @@ QUICK = Profile(
     fanout_repeats=2,
     settle_seconds=0.3,
     outbound_replies=300,
+    search_rows_postgresql=100_000,
+    search_rows_sqlite=40_000,
+    search_rounds=10,
 )
 TINY = Profile(
     "tiny",
@@ -60,6 +68,9 @@ TINY = Profile(
     fanout_repeats=1,
     settle_seconds=0.1,
     outbound_replies=10,
+    search_rows_postgresql=3_000,
+    search_rows_sqlite=2_000,
+    search_rounds=1,
 )
 
 

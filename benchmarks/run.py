@@ -4,6 +4,7 @@ Owns the order of phases and the report. Phases: bare HTTP; ingest per database 
 a fresh database); then, on PostgreSQL when measured (else SQLite), a restarted server for idle
 sockets (beside a bare broadcaster), and another for end-to-end latency and outbound. A phase that cannot run
 (e.g. no PostgreSQL) is reported as not measured, with the reason, and the others still run.
+`--search` runs only the search phase (benchmarks/phases_search.py), with its own table.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import json
 import os
 import platform
@@ -22,7 +24,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from benchmarks import metrics_ab, phases_http, phases_ws, procs
+from benchmarks import metrics_ab, phases_http, phases_search, phases_ws, procs
 from benchmarks.payloads import Target
 from benchmarks.product import Product, product
 from benchmarks.profile import Profile, pick
@@ -117,8 +119,8 @@ class Run:
             sys.stderr.write(f"[bench] {msg}\n")
             sys.stderr.flush()
 
-    async def go(self) -> dict[str, Any]:
-        t0 = time.monotonic()
+    async def databases(self) -> tuple[list[str], str | None]:
+        """The databases to measure (PostgreSQL only when reachable) and the PostgreSQL server URL."""
         pg_url = self.args.postgres_url or os.environ.get("INBOX_TEST_DATABASE_URL") or None
         dbs = ["sqlite", "postgresql"] if self.args.database == "both" else [self.args.database]
         if "postgresql" in dbs:
@@ -130,6 +132,11 @@ class Run:
             if why:
                 self.notes.append(f"postgresql: not measured ({why})")
                 dbs.remove("postgresql")
+        return dbs, pg_url
+
+    async def go(self) -> dict[str, Any]:
+        t0 = time.monotonic()
+        dbs, pg_url = await self.databases()
         fake_port = procs.free_port()
         fake = procs.Server(
             procs.python("benchmarks.bare", "notificame", "--port", str(fake_port)), fake_port
@@ -141,7 +148,7 @@ class Run:
             ]
             only = getattr(self.args, "only", None)
             if only == "metrics":  # its own rounds of baselines and ingest runs (metrics_ab.py)
-                order = [db for db in ("postgresql", "sqlite") if db in dbs]
+                order: list[str] = [db for db in ("postgresql", "sqlite") if db in dbs]
                 await metrics_ab.run(self, order, pg_url, f"http://127.0.0.1:{fake_port}", sample)
                 dbs = []
             bare = (
@@ -177,6 +184,33 @@ class Run:
         self.r["machine"]["loadavg_end"] = os.getloadavg()
         self.r["seconds"] = round(time.monotonic() - t0, 1)
         self.r["targets"] = self.verdicts()
+        return self.r
+
+    async def search(self) -> dict[str, Any]:
+        """`--search` alone: fresh products made at once, then per database, one after the other
+        (seeding one would disturb the other's timings), seeded and searched. Nothing is sent out,
+        so no fake provider."""
+        t0 = time.monotonic()
+        dbs, pg_url = await self.databases()
+        self.r = {"profile": self.p.name, "machine": self.r["machine"], "search": {}, "notes": self.notes}
+        async with contextlib.AsyncExitStack() as stack:
+            self.progress(f"{', '.join(dbs)}: fresh databases, tenant and channels through the CLI ...")
+            prods = await asyncio.gather(
+                *(stack.enter_async_context(product(db, pg_url, "http://127.0.0.1:9")) for db in dbs),
+                return_exceptions=True,
+            )
+            for db, prod in zip(dbs, prods, strict=True):
+                if isinstance(prod, BaseException):
+                    self.notes.append(f"search {db}: not measured (setup failed: {prod})")
+                    continue
+                out = await self.phase(
+                    f"search {db}", functools.partial(phases_search.search, self.p, prod, self.progress)
+                )
+                if out:
+                    self.r["search"][db] = out
+        self.r["machine"]["loadavg_end"] = os.getloadavg()
+        self.r["seconds"] = round(time.monotonic() - t0, 1)
+        self.r["targets"] = phases_search.verdicts(self.r["search"])
         return self.r
 
     async def database(self, prod: Product, main_db: bool) -> None:
@@ -305,8 +339,34 @@ def _fmt(v: Any, unit: str = "") -> str:
     return f"{v}{unit}"
 
 
+def _markdown(rows: list[tuple[str, ...]]) -> list[str]:
+    head = ["what", "product", "bare baseline", "ratio", "target", "met"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "|".join(" --- " for _ in head) + "|"]
+    return lines + ["| " + " | ".join(row) + " |" for row in rows]
+
+
+def _machine(r: dict[str, Any]) -> str:
+    m = r["machine"]
+    return (
+        f"Machine: {m['nproc']} CPU ({m['cpu']}), {m['ram_gib']} GiB RAM, Linux {m['kernel']}, "
+        f"Python {m['python']}; "
+        f"load average at start {' '.join(f'{x:.2f}' for x in m['loadavg_start'])}. "
+        f"Profile: {r['profile']}, {r['seconds']} s."
+    )
+
+
+def search_table(r: dict[str, Any]) -> str:
+    lines = _markdown(phases_search.table_rows(r["search"], r["targets"]))
+    lines += [
+        "",
+        _machine(r) + " One request at a time over HTTP, the query mix per role; baseline: "
+        "`GET /api/auth/me` (authenticated, reads nothing else) after each search.",
+    ]
+    return "\n".join(lines + [f"- {note}" for note in r["notes"]])
+
+
 def table(r: dict[str, Any]) -> str:
-    t, m = r["targets"], r["machine"]
+    t = r["targets"]
     n = r["sockets"][-1]
 
     def met(key: str) -> str:
@@ -337,17 +397,9 @@ def table(r: dict[str, Any]) -> str:
          _fmt(t["fanout"]["value"], "x"), TARGETS["fanout"], met("fanout")),
         ("outbound replies drained by the outbox", _fmt(r["outbound_rps"], " replies/s"), "", "", "", ""),
     ]  # fmt: skip
-    head = ["what", "product", "bare baseline", "ratio", "target", "met"]
-    lines = ["| " + " | ".join(head) + " |", "|" + "|".join(" --- " for _ in head) + "|"]
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    lines = _markdown(rows)
     lines.append("")
-    lines.append(
-        f"Machine: {m['nproc']} CPU ({m['cpu']}), {m['ram_gib']} GiB RAM, Linux {m['kernel']}, "
-        f"Python {m['python']}; "
-        f"load average at start {' '.join(f'{x:.2f}' for x in m['loadavg_start'])}. "
-        f"Profile: {r['profile']}, {r['seconds']} s. "
-        f"Realtime and outbound on {r['detail'].get('realtime_database', '-')}."
-    )
+    lines.append(_machine(r) + f" Realtime and outbound on {r['detail'].get('realtime_database', '-')}.")
     lines += [f"- {note}" for note in r["notes"]]
     return "\n".join(lines)
 
@@ -355,11 +407,12 @@ def table(r: dict[str, Any]) -> str:
 def main(args: argparse.Namespace) -> None:
     profile = pick(bool(getattr(args, "quick", False)))
     run = Run(args, profile)
-    result = asyncio.run(run.go())
+    searching = bool(getattr(args, "search", False))
+    result = asyncio.run(run.search() if searching else run.go())
     if args.json:
         sys.stdout.write(json.dumps(result) + "\n")
     elif getattr(args, "only", None) == "metrics":
         lines = [metrics_ab.table(result), "", table(result).rsplit("\n\n", 1)[1]]  # machine, notes
         sys.stdout.write("\n".join(lines) + "\n")
     else:
-        sys.stdout.write(table(result) + "\n")
+        sys.stdout.write((search_table(result) if searching else table(result)) + "\n")

@@ -365,6 +365,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true")
     s.add_argument("--database", choices=["sqlite", "postgresql", "both"], default="both")
     s.add_argument("--quick", action="store_true")
+    s.add_argument(
+        "--search",
+        action="store_true",
+        help="only search latency, over a history it seeds (minutes: 1,000,000 messages on PostgreSQL)",
+    )
     s.add_argument("--postgres-url")
     s.add_argument(
         "--only",

@@ -25,6 +25,7 @@ from inbox.directory import Directory
 from inbox.events import EventRecord
 from inbox.metrics import Metrics, collecting
 from inbox.realtime.hub import Hub
+from inbox.tls import tls_context
 from inbox.uow import UnitOfWork
 from inbox.workers import Worker
 
@@ -60,6 +61,7 @@ class Runtime:
     def http(self) -> httpx.AsyncClient:
         if self._http is None:
             self._http = httpx.AsyncClient(
+                verify=tls_context(),
                 timeout=httpx.Timeout(self.settings.send_timeout_seconds),
                 limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
             )
@@ -88,6 +90,8 @@ class Runtime:
         self.wakeup(name).set()
 
     async def start(self) -> None:
+        # Built in a thread, once per process: then no client creation holds the event loop.
+        await asyncio.to_thread(tls_context)
         await self.hub.start()
         self.ingestor.start()
         if self.settings.workers:

@@ -1,10 +1,12 @@
-"""Search across the tenant's messages (text) and contacts (name, phone or other identity), scoped to
-what the principal may read (inbox/access.py). Never writes.
+"""Search across the tenant's messages (text) and contacts (name, e-mail, phone or other identity),
+scoped to what the principal may read (inbox/access.py). Never writes.
 
 Owns the matching rule: the query is a plain substring, case-insensitive (and accent-insensitive on
 PostgreSQL where `unaccent` is installed). Nothing in it is an operator: LIKE wildcards are escaped,
 and on SQLite the FTS5 query is one quoted string. The index behind it is migration 0005's: SQLite's
-FTS5 trigram table, PostgreSQL's trigram index on `inbox_search_norm(text)`.
+FTS5 trigram table, PostgreSQL's trigram index on `inbox_search_norm(text)`; on PostgreSQL
+migration 0010 adds trigram indexes for contacts' names, e-mails and identities. Measured by
+`inbox bench --search` (docs/benchmark.md).
 """
 
 from __future__ import annotations
@@ -12,8 +14,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, func, literal_column, or_, select, text
+from sqlalchemy import ColumnElement, FromClause, Integer, and_, column, func, or_, select, table, union
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.expression import Join
 
 from inbox import models as m
 from inbox.access import conversation_filter
@@ -36,25 +40,50 @@ def _fts_phrase(q: str) -> str:
     return '"' + q.replace('"', '""') + '"'
 
 
-def _text_matches(dialect: str, q: str) -> ColumnElement[bool]:
+# SQLite's FTS5 table (migration 0005), for joining: not a Core table, as it exists in one dialect.
+_FTS = table("messages_fts", column("rowid", Integer), column("messages_fts"))
+
+
+class _InOrder(Join):
+    """A join SQLite runs in the written order, left table outside: `CROSS JOIN`, SQLite's documented
+    way to fix the order of a join (https://sqlite.org/optoverview.html#crossjoin). Elsewhere a join."""
+
+    inherit_cache = True
+
+
+@compiles(_InOrder, "sqlite")
+def _cross_join(join: _InOrder, compiler: Any, **kw: Any) -> str:
+    kw["asfrom"] = True
+    left, right = compiler.process(join.left, **kw), compiler.process(join.right, **kw)
+    return f"{left} CROSS JOIN {right} ON {compiler.process(join.onclause, **kw)}"
+
+
+def _contains(dialect: str, haystack: Any, q: str) -> ColumnElement[bool]:
+    """`q` is in `haystack`, compared as this dialect's search compares (see the module's note)."""
     if dialect == "postgresql":
         norm = func.inbox_search_norm
-        return norm(msg.text).like(norm(like_pattern(q)), escape=LIKE_ESCAPE)
-    if len(q) >= TRIGRAM:
-        fts: Select[Any] = (
-            select(literal_column("rowid"))
-            .select_from(text("messages_fts"))
-            .where(text("messages_fts MATCH :phrase").bindparams(phrase=_fts_phrase(q)))
+        if len(q) < TRIGRAM:
+            # No trigram index can narrow a shorter string (pg_trgm takes no trigram from '%ok%' and
+            # a GIN scan then reads every entry); the planner still estimated a handful of rows and
+            # rechecked every contact of every tenant through the index. `strpos` (the same test,
+            # not indexable) leaves it the tenant's rows to read, newest first where it can.
+            return func.strpos(norm(haystack), norm(q)) > 0
+        return norm(haystack).like(norm(like_pattern(q)), escape=LIKE_ESCAPE)
+    return haystack.like(like_pattern(q), escape=LIKE_ESCAPE)  # SQLite's LIKE ignores ASCII case
+
+
+def _messages_matching(dialect: str, q: str) -> tuple[FromClause, ColumnElement[bool], ColumnElement[Any]]:
+    """Where the matching messages come from, the match, and the id they are ordered and paged by."""
+    if dialect == "sqlite" and len(q) >= TRIGRAM:
+        # Joined and ordered by the FTS table's rowid (= the message id): FTS5 then walks its hits
+        # newest first and stops at the end of the page. `id IN (SELECT rowid ... MATCH)` listed every
+        # hit of every tenant first (27 ms for a common word over 200,000 messages, 1 ms joined).
+        return (
+            _InOrder(_FTS, m.messages, msg.id == _FTS.c.rowid),
+            _FTS.c.messages_fts.match(_fts_phrase(q)),
+            _FTS.c.rowid,
         )
-        return msg.id.in_(fts)
-    return msg.text.like(like_pattern(q), escape=LIKE_ESCAPE)  # SQLite's LIKE ignores ASCII case
-
-
-def _name_matches(dialect: str, column: Any, q: str) -> ColumnElement[bool]:
-    if dialect == "postgresql":
-        norm = func.inbox_search_norm
-        return norm(column).like(norm(like_pattern(q)), escape=LIKE_ESCAPE)
-    return func.lower(column).like(like_pattern(q.lower()), escape=LIKE_ESCAPE)
+    return m.messages, _contains(dialect, msg.text, q), msg.id
 
 
 def _cursor(value: str | None) -> int | None:
@@ -80,6 +109,7 @@ async def search(
     dialect = conn.dialect.name
     seen = and_(cv.tenant_id == p.tenant_id, conversation_filter(p))
 
+    source, matches, order = _messages_matching(dialect, q)
     stmt = (
         select(
             m.messages,
@@ -90,14 +120,20 @@ async def search(
             ch.kind.label("channel_kind"),
             ch.name.label("channel_name"),
         )
-        .join(m.conversations, cv.id == msg.conversation_id)
-        .join(m.contacts, ct.id == cv.contact_id)
-        .join(m.channels, ch.id == cv.channel_id)
-        .where(msg.tenant_id == p.tenant_id, seen, msg.deleted.is_(False), _text_matches(dialect, q))
+        # Messages first, newest first, until the page is full; then each one's conversation. Left
+        # to itself SQLite (no statistics: the product runs no ANALYZE) started from the tenant's
+        # or the agent's conversations and sorted all of their matching messages (250 ms for a
+        # two-letter query over 200,000 messages).
+        .select_from(
+            _InOrder(source, m.conversations, cv.id == msg.conversation_id)
+            .join(m.contacts, ct.id == cv.contact_id)
+            .join(m.channels, ch.id == cv.channel_id)
+        )
+        .where(msg.tenant_id == p.tenant_id, seen, msg.deleted.is_(False), matches)
     )
     if before is not None:
-        stmt = stmt.where(msg.id < before)
-    rows = (await conn.execute(stmt.order_by(msg.id.desc()).limit(limit + 1))).all()
+        stmt = stmt.where(order < before)
+    rows = (await conn.execute(stmt.order_by(order.desc()).limit(limit + 1))).all()
     next_cursor = str(rows[limit - 1].id) if len(rows) > limit else None
     messages = []
     for r in rows[:limit]:
@@ -119,18 +155,31 @@ async def _contacts(
     conn: AsyncConnection, p: Principal, q: str, seen: ColumnElement[bool]
 ) -> list[dict[str, Any]]:
     dialect = conn.dialect.name
-    identity: ColumnElement[bool] = func.lower(idc.external_id).like(
-        like_pattern(q.lower()), escape=LIKE_ESCAPE
-    )
+    # Identities compared lower-cased (accents kept), the phone digits too (a no-op on digits): one
+    # expression, which PostgreSQL's trigram index covers (migration 0010).
+    if dialect == "postgresql" and len(q) < TRIGRAM:
+        identity = func.strpos(func.lower(idc.external_id), q.lower()) > 0  # see _contains
+    else:
+        identity = func.lower(idc.external_id).like(like_pattern(q.lower()), escape=LIKE_ESCAPE)
     digits = re.sub(r"\D", "", q)
     if PHONE.fullmatch(q) and len(digits) >= 4:  # "+55 (11) 9123-4567" finds 5511912345678
-        identity = or_(identity, idc.external_id.like(like_pattern(digits), escape=LIKE_ESCAPE))
-    by_identity = select(idc.contact_id).where(idc.tenant_id == p.tenant_id, identity)
+        identity = or_(identity, func.lower(idc.external_id).like(like_pattern(digits), escape=LIKE_ESCAPE))
+    # The e-mail kept on the contact (the panel's field), lower-cased like the identities.
+    if dialect == "postgresql" and len(q) < TRIGRAM:
+        email = func.strpos(func.lower(ct.email), q.lower()) > 0
+    else:
+        email = func.lower(ct.email).like(like_pattern(q.lower()), escape=LIKE_ESCAPE)
+    matched = union(
+        select(ct.id).where(ct.tenant_id == p.tenant_id, _contains(dialect, ct.name, q)),
+        select(ct.id).where(ct.tenant_id == p.tenant_id, email),
+        select(idc.contact_id).where(idc.tenant_id == p.tenant_id, identity),
+    )
     # The contact's newest conversation the principal may read: what a result opens, and for an
-    # agent the proof it may see the contact at all.
+    # agent the proof it may see the contact at all. Only for the matched contacts: grouping all of
+    # the tenant's conversations cost more than the rest of the search.
     latest = (
         select(cv.contact_id, func.max(cv.id).label("conversation_id"))
-        .where(seen)
+        .where(seen, cv.contact_id.in_(matched))
         .group_by(cv.contact_id)
         .subquery()
     )
@@ -138,10 +187,7 @@ async def _contacts(
         await conn.execute(
             select(m.contacts, latest.c.conversation_id)
             .join(latest, latest.c.contact_id == ct.id)
-            .where(
-                ct.tenant_id == p.tenant_id,
-                or_(_name_matches(dialect, ct.name, q), ct.id.in_(by_identity)),
-            )
+            .where(ct.tenant_id == p.tenant_id)
             .order_by(ct.created_at.desc(), ct.id.desc())
             .limit(CONTACTS_LIMIT)
         )

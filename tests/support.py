@@ -23,6 +23,7 @@ from inbox.actions import admin, sessions
 from inbox.app import create_app
 from inbox.config import Settings
 from inbox.runtime import Runtime
+from inbox.tls import tls_context
 from tests.fakes.serve import serve
 
 PASSWORD = "correct horse battery"
@@ -58,7 +59,9 @@ class App:
         self.base_url = base_url
         self.ws_url = "ws" + base_url[4:]
         self.runtime = runtime
-        self.http = httpx.AsyncClient(base_url=base_url, timeout=30)
+        # The process's TLS context: a client of its own would parse the CA bundle again, holding the
+        # event loop 0.1-0.3 s per agent under load (inbox/tls.py).
+        self.http = httpx.AsyncClient(base_url=base_url, timeout=30, verify=tls_context())
         self._clients: list[httpx.AsyncClient] = [self.http]
 
     def runtime_routes(self) -> list[Any]:
@@ -67,7 +70,7 @@ class App:
 
     def client(self, token: str | None = None) -> httpx.AsyncClient:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        c = httpx.AsyncClient(base_url=self.base_url, headers=headers, timeout=30)
+        c = httpx.AsyncClient(base_url=self.base_url, headers=headers, timeout=30, verify=tls_context())
         self._clients.append(c)
         return c
 

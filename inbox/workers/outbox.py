@@ -37,6 +37,7 @@ from inbox import models as m
 from inbox import uploads
 from inbox.actions.sending import Outcome
 from inbox.db import is_connection_error
+from inbox.tls import tls_context
 from inbox.waiting import wait_event
 from inbox.workers.outbox_flight import InFlight, record
 from inbox.workers.retry import backoff
@@ -186,24 +187,37 @@ class Lanes:
     connection or two. Not the shared `rt.http`: with many calls at once to one provider, httpcore's
     pool hands an idle connection to two waiting requests, one of which then goes round again
     (encode/httpcore#1110), and scans every connection for each request (encode/httpcore#1035); at
-    16 calls at once that doubled the CPU per call against a client per lane (docs/benchmark.md)."""
+    16 calls at once that doubled the CPU per call against a client per lane (docs/benchmark.md).
+
+    Up to `count` lanes, each made when a call finds no free one, all with the process's one TLS
+    context (inbox/tls.py): making the 32 clients at start, each parsing the CA bundle, held the event
+    loop for 7-13 s under load, and the app answered nothing meanwhile."""
 
     def __init__(self, rt: Runtime, count: int) -> None:
+        self._rt = rt
+        self._count = count
         self._free: asyncio.Queue[httpx.AsyncClient] = asyncio.Queue()
-        self._all = [
-            httpx.AsyncClient(
-                timeout=httpx.Timeout(rt.settings.send_timeout_seconds),
-                # A lane may serve several providers (origins) in turn.
-                limits=httpx.Limits(max_connections=4, max_keepalive_connections=4),
-            )
-            for _ in range(count)
-        ]
-        for client in self._all:
-            self._free.put_nowait(client)
+        self._all: list[httpx.AsyncClient] = []
+
+    def _new(self) -> httpx.AsyncClient:
+        client = httpx.AsyncClient(
+            verify=tls_context(),
+            timeout=httpx.Timeout(self._rt.settings.send_timeout_seconds),
+            # A lane may serve several providers (origins) in turn.
+            limits=httpx.Limits(max_connections=4, max_keepalive_connections=4),
+        )
+        self._all.append(client)
+        return client
+
+    def __len__(self) -> int:
+        return len(self._all)
 
     @contextlib.asynccontextmanager
     async def lane(self) -> AsyncIterator[httpx.AsyncClient]:
-        client = await self._free.get()
+        if self._free.empty() and len(self._all) < self._count:
+            client = self._new()
+        else:
+            client = await self._free.get()
         try:
             yield client
         finally:

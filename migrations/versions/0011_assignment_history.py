@@ -24,7 +24,7 @@ from alembic import op
 from inbox.models import Id, UTCDateTime
 
 revision = "0011"
-down_revision = "0009"  # the lead re-chains it to "0010" at merge
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 

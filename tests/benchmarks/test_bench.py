@@ -73,6 +73,30 @@ def test_bench_only_outbound_counts_the_servers_work() -> None:
     assert r["bare_http_rps"] is None and r["ingest_rps_sqlite"] is None  # nothing else ran
 
 
+def test_bench_search_rows() -> None:
+    """`inbox bench --search` at the tiny scale: each database seeded (PostgreSQL through COPY, SQLite
+    through the FTS triggers), both roles searched over HTTP, every query answered; the hits show the
+    seeded history is what was searched (the figures themselves are not judged)."""
+    args = ["--database", "both", "--postgres-url", PG_URL] if pg_ok() else ["--database", "sqlite"]
+    r = _bench("--search", *args)
+    assert r["notes"] == [], r["notes"]
+    dbs = ("sqlite", "postgresql") if pg_ok() else ("sqlite",)
+    assert set(r["search"]) == set(dbs)
+    for db in dbs:
+        s = r["search"][db]
+        assert s["seed"]["messages"] == s["messages"] > 0 and s["seed"]["tenants"] == 4, s["seed"]
+        for role in ("admin", "agent"):
+            figures = s["roles"][role]
+            assert 0 < figures["p50"] <= figures["p95"] <= figures["p99"] <= figures["max"], (db, role)
+            assert figures["requests"] == 8 and figures["floor"]["p95"] > 0
+            q = figures["queries"]
+            assert q["no hit"]["messages"] == 0 and q["no hit"]["contacts"] == 0, (db, role)
+            assert q["phone fragment"]["contacts"] <= 1
+        admin = s["roles"]["admin"]["queries"]
+        assert admin["common word"]["messages"] == 30 and admin["2 letters"]["messages"] > 0, admin
+        assert r["targets"][f"search_p95_{db}_admin"]["value"] == s["roles"]["admin"]["p95"]
+
+
 def test_bench_only_metrics_compares_ingest_with_metrics_on_and_off() -> None:
     r = _bench("--only", "metrics", "--rounds", "1", "--database", "sqlite")
     assert r["notes"] == [], r["notes"]

@@ -1,9 +1,10 @@
 """The composer, keyboard and notifications in Chromium (issue 15 items 5, 7, 9): files dropped,
 pasted or picked are uploaded and shown in the timeline as the app serves them back (and reach the
-provider as a signed address); an over-size file or a type not taken is refused with the server's
-reason; the messaging window counts down and, closed, blocks public replies saying why; j / k move
-through the list, `?` shows the shortcuts; the tab title counts my unread conversations; a
-conversation assigned to me while the tab is hidden raises a browser notification."""
+provider as a signed address); an emoji picked goes in at the caret and out to the customer; an
+over-size file or a type not taken is refused with the server's reason; the messaging window
+counts down and, closed, blocks public replies saying why; j / k move through the list, `?` shows
+the shortcuts; the tab title counts my unread conversations; a conversation assigned to me while
+the tab is hidden raises a browser notification."""
 
 from __future__ import annotations
 
@@ -97,6 +98,34 @@ async def test_drop_and_paste_files_into_a_reply(e2e: E2E) -> None:
     assert len(urls) == 2 and all(u.startswith(f"{PUBLIC}/media/") for u in urls)
     got = await e2e.app.http.get(urls[1].removeprefix(PUBLIC))
     assert got.status_code == 200 and got.content == b"%PDF-1.4 orcamento"
+
+
+async def test_an_emoji_goes_in_at_the_caret_and_out_to_the_customer(e2e: E2E) -> None:
+    _, agent, conv_id = await _mine(e2e, "Davi Rocha", "5511940000003", "Chegou o pedido!")
+    page = await e2e.open(agent, f"/#/c/{conv_id}")
+    await _online(page)
+    box = page.locator(".reply-input")
+    await box.fill("Que bom, obrigado!")
+    await box.press("Home")
+    for _ in range(len("Que bom,")):
+        await box.press("ArrowRight")
+    picker = page.locator(".emoji-picker")
+    await page.click("[data-action=emoji]")
+    await expect(picker.get_by_role("listbox", name="Emoji")).to_be_visible()
+    await picker.get_by_role("option", name="🎉").click()
+    await expect(picker.get_by_role("listbox")).to_be_hidden()  # closed after a pick
+    await expect(box).to_have_value("Que bom,🎉 obrigado!")
+    await expect(box).to_be_focused()
+    # Escape closes it without inserting anything.
+    await page.click("[data-action=emoji]")
+    await page.keyboard.press("Escape")
+    await expect(picker.get_by_role("listbox")).to_be_hidden()
+    await expect(box).to_have_value("Que bom,🎉 obrigado!")
+
+    await box.press("Enter")
+    await expect(page.locator(".msg-out", has_text="Que bom,🎉 obrigado!")).to_be_visible()
+    sent = (await e2e.fake.wait_for(1, within=10))[-1].json
+    assert sent["contents"] == [{"type": "text", "text": "Que bom,🎉 obrigado!"}]
 
 
 async def test_too_large_or_wrong_type_is_refused_with_the_reason(e2e: E2E) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import unicodedata
 from typing import Any
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import text, update
 
@@ -53,6 +53,21 @@ async def test_messages_and_contacts_newest_first_paginated(app: App) -> None:
         assert contacts[0]["conversation_id"] == conv
         assert contacts[0]["identities"][0]["external_id"] == "5511987650001"
     assert (await _search(t.admin, "ninguém"))["contacts"] == []
+
+    # By the e-mail kept on the contact (the panel's field), in any case, whole or in part.
+    contact_id = contacts[0]["id"]
+    r = await t.admin.http.patch(f"/api/contacts/{contact_id}", json={"email": "Joana.Prado@Clinica.com.br"})
+    assert r.status_code == 200, r.text
+    for q in ("joana.prado@clinica.com.br", "CLINICA.COM", "@cl"):
+        assert [c["id"] for c in (await _search(t.admin, q))["contacts"]] == [contact_id], q
+    assert (await _search(t.admin, "prado@outra.com"))["contacts"] == []
+    # Only what the principal may read: an agent of another queue does not find it by e-mail.
+    member, outsider = await t.agent(name="Rita"), await t.agent(name="Otto")
+    recepcao = await queue(t, "Recepção", member.id)
+    r = await t.admin.http.post(f"/api/conversations/{conv}/transfer", json={"queue_id": recepcao})
+    assert r.status_code == 200, r.text
+    assert [c["id"] for c in (await _search(member, "clinica.com"))["contacts"]] == [contact_id]
+    assert (await _search(outsider, "clinica.com"))["contacts"] == []
 
 
 async def test_bad_queries_are_clear_4xx(app: App) -> None:
@@ -126,6 +141,29 @@ async def test_accents_and_case(app: App) -> None:
     assert (await _search(t.admin, "dr. joão"))["messages"] == []
 
 
+async def test_short_queries(app: App) -> None:
+    """One or two characters: no trigram index can narrow them (each dialect reads rows instead),
+    still the same matching rule, for messages and contacts, paginated newest first."""
+    t = await app.tenant()
+    ch = await t.channel()
+    conv = await conversation(app, ch, text="Oi, sou o Zé", name="Zé Ávila", sender="5511900004321")
+    await conversation(app, ch, text="Outra pessoa", name="Maria Souza", sender="5511900001111")
+    ids = [await _note(t.admin, conv, f"Zé {i}") for i in range(3)]
+    data = await _search(t.admin, "zé", limit="2")
+    assert [c["name"] for c in data["contacts"]] == ["Zé Ávila"]
+    assert [x["id"] for x in data["messages"]] == ids[::-1][:2]
+    data = await _search(t.admin, "zé", limit="2", cursor=data["next_cursor"])
+    assert len(data["messages"]) == 2 and data["next_cursor"] is None  # the last note, the customer's
+    assert [c["name"] for c in (await _search(t.admin, "43"))["contacts"]] == ["Zé Ávila"]  # identity
+    async with app.runtime.engine.connect() as conn:
+        unaccent = app.runtime.engine.dialect.name == "postgresql" and (
+            await conn.execute(text("SELECT 1 FROM pg_extension WHERE extname = 'unaccent'"))
+        ).first()
+    if unaccent:
+        assert [c["name"] for c in (await _search(t.admin, "ZE"))["contacts"]] == ["Zé Ávila"]
+        assert [c["name"] for c in (await _search(t.admin, "av"))["contacts"]] == ["Zé Ávila"]
+
+
 _tenant_conv: dict[str, tuple[Agent, int]] = {}
 
 TOKENS = st.sampled_from(
@@ -141,6 +179,15 @@ def _folded(text: str) -> str:
 
 @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
 @given(parts=st.lists(TOKENS, min_size=1, max_size=6))
+# Always, whatever hypothesis draws: each LIKE wildcard, each quote, FTS5's operators and syntax.
+@example(parts=["%"])
+@example(parts=["_"])
+@example(parts=["'"])
+@example(parts=['"'])
+@example(parts=["\\%"])
+@example(parts=["a", " ", "OR", " ", "NOT", " ", "a"])
+@example(parts=["NEAR(a b)"])
+@example(parts=["*a", " ", "col:", "^", "(", ")"])
 async def test_operators_are_searched_as_text(app: App, parts: list[str]) -> None:
     key = app.base_url
     if key not in _tenant_conv:
