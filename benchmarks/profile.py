@@ -27,6 +27,7 @@ class Profile:
     fanout_repeats: int = 3
     settle_seconds: float = 1.0  # pause before reading memory, and for late deliveries
     outbound_replies: int = 1000
+    due_reminders: int = 10_000  # `--only automations`
 
 
 DEFAULT = Profile("default")
@@ -42,6 +43,7 @@ QUICK = Profile(
     fanout_repeats=2,
     settle_seconds=0.3,
     outbound_replies=300,
+    due_reminders=2000,
 )
 TINY = Profile(
     "tiny",
@@ -60,6 +62,7 @@ TINY = Profile(
     fanout_repeats=1,
     settle_seconds=0.1,
     outbound_replies=10,
+    due_reminders=30,
 )
 
 
