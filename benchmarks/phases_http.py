@@ -80,27 +80,45 @@ async def known_customers(p: Profile, prod: Product, port: int) -> dict[str, Any
     return warm
 
 
+def ingest_spec(
+    p: Profile, prod: Product, port: int, run_id: str, seed: int, first_new: int
+) -> dict[str, Any]:
+    """The timed webhook mix: known customers (`prod.known`) and new ones numbered from `first_new`;
+    `run_id` keeps its provider message ids apart from every other run's."""
+    return _closed(
+        port,
+        prod.targets,
+        run_id,
+        p.connections,
+        duration=p.ingest_seconds,
+        warmup=p.warmup_seconds,
+        mix={
+            "known": prod.known,
+            "count": ingest_cap(p),
+            "new_ratio": NEW_RATIO,
+            "seed": seed,
+            "first_new": first_new,
+        },
+    )
+
+
+def ingest_cap(p: Profile) -> int:
+    """How many requests a timed ingest builds beforehand (more are never sent)."""
+    return int((p.ingest_seconds + p.warmup_seconds) * p.ingest_cap_per_second)
+
+
 async def ingest(p: Profile, prod: Product, server: procs.Server) -> dict[str, Any]:
     """Known customers first (untimed: they make the 'known' part of the mix and warm the server),
     then the timed mix of known and new customers. Committed rows must equal the 200s."""
     assert prod.db is not None
     port = server.port
     warm = await known_customers(p, prod, port)
-    known = prod.known
-    cap = int((p.ingest_seconds + p.warmup_seconds) * p.ingest_cap_per_second)
+    cap = ingest_cap(p)
     cpu0, (busy0, all0) = server.cpu_seconds(), procs.machine_busy()
     if os.environ.get("INBOX_BENCH_PROFILE"):
         os.kill(server.pid, signal.SIGUSR1)
     timed = await procs.loadgen(
-        _closed(
-            port,
-            prod.targets,
-            "ingest",
-            p.connections,
-            duration=p.ingest_seconds,
-            warmup=p.warmup_seconds,
-            mix={"known": known, "count": cap, "new_ratio": NEW_RATIO, "seed": 11, "first_new": len(known)},
-        ),
+        ingest_spec(p, prod, port, "ingest", 11, len(prod.known)),
         p.ingest_seconds + p.warmup_seconds + 120,
     )
     cpu, (busy, all_) = server.cpu_seconds() - cpu0, procs.machine_busy()

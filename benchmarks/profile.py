@@ -32,6 +32,7 @@ class Profile:
     search_rows_postgresql: int = 1_000_000
     search_rows_sqlite: int = 200_000
     search_rounds: int = 25
+    due_reminders: int = 10_000  # `--only automations`
 
 
 DEFAULT = Profile("default")
@@ -50,6 +51,7 @@ QUICK = Profile(
     search_rows_postgresql=100_000,
     search_rows_sqlite=40_000,
     search_rounds=10,
+    due_reminders=2000,
 )
 TINY = Profile(
     "tiny",
@@ -71,6 +73,7 @@ TINY = Profile(
     search_rows_postgresql=3_000,
     search_rows_sqlite=2_000,
     search_rounds=1,
+    due_reminders=30,
 )
 
 

@@ -24,7 +24,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from benchmarks import metrics_ab, phases_http, phases_search, phases_ws, procs
+from benchmarks import metrics_ab, phases_automations, phases_http, phases_search, phases_ws, procs
 from benchmarks.payloads import Target
 from benchmarks.product import Product, product
 from benchmarks.profile import Profile, pick
@@ -36,6 +36,8 @@ TARGETS = {
     "e2e_p99_500": "< 100 ms",
     "socket_memory": "<= 1.25x bare",
     "fanout": "<= 1.5x bare",
+    "reminders_ingest_ratio_sqlite": ">= 0.90 (ingest draining / alone)",
+    "reminders_ingest_ratio_postgresql": ">= 0.90 (ingest draining / alone)",
 }
 
 
@@ -96,6 +98,12 @@ class Run:
             "fanout_ms": None,
             "bare_fanout_ms": None,
             "outbound_rps": None,
+            # `--only automations`: due reminders drained, and ingest while they drain vs alone.
+            "due_reminders": profile.due_reminders,
+            "reminders_runs_per_second_sqlite": None,
+            "reminders_runs_per_second_postgresql": None,
+            "reminders_ingest_ratio_sqlite": None,
+            "reminders_ingest_ratio_postgresql": None,
             "detail": {},
             "notes": self.notes,
         }
@@ -179,6 +187,8 @@ class Run:
                         continue
                     if only == "outbound":
                         await self.outbound_only(prod)
+                    elif only == "automations":
+                        await self.automations_only(prod)
                     else:
                         await self.database(prod, main_db=db == dbs[-1])  # PostgreSQL when measured
         self.r["machine"]["loadavg_end"] = os.getloadavg()
@@ -286,6 +296,34 @@ class Run:
         async with prod.serving(counts) as srv:
             await self.outbound(prod, srv, admin[0][1], counts)
 
+    async def automations_only(self, prod: Product) -> None:
+        """`--only automations`: due reminders drained on a fresh server, ingest while they drain
+        against ingest just before (benchmarks/phases_automations.py)."""
+        assert prod.db is not None
+        db = prod.database
+        admin = await prod.db.agents(prod.tenant_id, "admin", 1, tag="automations")
+        async with prod.serving() as srv:
+            out = await self.phase(
+                f"{self.p.due_reminders:,} due reminders {db}",
+                lambda: phases_automations.due_reminders(self.p, prod, srv, admin[0][1]),
+            )
+        if not out:
+            return
+        self.r["detail"][f"automations_{db}"] = out
+        self.r[f"reminders_runs_per_second_{db}"] = out["runs_per_second"]
+        self.r[f"reminders_ingest_ratio_{db}"] = out["ingest_ratio"]
+        if not out["verified_runs"]:
+            self.notes.append(
+                f"reminders {db}: runs {out['runs']}, {out['provider_accepted']} accepted by the provider, "
+                f"of {out['reminders']}"
+            )
+        if not out["verified_ingest"]:
+            self.notes.append(f"reminders {db}: ingest had failures (see detail.automations_{db})")
+        if not out["drain_covered_ingest"]:
+            self.notes.append(
+                f"reminders {db}: the drain ended before the timed ingest did; the ratio understates it"
+            )
+
     async def sockets(self, prod: Product, srv: procs.Server) -> None:
         socks = await self.phase("sockets", lambda: phases_ws.product_sockets(self.p, prod, srv))
         if socks:
@@ -322,6 +360,8 @@ class Run:
             "e2e_p99_500": (p99("500"), lambda v: v < 100),
             "socket_memory": (ratio(r["socket_kib"], r["bare_socket_kib"]), lambda v: v <= 1.25),
             "fanout": (ratio(r["fanout_ms"], r["bare_fanout_ms"]), lambda v: v <= 1.5),
+            "reminders_ingest_ratio_sqlite": (r["reminders_ingest_ratio_sqlite"], lambda v: v >= 0.9),
+            "reminders_ingest_ratio_postgresql": (r["reminders_ingest_ratio_postgresql"], lambda v: v >= 0.9),
         }
         return {
             k: {"value": v, "target": TARGETS[k], "met": None if v is None else bool(ok(v))}
@@ -382,6 +422,20 @@ def table(r: dict[str, Any]) -> str:
         key = f"ingest_ratio_{db}"
         return (_fmt(r[f"ingest_rps_{db}"], " webhooks/s"), bare, _fmt(r[key], "x"), TARGETS[key], met(key))
 
+    def reminders(db: str, name: str) -> tuple[str, ...]:
+        key = f"reminders_ingest_ratio_{db}"
+        d = r["detail"].get(f"automations_{db}")
+        what = f"{r['due_reminders']:,} due reminders drained, {name} (`--only automations`)"
+        if d is None:
+            return (what, "not measured", "", "", TARGETS[key], met(key))
+        product = (
+            f"{_fmt(d['runs_per_second'], ' runs/s')} (sent {_fmt(d['sent_per_second'], '/s')}"
+            f"{'' if d['complete'] else ', not all by the deadline'}); "
+            f"ingest {_fmt(d['ingest_draining']['rps'], ' webhooks/s')}"
+        )
+        alone = f"ingest alone {_fmt(d['ingest_alone']['rps'], ' webhooks/s')}"
+        return (what, product, alone, _fmt(r[key], "x"), TARGETS[key], met(key))
+
     rows = [
         ("bare HTTP POST (Starlette, 1 process)", bare, "", "", "", ""),
         ("ingest, SQLite", *ingest("sqlite")),
@@ -396,6 +450,8 @@ def table(r: dict[str, Any]) -> str:
         (f"one event to {n:,} sockets", _fmt(r["fanout_ms"], " ms"), _fmt(r["bare_fanout_ms"], " ms"),
          _fmt(t["fanout"]["value"], "x"), TARGETS["fanout"], met("fanout")),
         ("outbound replies drained by the outbox", _fmt(r["outbound_rps"], " replies/s"), "", "", "", ""),
+        reminders("sqlite", "SQLite"),
+        reminders("postgresql", "PostgreSQL"),
     ]  # fmt: skip
     lines = _markdown(rows)
     lines.append("")

@@ -15,6 +15,7 @@ from sqlalchemy import bindparam, delete, func, insert, select, text, update
 
 from inbox import models as m
 from inbox.auth import hash_password, token_hash
+from inbox.automations.schedule import JOB_KIND
 from inbox.db import create_engine
 
 _PASSWORD_HASH = ""
@@ -199,3 +200,86 @@ class Db:
                 for r in result
             ]
             await conn.execute(insert(m.outbox), outbox)
+
+    async def due_reminders(self, tenant_id: int, automation_id: int, channel_id: int, count: int) -> int:
+        """`count` appointments 23 hours ahead over the contacts who wrote on `channel_id`, each with its
+        24-hour reminder run due now and the job that wakes it: what `inbox.automations.schedule` writes
+        for an appointment booked at short notice, in one transaction. Returns how many contacts."""
+        cv = m.conversations.c
+        now = m.utcnow()
+        async with self.engine.begin() as conn:
+            q = (
+                select(cv.contact_id)
+                .where(cv.tenant_id == tenant_id, cv.channel_id == channel_id)
+                .distinct()
+                .order_by(cv.contact_id)
+            )
+            contacts = list((await conn.execute(q)).scalars())
+            if not contacts:
+                return 0
+            appointments = await conn.execute(
+                insert(m.appointments).returning(
+                    m.appointments.c.id, m.appointments.c.contact_id, sort_by_parameter_order=True
+                ),
+                [
+                    {
+                        "tenant_id": tenant_id,
+                        "contact_id": contacts[i % len(contacts)],
+                        "title": f"Consulta {i}",
+                        "starts_at": now + timedelta(hours=23),
+                        "status": "scheduled",
+                        "created_at": now,
+                        "updated_at": now,
+                    }
+                    for i in range(count)
+                ],
+            )
+            runs = await conn.execute(
+                insert(m.automation_runs).returning(m.automation_runs.c.id, sort_by_parameter_order=True),
+                [
+                    {
+                        "tenant_id": tenant_id,
+                        "automation_id": automation_id,
+                        "contact_id": a.contact_id,
+                        "occurrence": f"appointment:{a.id}",
+                        "due_at": now,
+                        "status": "pending",
+                        "appointment_id": a.id,
+                        "created_at": now,
+                    }
+                    for a in appointments
+                ],
+            )
+            await conn.execute(
+                insert(m.jobs),
+                [
+                    {
+                        "tenant_id": tenant_id,
+                        "kind": JOB_KIND,
+                        "key": str(r.id),
+                        "run_at": now,
+                        "attempts": 0,
+                        "payload": {"run_id": r.id},
+                        "created_at": now,
+                    }
+                    for r in runs
+                ],
+            )
+        return len(contacts)
+
+    async def runs_by_status(self, automation_id: int) -> dict[str, int]:
+        rn = m.automation_runs.c
+        q = select(rn.status, func.count()).where(rn.automation_id == automation_id).group_by(rn.status)
+        async with self.engine.connect() as conn:
+            return {str(status): int(n) for status, n in await conn.execute(q)}
+
+    async def sent_by_automations(self, tenant_id: int) -> int:
+        """System messages (automations') the provider accepted."""
+        msg = m.messages.c
+        q = (
+            select(func.count())
+            .select_from(m.messages)
+            .where(msg.tenant_id == tenant_id, msg.sender_type == "system", msg.status == "sent")
+        )
+        async with self.engine.connect() as conn:
+            return int((await conn.execute(q)).scalar_one())

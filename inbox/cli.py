@@ -373,8 +373,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--postgres-url")
     s.add_argument(
         "--only",
-        choices=["outbound", "metrics"],
-        help="one phase alone (with its setup); metrics: ingest with metrics on and off, A/B",
+        choices=["outbound", "metrics", "automations"],
+        help=(
+            "one phase alone (with its setup); metrics: ingest with metrics on and off, A/B; "
+            "automations: due reminders drained, ingest beside"
+        ),
     )
     s.add_argument("--rounds", type=int, default=3, help="--only metrics: A/B rounds (default 3)")
     s.set_defaults(fn=cmd_bench)

@@ -169,6 +169,9 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         body=templates.TemplateIn,
         roles=STAFF,
     ),
+    ("GET", "/api/templates/variables"): Op(
+        "The variables a template may use, described in Portuguese and English", s.TemplateVariableList
+    ),
     ("GET", "/api/templates/{id}"): Op("A template", s.Template),
     ("PUT", "/api/templates/{id}"): Op(
         "Replace a template", s.Template, body=templates.TemplateIn, roles=STAFF

@@ -24,19 +24,37 @@ from inbox.errors import Invalid
 _PLACEHOLDER = re.compile(r"\{\{\s*(.*?)\s*\}\}")
 _KEY = re.compile(r"^[A-Za-z0-9_]{1,64}$")
 
-VARIABLES = (
-    "contact.name",
-    "contact.first_name",
-    "contact.phone",
-    "contact.email",
-    "appointment.title",
-    "appointment.date",
-    "appointment.time",
-    "appointment.weekday",
-    "agent.name",
-    "tenant.name",
-    "attributes.KEY",
+
+@dataclass(frozen=True)
+class Variable:
+    """A variable a template may use, described for the people who write templates (the admin page's
+    menu shows these texts: this table is the only list of variables in the product)."""
+
+    name: str
+    pt: str
+    en: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "description": {"pt-BR": self.pt, "en": self.en}}
+
+
+CATALOG = (
+    Variable("contact.name", "Nome do contato", "Contact's name"),
+    Variable("contact.first_name", "Primeiro nome do contato", "Contact's first name"),
+    Variable("contact.phone", "Telefone do contato", "Contact's phone"),
+    Variable("contact.email", "E-mail do contato", "Contact's email"),
+    Variable("appointment.title", "Agendamento: o quê", "Appointment: what"),
+    Variable("appointment.date", "Agendamento: data", "Appointment: date"),
+    Variable("appointment.time", "Agendamento: horário", "Appointment: time"),
+    Variable("appointment.weekday", "Agendamento: dia da semana", "Appointment: weekday"),
+    Variable("agent.name", "Nome do atendente", "Agent's name"),
+    Variable("tenant.name", "Nome da empresa", "Business name"),
+    # KEY stands for the attribute's key: the menu selects it so that typing replaces it.
+    Variable(
+        "attributes.KEY", "Um atributo do contato (digite a chave)", "A contact attribute (type its key)"
+    ),
 )
+VARIABLES = tuple(v.name for v in CATALOG)
 _FIXED = frozenset(v for v in VARIABLES if not v.endswith(".KEY"))
 LOCALES = {"pt-BR": "pt_BR", "en": "en"}
 

@@ -14,6 +14,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from inbox import models as m
+from inbox import templates as renderer
 from inbox.actions import appointments, contacts, templates
 from inbox.api.common import authenticated, int_param, json_body, principal, runtime
 from inbox.queries import contact_for
@@ -87,6 +88,13 @@ async def list_templates(request: Request) -> Response:
 
 
 @authenticated()
+async def template_variables(request: Request) -> Response:
+    """The variables a template may use, with what each means in PT and EN: the renderer's own table,
+    the same for every tenant."""
+    return JSONResponse({"items": [v.to_json() for v in renderer.CATALOG]})
+
+
+@authenticated()
 async def get_template(request: Request) -> Response:
     async with runtime(request).engine.connect() as conn:
         return JSONResponse(await templates.one(conn, principal(request), int_param(request, "id")))
@@ -133,6 +141,7 @@ routes = [
     Route("/api/appointments/{id}", change_appointment, methods=["PATCH"]),
     Route("/api/templates", list_templates, methods=["GET"]),
     Route("/api/templates", create_template, methods=["POST"]),
+    Route("/api/templates/variables", template_variables, methods=["GET"]),  # before /{id}
     Route("/api/templates/{id}", get_template, methods=["GET"]),
     Route("/api/templates/{id}", replace_template, methods=["PUT"]),
     Route("/api/templates/{id}", delete_template, methods=["DELETE"]),

@@ -248,6 +248,15 @@ class TemplateList(Open):
     items: list[Template]
 
 
+class TemplateVariable(Open):
+    name: str
+    description: dict[Literal["pt-BR", "en"], str]
+
+
+class TemplateVariableList(Open):
+    items: list[TemplateVariable]
+
+
 class Automation(Open):
     id: Id
     name: str

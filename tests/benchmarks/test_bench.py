@@ -23,6 +23,10 @@ KEYS = (
     "fanout_ms",
     "bare_fanout_ms",
     "outbound_rps",
+    "reminders_runs_per_second_sqlite",
+    "reminders_runs_per_second_postgresql",
+    "reminders_ingest_ratio_sqlite",
+    "reminders_ingest_ratio_postgresql",
 )
 
 
@@ -112,3 +116,18 @@ def test_bench_only_metrics_compares_ingest_with_metrics_on_and_off() -> None:
     cost = r["metrics_cost"]["sqlite"]
     assert cost["on"]["runs"] == cost["off"]["runs"] == 1 and len(cost["change_percent_by_round"]) == 1
     assert r["ingest_rps_sqlite"] is None  # nothing else ran
+
+
+def test_bench_only_automations_drains_the_due_reminders() -> None:
+    args = ["--database", "both", "--postgres-url", PG_URL] if pg_ok() else ["--database", "sqlite"]
+    r = _bench("--only", "automations", *args)
+    assert r["notes"] == [] or all("understates" in n for n in r["notes"]), r["notes"]
+    for db in ("sqlite", "postgresql") if pg_ok() else ("sqlite",):
+        out = r["detail"][f"automations_{db}"]
+        # Every reminder decided once, sent, and accepted by the provider; every webhook stored.
+        assert out["runs"] == {"sent": out["reminders"]} and out["provider_accepted"] == out["reminders"]
+        assert out["verified_runs"] and out["verified_ingest"], out
+        assert r[f"reminders_runs_per_second_{db}"] == out["runs_per_second"] > 0
+        assert out["ingest_alone"]["ok"] > 0 and out["ingest_draining"]["ok"] > 0
+        assert r[f"reminders_ingest_ratio_{db}"] == out["ingest_ratio"]
+    assert r["bare_http_rps"] is None and r["outbound_rps"] is None  # nothing else ran

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from babel.dates import format_date
 from playwright.async_api import expect
 
+from inbox import templates
 from tests.e2e.support import E2E
 from tests.inbox.automations.automation_support import automation, fire, runs, scan, template
 from tests.inbox.workers.outbox_support import conversation
@@ -28,7 +29,13 @@ async def test_a_template_with_a_variable_is_previewed_for_a_real_contact(e2e: E
     await form.get_by_label("Name", exact=True).fill("Boas-vindas da clínica")
     body = form.get_by_label("Text", exact=True)
     await body.fill("Olá, ")
-    await form.get_by_label("Insert a variable").select_option("contact.first_name")
+    menu = form.get_by_label("Insert a variable")
+    # The menu is the server's list (GET /api/templates/variables), described in the page's language.
+    await expect(menu.locator("option[value='contact.first_name']")).to_have_text(
+        "Contact's first name · {{contact.first_name}}"
+    )
+    await expect(menu.locator("option[value]:not([value=''])")).to_have_count(len(templates.VARIABLES))
+    await menu.select_option("contact.first_name")
     await body.press("End")
     await body.press_sequentially("!")
     await expect(body).to_have_value("Olá, {{contact.first_name}}!")

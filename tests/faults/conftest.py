@@ -63,3 +63,13 @@ async def redis_server() -> AsyncIterator[RedisServer]:
             server.proc.kill()
             await server.proc.wait()
         shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def fault_backend(request: pytest.FixtureRequest) -> PgServer | None:
+    """Each test that asks runs twice: on a SQLite file (None) and on this suite's PostgreSQL (the
+    server, started only for that run). Databases come from `harness.new_database`."""
+    if request.param == "sqlite":
+        return None
+    server: PgServer = request.getfixturevalue("pg_server")
+    return server

@@ -12,7 +12,9 @@ import asyncio
 import contextlib
 import json
 import os
+import secrets
 import signal
+import sqlite3
 import sys
 import time
 from collections import Counter
@@ -28,6 +30,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from websockets.exceptions import ConnectionClosed
 
 from tests.fakes.serve import free_port
+from tests.faults.servers import PgServer
 from tests.support import Channel, notificame_message
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -79,6 +82,16 @@ async def cli(env: dict[str, str], *args: str) -> dict[str, Any]:
     data = json.loads(out)
     assert isinstance(data, dict), out
     return data
+
+
+async def new_database(server: PgServer | None, folder: Path) -> tuple[str, str]:
+    """A new empty database: (SQLAlchemy URL for the product, dsn for `fetch`). A SQLite file in
+    `folder` when `server` is None, else a database on that PostgreSQL."""
+    if server is None:
+        path = folder / f"inbox-{secrets.token_hex(4)}.db"
+        return f"sqlite+aiosqlite:///{path}", f"sqlite:///{path}"
+    name = await server.create_database()
+    return server.url(name), server.dsn(name)
 
 
 @dataclass
@@ -402,7 +415,26 @@ class Held:
 # --- database reads ----------------------------------------------------------------------------------
 
 
-async def fetch(dsn: str, sql: str, *args: Any) -> list[asyncpg.Record]:
+def sqlite_path(dsn: str) -> Path | None:
+    """The file of a `sqlite:///PATH` dsn; None for PostgreSQL's."""
+    return Path(dsn.removeprefix("sqlite:///")) if dsn.startswith("sqlite:///") else None
+
+
+def _sqlite_fetch(path: Path, sql: str, args: tuple[Any, ...]) -> list[sqlite3.Row]:
+    conn = sqlite3.connect(path, timeout=30)
+    try:
+        conn.row_factory = sqlite3.Row
+        return list(conn.execute(sql, args))
+    finally:
+        conn.close()
+
+
+async def fetch(dsn: str, sql: str, *args: Any) -> list[Any]:
+    """Rows of `sql` (asyncpg records, or sqlite3 rows for a `sqlite:///` dsn: both read by column
+    name); parameters are `$1` on PostgreSQL and `?` on SQLite."""
+    path = sqlite_path(dsn)
+    if path is not None:
+        return await asyncio.to_thread(_sqlite_fetch, path, sql, args)
     conn = await asyncpg.connect(dsn)
     try:
         return list(await conn.fetch(sql, *args))
@@ -414,12 +446,12 @@ async def poll_rows(
     dsn: str,
     sql: str,
     args: tuple[Any, ...],
-    done: Callable[[list[asyncpg.Record]], bool],
+    done: Callable[[list[Any]], bool],
     within: float,
     what: str,
-) -> list[asyncpg.Record]:
+) -> list[Any]:
     """Re-read `sql` until `done(rows)`; the last rows. Fails after `within` seconds."""
-    rows: list[asyncpg.Record] = []
+    rows: list[Any] = []
 
     async def check() -> bool:
         nonlocal rows

@@ -7,23 +7,9 @@
 import * as api from "../api.js";
 import { h, replace } from "../dom.js";
 import * as fmt from "../format.js";
-import { t } from "../i18n.js";
+import { locale, t } from "../i18n.js";
 import { busy, card, errorLine, field } from "./admin_ui.js";
 
-// What the menu offers: inbox/templates.py VARIABLES (the server rejects anything else).
-export const VARIABLES = [
-  "contact.first_name",
-  "contact.name",
-  "contact.phone",
-  "contact.email",
-  "appointment.title",
-  "appointment.date",
-  "appointment.time",
-  "appointment.weekday",
-  "agent.name",
-  "tenant.name",
-  "attributes.KEY",
-];
 const KINDS = ["whatsapp", "instagram", "messenger", "telegram"];
 const KIND_NAMES = { whatsapp: "WhatsApp", instagram: "Instagram", messenger: "Messenger", telegram: "Telegram" };
 
@@ -31,6 +17,9 @@ export async function templatesSection(view) {
   const errors = errorLine();
   const list = h("div", {});
   const editorBox = h("div", { class: "sup-col" });
+  // What the menu offers, with what each means: the server's own list (GET /api/templates/variables),
+  // the only one there is; it rejects anything else.
+  let variables = [];
   const load = async () => {
     try {
       const items = (await api.get("/api/templates")).items || [];
@@ -39,7 +28,7 @@ export async function templatesSection(view) {
       errors.show(err);
     }
   };
-  const edit = (tpl, justSaved = false) => replace(editorBox, editorCard(tpl, { saved, fresh: () => edit(null), justSaved }), previewCard(tpl));
+  const edit = (tpl, justSaved = false) => replace(editorBox, editorCard(tpl, { variables, saved, fresh: () => edit(null), justSaved }), previewCard(tpl));
   const saved = async (tpl) => {
     await load();
     edit(tpl, true);
@@ -54,6 +43,11 @@ export async function templatesSection(view) {
   };
   const newBtn = h("button", { type: "button", class: "btn btn-sm", id: "tpl-new", onclick: () => edit(null) }, t("tpl.new"));
   replace(view.body, h("div", { class: "sup-grid" }, h("div", { class: "sup-col" }, card(t("tpl.list"), h("div", { class: "adm-actions" }, newBtn), errors, list)), editorBox));
+  try {
+    variables = (await api.get("/api/templates/variables")).items || [];
+  } catch (err) {
+    errors.show(err);
+  }
   edit(null);
   await load();
 }
@@ -92,12 +86,13 @@ function insertVariable(textarea, variable) {
   textarea.dispatchEvent(new Event("input"));
 }
 
-function editorCard(tpl, { saved, fresh, justSaved }) {
+function editorCard(tpl, { variables, saved, fresh, justSaved }) {
   const name = field(t("tpl.name"), { name: "tpl-name", required: true, maxlength: "200", value: tpl?.name || "" });
   const body = field(t("tpl.body"), { type: "textarea", name: "tpl-body", id: "tpl-body", rows: "6", required: true, maxlength: "4096", value: tpl?.body || "", "aria-describedby": "tpl-body-error" });
   const bodyError = h("p", { class: "form-error", id: "tpl-body-error", role: "alert", hidden: true });
   const menu = h("select", { class: "select select-sm", id: "tpl-insert", "aria-label": t("tpl.insert") }, h("option", { value: "" }, t("tpl.insert_pick")));
-  for (const v of VARIABLES) menu.append(h("option", { value: v }, `${t(`tpl.var.${v}`)} · {{${v}}}`));
+  const lang = locale();
+  for (const v of variables) menu.append(h("option", { value: v.name }, `${v.description[lang] || v.description.en || v.name} · {{${v.name}}}`));
   menu.addEventListener("change", () => {
     if (menu.value) insertVariable(body.input, menu.value);
     menu.value = "";

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import select
 
 from inbox import models as m
+from inbox import templates
 from tests.support import App, Tenant, notificame_message
 
 
@@ -228,6 +229,29 @@ async def test_templates_are_checked_kept_and_previewed_for_a_real_contact(app: 
     assert r.status_code == 200 and r.json()["variables"] == ["contact.name"]
     assert (await tenant.admin.http.delete(f"/api/templates/{made['id']}")).status_code == 204
     assert (await agent.http.get(f"/api/templates/{made['id']}")).status_code == 404
+
+
+async def test_the_template_variables_are_the_renderers_described_in_both_languages(app: App) -> None:
+    ours, theirs = await app.tenant("Ours"), await app.tenant("Theirs")
+    agent = await ours.agent()
+    assert (await app.http.get("/api/templates/variables")).status_code == 401
+    r = await agent.http.get("/api/templates/variables")
+    assert r.status_code == 200, r.text
+    items = r.json()["items"]
+    assert [v["name"] for v in items] == list(templates.VARIABLES)
+    first = next(v for v in items if v["name"] == "contact.first_name")
+    assert first["description"] == {"pt-BR": "Primeiro nome do contato", "en": "Contact's first name"}
+    assert all(v["description"]["pt-BR"] and v["description"]["en"] for v in items)
+    # Not the tenant's: another tenant (with templates of its own) gets the same list.
+    assert (
+        await theirs.admin.http.post("/api/templates", json={"name": "t", "body": "oi"})
+    ).status_code == 201
+    assert (await theirs.admin.http.get("/api/templates/variables")).json() == r.json()
+    # Every variable offered is one a template may be saved with.
+    body = " ".join("{{" + v["name"].replace(".KEY", ".plano") + "}}" for v in items)
+    r = await ours.admin.http.post("/api/templates", json={"name": "Todas", "body": body})
+    assert r.status_code == 201, r.text
+    assert len(r.json()["variables"]) == len(items)
 
 
 async def test_bad_templates_are_refused_with_the_field_and_nothing_stored(app: App) -> None:
