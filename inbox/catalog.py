@@ -16,8 +16,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from inbox import models as m
 from inbox.serialize import ConversationData, iso
+from inbox.uploads import attachment
 
 cr, lb, cl = m.canned_responses.c, m.labels.c, m.conversation_labels.c
+cru, up = m.canned_response_uploads.c, m.uploads.c
 
 LIKE_ESCAPE = "\\"
 
@@ -28,14 +30,33 @@ def like_pattern(q: str) -> str:
     return f"%{escaped}%"
 
 
-def canned_json(row: Any) -> dict[str, Any]:
+def canned_json(row: Any, attachments: list[dict[str, Any]]) -> dict[str, Any]:
     return {
         "id": row.id,
         "short_code": row.short_code,
         "body": row.body,
+        "attachments": attachments,
         "created_at": iso(row.created_at),
         "updated_at": iso(row.updated_at),
     }
+
+
+async def canned_attachments(
+    conn: AsyncConnection, canned_ids: Iterable[int]
+) -> dict[int, list[dict[str, Any]]]:
+    """Each canned response's files in order, shaped as a reply's uploaded attachment (`upload_id`
+    is what the composer sends back)."""
+    out: dict[int, list[dict[str, Any]]] = {i: [] for i in canned_ids}
+    if out:
+        rows = await conn.execute(
+            select(cru.canned_response_id, m.uploads)
+            .join(m.uploads, up.id == cru.upload_id)
+            .where(cru.canned_response_id.in_(list(out)))
+            .order_by(cru.canned_response_id, cru.position)
+        )
+        for r in rows:
+            out[r.canned_response_id].append(attachment(r))
+    return out
 
 
 async def list_canned(conn: AsyncConnection, tenant_id: int, q: str | None) -> dict[str, Any]:
@@ -48,8 +69,9 @@ async def list_canned(conn: AsyncConnection, tenant_id: int, q: str | None) -> d
                 func.lower(cr.body).like(like, escape=LIKE_ESCAPE),
             )
         )
-    rows = await conn.execute(stmt.order_by(cr.short_code))
-    return {"items": [canned_json(r) for r in rows]}
+    rows = (await conn.execute(stmt.order_by(cr.short_code))).all()
+    files = await canned_attachments(conn, [r.id for r in rows])
+    return {"items": [canned_json(r, files[r.id]) for r in rows]}
 
 
 def label_json(row: Any) -> dict[str, Any]:

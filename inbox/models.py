@@ -643,6 +643,22 @@ uploads = Table(
     _created(),
 )
 
+# A canned response's files (issue 15 item 1): uploads the canned response brings into the composer,
+# in order. Both rows are the tenant's (inbox/actions/canned.py checks the upload's tenant); an upload
+# is shared, never copied: a reply made from the canned response sends the same file.
+canned_response_uploads = Table(
+    "canned_response_uploads",
+    metadata,
+    Column(
+        "canned_response_id",
+        Id,
+        ForeignKey("canned_responses.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("position", Integer, primary_key=True),
+    Column("upload_id", Id, ForeignKey("uploads.id", ondelete="CASCADE"), nullable=False, index=True),
+)
+
 # --- Assignment history (issue 17) ----------------------------------------------------------------
 # One row per change of hands: assignment, transfer, handoff, return to the queue, resolve (which
 # closes the holder's interval) and reopen. Written in the transaction of the change, through

@@ -1,12 +1,12 @@
-"""Search across the tenant's messages (text) and contacts (name, e-mail, phone or other identity),
-scoped to what the principal may read (inbox/access.py). Never writes.
+"""Search across the tenant's messages (text) and contacts (name, e-mail, phone field, phone or other
+identity), scoped to what the principal may read (inbox/access.py). Never writes.
 
 Owns the matching rule: the query is a plain substring, case-insensitive (and accent-insensitive on
 PostgreSQL where `unaccent` is installed). Nothing in it is an operator: LIKE wildcards are escaped,
 and on SQLite the FTS5 query is one quoted string. The index behind it is migration 0005's: SQLite's
 FTS5 trigram table, PostgreSQL's trigram index on `inbox_search_norm(text)`; on PostgreSQL
-migration 0010 adds trigram indexes for contacts' names, e-mails and identities. Measured by
-`inbox bench --search` (docs/benchmark.md).
+migration 0010 adds trigram indexes for contacts' names, e-mails and identities, 0014 one for the
+digits of contacts' phone field. Measured by `inbox bench --search` (docs/benchmark.md).
 """
 
 from __future__ import annotations
@@ -14,7 +14,19 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from sqlalchemy import ColumnElement, FromClause, Integer, and_, column, func, or_, select, table, union
+from sqlalchemy import (
+    ColumnElement,
+    FromClause,
+    Integer,
+    and_,
+    column,
+    func,
+    literal_column,
+    or_,
+    select,
+    table,
+    union,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import Join
@@ -33,6 +45,17 @@ CONTACTS_LIMIT = 20
 # FTS5's trigram tokenizer indexes three-character windows: shorter queries cannot use it.
 TRIGRAM = 3
 PHONE = re.compile(r"[\d\s()+.-]+")
+# What people put between a phone number's digits; removed from the contact's own phone field (free
+# text) before its digits are compared. Constants inline, not parameters: PostgreSQL matches the
+# expression against migration 0014's index `ix_search_contacts_phone` only as written there.
+PHONE_SEPARATORS = (" ", "(", ")", "+", "-", ".", "/")
+
+
+def phone_digits(value: Any) -> Any:
+    """`value` without PHONE_SEPARATORS, the same SQL on both databases (SQLite has no regexp_replace)."""
+    for sep in PHONE_SEPARATORS:
+        value = func.replace(value, literal_column(f"'{sep}'"), literal_column("''"))
+    return value
 
 
 def _fts_phrase(q: str) -> str:
@@ -162,18 +185,25 @@ async def _contacts(
     else:
         identity = func.lower(idc.external_id).like(like_pattern(q.lower()), escape=LIKE_ESCAPE)
     digits = re.sub(r"\D", "", q)
-    if PHONE.fullmatch(q) and len(digits) >= 4:  # "+55 (11) 9123-4567" finds 5511912345678
+    phone_like = PHONE.fullmatch(q) is not None and len(digits) >= 4
+    if phone_like:  # "+55 (11) 9123-4567" finds 5511912345678
         identity = or_(identity, func.lower(idc.external_id).like(like_pattern(digits), escape=LIKE_ESCAPE))
     # The e-mail kept on the contact (the panel's field), lower-cased like the identities.
     if dialect == "postgresql" and len(q) < TRIGRAM:
         email = func.strpos(func.lower(ct.email), q.lower()) > 0
     else:
         email = func.lower(ct.email).like(like_pattern(q.lower()), escape=LIKE_ESCAPE)
-    matched = union(
+    parts = [
         select(ct.id).where(ct.tenant_id == p.tenant_id, _contains(dialect, ct.name, q)),
         select(ct.id).where(ct.tenant_id == p.tenant_id, email),
         select(idc.contact_id).where(idc.tenant_id == p.tenant_id, identity),
-    )
+    ]
+    if phone_like:
+        # The phone kept on the contact (the panel's field, free text): its digits hold the query's.
+        # At least 4 digits, so PostgreSQL's trigram index (migration 0014) always narrows.
+        phone = phone_digits(ct.phone).like(like_pattern(digits), escape=LIKE_ESCAPE)
+        parts.append(select(ct.id).where(ct.tenant_id == p.tenant_id, phone))
+    matched = union(*parts)
     # The contact's newest conversation the principal may read: what a result opens, and for an
     # agent the proof it may see the contact at all. Only for the matched contacts: grouping all of
     # the tenant's conversations cost more than the rest of the search.

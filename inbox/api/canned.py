@@ -1,5 +1,6 @@
 """Canned responses API: every agent lists them (`?q=` filters by short code or text); supervisors
-and admins create, change and delete them. Another tenant's id is 404."""
+and admins create, change and delete them, with files (`upload_ids`, from POST /api/uploads; on a
+change, leaving it out keeps the files). Another tenant's id is 404, another tenant's upload 422."""
 
 from __future__ import annotations
 
@@ -11,11 +12,13 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from inbox.actions import canned
-from inbox.api.common import authenticated, body, int_param, principal, runtime
+from inbox.api.common import DbId, authenticated, body, int_param, principal, runtime
 from inbox.catalog import list_canned
 
 # What follows the `/` in the reply box: no spaces (a space ends the code), nothing a URL would mangle.
 SHORT_CODE = re.compile(r"[\w.-]{1,50}")
+# As many as the composer takes on one reply.
+MAX_FILES = 10
 
 
 class CannedIn(BaseModel):
@@ -23,6 +26,7 @@ class CannedIn(BaseModel):
 
     short_code: str
     body: str = Field(min_length=1, max_length=4096)
+    upload_ids: list[DbId] | None = Field(default=None, max_length=MAX_FILES)
 
     @field_validator("short_code")
     @classmethod
@@ -52,7 +56,7 @@ async def create(request: Request) -> Response:
     data = await body(request, CannedIn)
     p = principal(request)
     async with runtime(request).uow() as uow:
-        out = await canned.create(uow, p.tenant_id, p.agent_id, data.short_code, data.body)
+        out = await canned.create(uow, p.tenant_id, p.agent_id, data.short_code, data.body, data.upload_ids)
     return JSONResponse(out, status_code=201)
 
 
@@ -61,7 +65,9 @@ async def change(request: Request) -> Response:
     canned_id = int_param(request, "id")
     data = await body(request, CannedIn)
     async with runtime(request).uow() as uow:
-        out = await canned.change(uow, principal(request).tenant_id, canned_id, data.short_code, data.body)
+        out = await canned.change(
+            uow, principal(request).tenant_id, canned_id, data.short_code, data.body, data.upload_ids
+        )
     return JSONResponse(out)
 
 

@@ -324,6 +324,7 @@ class CannedResponse(Open):
     id: Id
     short_code: str
     body: str
+    attachments: list[Attachment]  # uploads (`upload_id`), in the order they are sent
 
 
 class CannedList(Open):

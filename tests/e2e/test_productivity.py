@@ -1,4 +1,5 @@
-"""Agent productivity in Chromium: `/` canned responses in the reply box, the label filter (updated
+"""Agent productivity in Chromium: `/` canned responses in the reply box (with files a supervisor
+attached on the manage page, which go out with the reply to the provider), the label filter (updated
 live by another agent's labelling), search and open at the message, a transfer arriving live at the
 receiving agent's open browser."""
 
@@ -10,6 +11,10 @@ from tests.e2e.scene import conversation_of, say, set_routing
 from tests.e2e.support import E2E
 
 expect.set_options(timeout=10_000)
+
+PUBLIC = "https://inbox.example.test"
+# Uploaded files reach the provider as signed addresses on INBOX_PUBLIC_URL.
+APP_SETTINGS = {"public_url": PUBLIC}
 
 
 async def _online(page: object) -> None:
@@ -63,6 +68,63 @@ async def test_slash_opens_canned_responses_and_fills_variables(e2e: E2E) -> Non
     await expect(listbox).to_be_hidden()
     await page.keyboard.press("Enter")
     await expect(page.locator(".msg-out", has_text="/pre")).to_have_count(1)
+
+
+async def test_a_canned_response_brings_its_files_into_the_reply(e2e: E2E) -> None:
+    tenant = await e2e.app.tenant()
+    await set_routing(e2e, tenant, auto_assign=False)
+    sup = await tenant.agent(name="Sara Nunes", role="supervisor")
+    agent = await tenant.agent(name="Ana Lima")
+
+    # The supervisor attaches a file on the manage page (Portuguese, dark): uploaded, then saved.
+    manage = await e2e.open(sup, "/#/manage", lang="pt", theme="dark")
+    await expect(manage.locator("[data-action=canned-attach]")).to_have_text("Adicionar arquivos")
+    await manage.fill("#canned-code", "cardapio")
+    await manage.fill("#canned-body", "Olá {{contact.first_name}}, segue o cardápio.")
+    await manage.set_input_files(
+        "#canned-files",
+        files=[{"name": "Cardápio.pdf", "mimeType": "application/pdf", "buffer": b"%PDF-1.4 menu"}],
+    )
+    await expect(manage.locator(".manage .composer-file[data-file-status=ready]")).to_have_count(1)
+    await manage.click("[data-action=canned-save]")
+    row = manage.locator("tr[data-code=cardapio]")
+    await expect(row.locator("[data-files]")).to_contain_text("Cardápio.pdf")
+    await expect(manage.locator(".manage .composer-file")).to_have_count(0)  # the form is cleared
+    (item,) = (await agent.http.get("/api/canned-responses")).json()["items"]
+    assert [a["name"] for a in item["attachments"]] == ["Cardápio.pdf"]
+
+    # The agent picks it with `/`: the text with its variables, the file ready to go, sent together.
+    ch = await tenant.channel()
+    await say(e2e, ch, "5511930000041", "Marina Costa", "Tem o cardápio?")
+    conv_id = await conversation_of(tenant.admin, "Marina Costa")
+    r = await tenant.admin.http.post(f"/api/conversations/{conv_id}/assign", json={"agent_id": agent.id})
+    assert r.status_code == 200, r.text
+    page = await e2e.open(agent, f"/#/c/{conv_id}")
+    await _online(page)
+    await expect(page.locator(".msg-in", has_text="Tem o cardápio?")).to_be_visible()
+    box = page.locator(".reply-input")
+    await box.focus()
+    await page.keyboard.type("/card")
+    option = page.locator(".canned-list [role=option][data-code=cardapio]")
+    await expect(option.locator(".canned-files")).to_have_text("1")
+    await page.keyboard.press("Enter")
+    await expect(box).to_have_value("Olá Marina, segue o cardápio.")
+    ready = page.locator(".composer .composer-file[data-file-status=ready]")
+    await expect(ready).to_have_count(1)
+    await expect(ready).to_contain_text("Cardápio.pdf")
+    await page.keyboard.press("Enter")
+
+    bubble = page.locator(".msg-out", has_text="Olá Marina, segue o cardápio.")
+    await expect(bubble.locator(".att-file")).to_contain_text("Cardápio.pdf")
+    await expect(page.locator(".composer .composer-file")).to_have_count(0)
+    # The provider got the file as a signed address it can fetch without a login, the text as its caption.
+    sent = (await e2e.fake.wait_for(1, within=10))[-1].json
+    (content,) = sent["contents"]
+    assert content["type"] == "file" and content["fileCaption"] == "Olá Marina, segue o cardápio."
+    assert content["fileMimeType"] == "application/pdf" and content["fileUrl"].startswith(f"{PUBLIC}/media/")
+    urls = [content["fileUrl"]]
+    got = await e2e.app.http.get(urls[0].removeprefix(PUBLIC))
+    assert got.status_code == 200 and got.content == b"%PDF-1.4 menu"
 
 
 async def test_label_filter_follows_other_agents_live(e2e: E2E) -> None:

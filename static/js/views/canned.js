@@ -1,10 +1,12 @@
 // Canned responses in the reply box: typing `/` (at the start or after a space) opens a list filtered
 // by what follows; arrow keys move, Enter or Tab inserts (so `/short_code` + Tab expands), Esc closes,
-// a click inserts too. Owns the picker only: the composer hands it its keys first.
+// a click inserts too. A canned response's files go to the composer's attachments (`onFiles`), as if
+// dropped there. Owns the picker only: the composer hands it its keys first.
 
 import * as api from "../api.js";
 import { h, replace } from "../dom.js";
 import { t } from "../i18n.js";
+import { icon } from "../icons.js";
 import { store } from "../store.js";
 import { context, render } from "../template.js";
 
@@ -32,9 +34,10 @@ function loadCanned() {
 let seq = 0;
 
 export class CannedPicker {
-  constructor(textarea, conversation) {
+  constructor(textarea, conversation, onFiles = () => {}) {
     this.textarea = textarea;
     this.conversation = conversation; // () -> the open conversation (for the variables)
+    this.onFiles = onFiles; // (attachments) -> the composer attaches them
     this.items = [];
     this.shown = [];
     this.active = 0;
@@ -95,6 +98,9 @@ export class CannedPicker {
         },
         h("span", { class: "canned-code" }, `/${c.short_code}`),
         h("span", { class: "canned-body" }, c.body),
+        c.attachments?.length
+          ? h("span", { class: "canned-files", title: c.attachments.map((a) => a.name).join(", "), "aria-label": t("canned.files_count", { n: c.attachments.length }) }, icon("paperclip", { size: 12 }), String(c.attachments.length))
+          : null,
       ),
     );
     replace(this.el, rows);
@@ -140,5 +146,6 @@ export class CannedPicker {
     this.close();
     ta.focus();
     ta.dispatchEvent(new Event("input", { bubbles: true })); // the draft and the height follow
+    if (item.attachments?.length) this.onFiles(item.attachments);
   }
 }

@@ -67,7 +67,8 @@ export class Composer {
     });
     this.textarea.value = draft.text;
     this.conv = store.conversations.get(id) || null;
-    this.canned = new CannedPicker(this.textarea, () => this.conv); // `/` in the reply box
+    // `/` in the reply box; a canned response's files join the attachments.
+    this.canned = new CannedPicker(this.textarea, () => this.conv, (files) => this.addUploaded(files));
     this.noteToggle = h(
       "button",
       { type: "button", class: "btn btn-sm btn-toggle", "aria-pressed": String(draft.note), dataset: { action: "note" }, onclick: () => this.setNote(!this.draft.note) },
@@ -217,6 +218,17 @@ export class Composer {
       const item = { key: uuid(), file, name: file.name || t("msg.file"), status: "uploading", upload: null, error: null };
       this.files.push(item);
       this.uploadFile(item);
+    }
+    this.renderFiles();
+  }
+
+  /** Files already uploaded (a canned response's): ready at once, each once. */
+  addUploaded(attachments) {
+    const have = new Set(this.files.map((f) => f.upload?.id));
+    for (const a of attachments) {
+      if (this.files.length >= 10 || have.has(a.upload_id)) continue;
+      have.add(a.upload_id);
+      this.files.push({ key: uuid(), file: null, name: a.name, status: "ready", upload: { id: a.upload_id, size: a.size }, error: null });
     }
     this.renderFiles();
   }

@@ -1,10 +1,13 @@
 // The supervisors' and admins' page for what agents use (#/manage): canned responses (short code,
-// text with {{variables}}) and labels (name, colour). Add, edit in place, delete. Errors from the
+// text with {{variables}}, files uploaded here and attached when an agent picks it) and labels (name,
+// colour). Add, edit in place, delete. Errors from the
 // API (a taken short code, a space in it) are shown next to the form that caused them.
 
 import * as api from "../api.js";
-import { h, replace } from "../dom.js";
+import { h, replace, uuid } from "../dom.js";
+import * as fmt from "../format.js";
 import { t } from "../i18n.js";
+import { icon } from "../icons.js";
 import { invalidateCanned } from "./canned.js";
 import { labelChip, labelSet } from "./labels.js";
 
@@ -48,6 +51,10 @@ export class ManageView {
     this.code = h("input", { id: "canned-code", class: "input", required: true, maxlength: 50, autocomplete: "off", placeholder: "horario" });
     this.body = h("textarea", { id: "canned-body", class: "input", required: true, rows: 3, maxlength: 4096 });
     this.cannedError = h("p", { class: "form-error", role: "alert", hidden: true });
+    // Files: uploaded as soon as they are picked (the server's refusal shows on the file), kept by id.
+    this.cannedFiles = []; // {key, name, status: "uploading"|"ready"|"error", upload: {id, size}, error}
+    this.cannedFileList = h("ul", { class: "composer-files", "aria-label": t("canned.files") });
+    this.cannedFileInput = h("input", { id: "canned-files", type: "file", multiple: true, class: "sr-only", onchange: (e) => { this.addCannedFiles(e.target.files); e.target.value = ""; } });
     this.cannedSubmit = h("button", { type: "submit", class: "btn btn-primary btn-sm", dataset: { action: "canned-save" } }, t("manage.add"));
     this.cannedCancel = h("button", { type: "button", class: "btn btn-ghost btn-sm", hidden: true, onclick: () => this.editCanned(null) }, t("manage.cancel"));
     this.cannedForm = h(
@@ -58,6 +65,13 @@ export class ManageView {
       h("label", { for: "canned-body" }, t("canned.body")),
       this.body,
       h("p", { class: "muted-note" }, t("canned.variables")),
+      h(
+        "div",
+        { class: "manage-files" },
+        h("label", { for: "canned-files", class: "btn btn-ghost btn-sm", dataset: { action: "canned-attach" } }, icon("paperclip", { size: 14 }), t("canned.add_files")),
+        this.cannedFileInput,
+      ),
+      this.cannedFileList,
       this.cannedError,
       h("div", { class: "manage-actions" }, this.cannedSubmit, this.cannedCancel),
     );
@@ -80,7 +94,14 @@ export class ManageView {
             "tr",
             { dataset: { code: c.short_code } },
             h("th", {}, `/${c.short_code}`),
-            h("td", { class: "manage-body" }, c.body),
+            h(
+              "td",
+              { class: "manage-body" },
+              c.body,
+              c.attachments?.length
+                ? h("span", { class: "manage-file-names", dataset: { files: "" } }, icon("paperclip", { size: 12 }), " ", c.attachments.map((a) => a.name).join(", "))
+                : null,
+            ),
             h(
               "td",
               { class: "manage-row-actions" },
@@ -99,14 +120,71 @@ export class ManageView {
     this.editingCanned = c;
     this.code.value = c ? c.short_code : "";
     this.body.value = c ? c.body : "";
+    this.cannedFiles = (c?.attachments || []).map((a) => ({ key: uuid(), name: a.name, status: "ready", upload: { id: a.upload_id, size: a.size }, error: null }));
+    this.renderCannedFiles();
     this.cannedSubmit.textContent = c ? t("manage.save") : t("manage.add");
     this.cannedCancel.hidden = !c;
     this.cannedError.hidden = true;
     this.code.focus();
   }
 
+  addCannedFiles(list) {
+    for (const file of [...list].slice(0, 10 - this.cannedFiles.length)) {
+      const item = { key: uuid(), name: file.name || t("msg.file"), status: "uploading", upload: null, error: null };
+      this.cannedFiles.push(item);
+      api.upload(file).then(
+        (upload) => {
+          item.upload = upload;
+          item.status = "ready";
+          this.renderCannedFiles();
+        },
+        (err) => {
+          item.status = "error";
+          item.error = errorText(err);
+          this.renderCannedFiles();
+        },
+      );
+    }
+    this.renderCannedFiles();
+  }
+
+  renderCannedFiles() {
+    replace(
+      this.cannedFileList,
+      this.cannedFiles.map((f) =>
+        h(
+          "li",
+          { class: ["composer-file", `is-${f.status}`], dataset: { fileStatus: f.status } },
+          icon(f.status === "error" ? "alert" : "file", { size: 14 }),
+          h("span", { class: "composer-file-name" }, f.name),
+          f.status === "uploading" ? h("span", { class: "composer-file-note" }, t("attach.uploading")) : null,
+          f.status === "ready" ? h("span", { class: "composer-file-note" }, fmt.bytes(f.upload.size)) : null,
+          f.status === "error" ? h("span", { class: "composer-file-error", role: "alert" }, t("attach.refused", { e: f.error })) : null,
+          h(
+            "button",
+            {
+              type: "button",
+              class: "btn btn-ghost btn-icon btn-xs",
+              "aria-label": t("attach.remove", { name: f.name }),
+              onclick: () => {
+                this.cannedFiles = this.cannedFiles.filter((x) => x.key !== f.key);
+                this.renderCannedFiles();
+              },
+            },
+            icon("close", { size: 12 }),
+          ),
+        ),
+      ),
+    );
+  }
+
   async saveCanned() {
-    const payload = { short_code: this.code.value.trim(), body: this.body.value };
+    if (this.cannedFiles.some((f) => f.status === "uploading")) return; // save again once they are up
+    const payload = {
+      short_code: this.code.value.trim(),
+      body: this.body.value,
+      upload_ids: this.cannedFiles.filter((f) => f.status === "ready").map((f) => f.upload.id),
+    };
     this.cannedError.hidden = true;
     try {
       if (this.editingCanned) await api.put(`/api/canned-responses/${this.editingCanned.id}`, payload);

@@ -207,3 +207,34 @@ async def test_operators_are_searched_as_text(app: App, parts: list[str]) -> Non
     # PostgreSQL with `unaccent` the match ignores accents too ("a" finds "Olá").
     for x in r.json()["messages"]:
         assert _folded(q.strip()) in _folded(x["text"]), (q, x["text"])
+
+
+async def test_contacts_by_the_phone_on_their_profile(app: App) -> None:
+    """The phone field of the contact (free text, as a person typed it), not only its identities:
+    found by its digits however either side writes them, within what the principal may read."""
+    t, other = await app.tenant(), await app.tenant()
+    ch = await t.channel()
+    conv = await conversation(app, ch, text="Oi", name="Lia Souza", sender="lia.souza.insta")
+    contact_id = (await _search(t.admin, "Lia Souza"))["contacts"][0]["id"]
+    assert (await _search(t.admin, "91234"))["contacts"] == []
+    r = await t.admin.http.patch(f"/api/contacts/{contact_id}", json={"phone": "+55 (11) 91234-5678"})
+    assert r.status_code == 200, r.text
+    for q in ("91234", "1191234-5678", "+55 11 91234 5678", "(11) 91234.5678", "5511912345678"):
+        assert [c["id"] for c in (await _search(t.admin, q))["contacts"]] == [contact_id], q
+    # Fewer than 4 digits, or digits the phone does not hold in a row: not a phone search.
+    for q in ("912", "5678 91234", "11-0000"):
+        assert (await _search(t.admin, q))["contacts"] == [], q
+    # Another tenant's contact with the same phone stays theirs; and each finds only its own.
+    await conversation(app, await other.channel(), text="Oi", name="Outra Lia", sender="outra.lia")
+    other_id = (await _search(other.admin, "Outra Lia"))["contacts"][0]["id"]
+    r = await other.admin.http.patch(f"/api/contacts/{other_id}", json={"phone": "11 91234 5678"})
+    assert r.status_code == 200, r.text
+    assert [c["id"] for c in (await _search(t.admin, "91234-5678"))["contacts"]] == [contact_id]
+    assert [c["id"] for c in (await _search(other.admin, "91234-5678"))["contacts"]] == [other_id]
+    # Visibility: an agent of the conversation's queue finds the contact by phone, another does not.
+    member, outsider = await t.agent(name="Rita"), await t.agent(name="Otto")
+    recepcao = await queue(t, "Recepção", member.id)
+    r = await t.admin.http.post(f"/api/conversations/{conv}/transfer", json={"queue_id": recepcao})
+    assert r.status_code == 200, r.text
+    assert [c["id"] for c in (await _search(member, "91234 5678"))["contacts"]] == [contact_id]
+    assert (await _search(outsider, "91234 5678"))["contacts"] == []
