@@ -14,8 +14,9 @@ from typing import TYPE_CHECKING
 
 from channels.base import ChannelConfig, MessageReceived
 from inbox import models as m
-from inbox.actions.ingest import plan, postgresql, single, sqlite
+from inbox.actions.ingest import embedded, plan, postgresql, single, sqlite
 from inbox.actions.ingest.plan import Item
+from inbox.sqlite_raw import on_thread
 
 if TYPE_CHECKING:
     from inbox.runtime import Runtime
@@ -27,16 +28,33 @@ LEFTOVER_ROUNDS = 2
 async def store(runtime: Runtime, items: Sequence[Item]) -> None:
     """Store what every delivery in `items` says; returns once all of it is committed and published.
     Safe to run again after a failure: everything is keyed on the provider's ids."""
-    if runtime.engine.dialect.name != "postgresql":
-        async with runtime.uow() as uow:
-            await sqlite.ingest_batch(uow, items)
-        return
-    await _messages_pg(runtime, plan.customer_messages(items))
-    rest = [(ch, evs) for ch, evs in items if not plan.plain(evs)]
+    todo, rest = plan.split(items)
+    if runtime.engine.dialect.name == "sqlite":
+        await _messages_sqlite(runtime, todo)
+    else:
+        await _messages_pg(runtime, todo)
     if rest:
         async with runtime.uow() as uow:
             for ch, evs in rest:
                 await single.ingest(uow, ch, evs)
+
+
+async def _messages_sqlite(runtime: Runtime, todo: list[tuple[ChannelConfig, MessageReceived]]) -> None:
+    """The whole batch in one hop to aiosqlite's thread, committed there (embedded.py)."""
+    if not todo:
+        return
+    async with runtime.engine.connect() as conn:
+        out = await on_thread(conn, embedded.ingest, todo, m.utcnow())
+    if out is None:  # not aiosqlite over sqlite3: the portable statements
+        async with runtime.uow() as uow:
+            await sqlite.ingest_batch(uow, [(ch, [ev]) for ch, ev in todo])
+        return
+    if out.records:
+        await runtime.publish(out.records)
+    if out.queued:
+        runtime.wake("routing")
+    if out.bot:
+        runtime.wake("jobs")
 
 
 async def _messages_pg(runtime: Runtime, todo: list[tuple[ChannelConfig, MessageReceived]]) -> None:
