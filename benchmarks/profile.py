@@ -27,6 +27,11 @@ class Profile:
     fanout_repeats: int = 3
     settle_seconds: float = 1.0  # pause before reading memory, and for late deliveries
     outbound_replies: int = 1000
+    # The growth phase (`--only growth`): a tenant seeded with this much beside the bench's.
+    growth_conversations: int = 50_000
+    growth_messages: int = 1_000_000
+    growth_replay: int = 10_000  # events a reconnecting socket is behind
+    growth_list_requests: int = 200
 
 
 DEFAULT = Profile("default")
@@ -42,6 +47,8 @@ QUICK = Profile(
     fanout_repeats=2,
     settle_seconds=0.3,
     outbound_replies=300,
+    growth_conversations=10_000,
+    growth_messages=200_000,
 )
 TINY = Profile(
     "tiny",
@@ -60,6 +67,10 @@ TINY = Profile(
     fanout_repeats=1,
     settle_seconds=0.1,
     outbound_replies=10,
+    growth_conversations=50,
+    growth_messages=500,
+    growth_replay=100,
+    growth_list_requests=5,
 )
 
 

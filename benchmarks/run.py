@@ -22,7 +22,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from benchmarks import phases_http, phases_ws, procs
+from benchmarks import growth, phases_http, phases_ws, procs
 from benchmarks.payloads import Target
 from benchmarks.product import Product, product
 from benchmarks.profile import Profile, pick
@@ -163,6 +163,8 @@ class Run:
                         continue
                     if only == "outbound":
                         await self.outbound_only(prod)
+                    elif only == "growth":
+                        await self.growth_only(prod)
                     else:
                         await self.database(prod, main_db=db == dbs[-1])  # PostgreSQL when measured
         self.r["machine"]["loadavg_end"] = os.getloadavg()
@@ -242,6 +244,17 @@ class Run:
         counts = prod.data_dir / "outbound-counts.json"
         async with prod.serving(counts) as srv:
             await self.outbound(prod, srv, admin[0][1], counts)
+
+    async def growth_only(self, prod: Product) -> None:
+        """`--only growth`: ingest on the empty database, then beside a seeded tenant (growth.py)."""
+        db = prod.database
+        out = await self.phase(f"growth {db}", lambda: growth.growth(self.p, prod))
+        if out:
+            self.r.setdefault("growth", {})[db] = out
+            for run in ("ingest_empty", "ingest_grown"):
+                if not out[run]["verified"]:
+                    self.notes.append(f"growth {db} {run}: {out[run]['committed']} committed vs "
+                                      f"{out[run]['accepted']} accepted")  # fmt: skip
 
     async def sockets(self, prod: Product, srv: procs.Server) -> None:
         socks = await self.phase("sockets", lambda: phases_ws.product_sockets(self.p, prod, srv))
@@ -340,7 +353,25 @@ def table(r: dict[str, Any]) -> str:
         f"Realtime and outbound on {r['detail'].get('realtime_database', '-')}."
     )
     lines += [f"- {note}" for note in r["notes"]]
+    lines += growth_table(r.get("growth") or {})
     return "\n".join(lines)
+
+
+def growth_table(grown: dict[str, Any]) -> list[str]:
+    """`--only growth`: one row per database."""
+    if not grown:
+        return []
+    lines = ["", "| growth | seeded | ingest empty | ingest grown | ratio | list p95 | replay |",
+             "| --- | --- | --- | --- | --- | --- | --- |"]  # fmt: skip
+    for db, g in grown.items():
+        s, lst, rep = g["seeded"], g["list_ms"], g["replay"]
+        lines.append(
+            f"| {db} | {s['messages']:,} messages, {s['conversations']:,} open conversations, "
+            f"{s['events']:,} events ({s['seconds']} s) | {_fmt(g['ingest_empty']['rps'], '/s')} | "
+            f"{_fmt(g['ingest_grown']['rps'], '/s')} | {_fmt(g['ingest_ratio_grown_to_empty'], 'x')} | "
+            f"{lst['p95']} ms (p50 {lst['p50']}) | {rep['events']:,} events in {rep['seconds']} s |"
+        )
+    return lines
 
 
 def main(args: argparse.Namespace) -> None:

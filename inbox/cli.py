@@ -366,7 +366,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--database", choices=["sqlite", "postgresql", "both"], default="both")
     s.add_argument("--quick", action="store_true")
     s.add_argument("--postgres-url")
-    s.add_argument("--only", choices=["outbound"], help="one phase alone (with its setup)")
+    s.add_argument("--only", choices=["outbound", "growth"], help="one phase alone (with its setup)")
     s.set_defaults(fn=cmd_bench)
 
     # Operations (issue 19 items 9, 10): backup, restore, demo live in a module of their own.

@@ -71,3 +71,15 @@ def test_bench_only_outbound_counts_the_servers_work() -> None:
     assert set(out["per_reply"]) == {"statements", "transactions", "commits"}
     assert out["per_reply"]["commits"] > 0 and out["statements_by_text"]
     assert r["bare_http_rps"] is None and r["ingest_rps_sqlite"] is None  # nothing else ran
+
+
+def test_bench_only_growth_seeds_and_measures() -> None:
+    r = _bench("--only", "growth", "--database", "sqlite")
+    assert r["notes"] == [], r["notes"]
+    g = r["growth"]["sqlite"]
+    assert g["seeded"]["messages"] == 500 and g["seeded"]["conversations"] == 50
+    for run in ("ingest_empty", "ingest_grown"):
+        assert g[run]["verified"] and g[run]["committed"] == g[run]["accepted"] > 0, g[run]
+    assert g["ingest_ratio_grown_to_empty"] > 0
+    assert 0 < g["list_ms"]["p50"] <= g["list_ms"]["p95"] <= g["list_ms"]["max"]
+    assert g["replay"]["events"] >= 100  # the seeded log's tail, replayed in order
