@@ -133,8 +133,10 @@ MAX_ANSWER = 40  # longer text is a message, not an answer
 def _fold(text: str) -> str:
     """Lower case, no accents, no punctuation at the ends, single spaces."""
     # ASCII has no accents to drop: every webhook's text comes through here (is_answer_word).
-    plain = text if text.isascii() else "".join(
-        c for c in unicodedata.normalize("NFD", text) if unicodedata.category(c) != "Mn"
+    plain = (
+        text
+        if text.isascii()
+        else "".join(c for c in unicodedata.normalize("NFD", text) if unicodedata.category(c) != "Mn")
     )
     return " ".join(plain.lower().strip(" \t\n.!?,;:-*\"'()").split())
 

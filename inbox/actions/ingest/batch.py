@@ -16,7 +16,6 @@ from channels.base import ChannelConfig, MessageReceived
 from inbox import models as m
 from inbox.actions.ingest import embedded, plan, postgresql, single, sqlite
 from inbox.actions.ingest.plan import Item
-from inbox.sqlite_raw import on_thread
 
 if TYPE_CHECKING:
     from inbox.runtime import Runtime
@@ -43,8 +42,8 @@ async def _messages_sqlite(runtime: Runtime, todo: list[tuple[ChannelConfig, Mes
     """The whole batch in one hop to aiosqlite's thread, committed there (embedded.py)."""
     if not todo:
         return
-    async with runtime.engine.connect() as conn:
-        out = await on_thread(conn, embedded.ingest, todo, m.utcnow())
+    assert runtime.sqlite_writer is not None
+    out = await runtime.sqlite_writer.run(embedded.ingest, todo, m.utcnow())
     if out is None:  # not aiosqlite over sqlite3: the portable statements
         async with runtime.uow() as uow:
             await sqlite.ingest_batch(uow, [(ch, [ev]) for ch, ev in todo])

@@ -158,8 +158,8 @@ def _store(
         cur = raw.execute(
             _INSERT_MESSAGE,
             (
-                ch.tenant_id, conv["id"], ch.id, contact_id, ev.kind, ev.text, json.dumps(atts),
-                ev.provider_message_id, ev.reply_to, json.dumps(raw_item), stored_time(ev.timestamp), at,
+                ch.tenant_id, conv["id"], ch.id, contact_id, ev.kind, ev.text, _json(atts),
+                ev.provider_message_id, ev.reply_to, _json(raw_item), stored_time(ev.timestamp), at,
             ),
         )  # fmt: skip
         if cur.rowcount != 1:  # not possible under the write lock; kept as the rule everywhere
@@ -256,6 +256,11 @@ def _open(
         snoozed_until=None, handoff_reason=None, sla_breached_at=None,
     )  # fmt: skip
     return row
+
+
+def _json(value: Any) -> str:
+    """JSON text as SQLAlchemy's JSON type stores it (most messages have no attachments, no raw)."""
+    return "[]" if value == [] else "null" if value is None else json.dumps(value)
 
 
 def _time(value: str | None) -> datetime | None:
