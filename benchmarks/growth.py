@@ -36,7 +36,7 @@ IDENTITIES = ("contact_identities", ("tenant_id", "contact_id", "kind", "externa
 CONVERSATIONS = (
     "conversations",
     ("tenant_id", "channel_id", "contact_id", "status", "assignee_id", "created_at", "last_message_at",
-     "last_inbound_at", "assigned_at", "bot_turns", "unread_count"),
+     "last_inbound_at", "assigned_at", "first_response_at", "bot_turns", "unread_count"),
 )  # fmt: skip
 MESSAGES = (
     "messages",
@@ -152,7 +152,8 @@ async def _tenant(prod: Product) -> tuple[int, int, str, list[int]]:
 
 
 async def seed(p: Profile, prod: Product) -> dict[str, Any]:
-    """The seeded tenant: conversations, each with its contact and identity, assigned round-robin;
+    """The seeded tenant: conversations, each with its contact and identity, assigned round-robin and
+    answered (no SLA clock running: routing has nothing to do with them, as in a tenant in service);
     messages spread over them, alternating customer and agent, over the last 30 days; the last
     `growth_replay` messages' events in the log (plus a margin)."""
     t0 = time.monotonic()
@@ -171,7 +172,7 @@ async def seed(p: Profile, prod: Product) -> dict[str, Any]:
         await db.load(
             *CONVERSATIONS,
             (
-                (tid, chid, c, "assigned", agents[i % len(agents)], at, last[i], last[i], at, 0, 0)
+                (tid, chid, c, "assigned", agents[i % len(agents)], at, last[i], last[i], at, at, 0, 0)
                 for i, c in enumerate(contacts)
             ),
         )

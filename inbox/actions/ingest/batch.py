@@ -1,10 +1,10 @@
 """Storing a batch of webhook deliveries: the entry point the ingest batcher calls.
 
 Owns which path each delivery takes: customer messages take the set-based path (one statement on
-PostgreSQL, postgresql.py; the portable statements elsewhere, sqlite.py), everything else the
-per-delivery path (single.py). What the one statement leaves over because a concurrent transaction
-won a race runs again, then through the per-delivery path. Safe to run again after a failure:
-everything is keyed on the provider's ids.
+PostgreSQL, postgresql.py; SQLite's raw connection in one thread hop, embedded.py; the portable
+statements elsewhere, sqlite.py), everything else the per-delivery path (single.py). What the one
+statement leaves over because a concurrent transaction won a race runs again, then through the
+per-delivery path. Safe to run again after a failure: everything is keyed on the provider's ids.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """The rules of ingest, pure: how a conversation opens, what a message row holds, how a customer's
 message moves a conversation (a snoozed one wakes), which deliveries take the set-based path.
 
-Shared by every path: one delivery at a time (single.py), the portable batch (sqlite.py) and the
+Shared by every path: one delivery at a time (single.py), the portable batch (sqlite.py), SQLite's
+raw batch (embedded.py) and the
 PostgreSQL statement (postgresql.py), which spells the same rules in SQL; tests run one scenario
 through every path and compare (tests/inbox/actions/ingest/test_paths.py). No database, no network.
 """

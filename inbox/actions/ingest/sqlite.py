@@ -1,6 +1,7 @@
 """The portable set-based path: a batch of customer messages in a few statements, in one unit of work.
 
-Owns the webhook hot path's writes on SQLite (and anywhere the one-statement path does not run):
+Owns the portable form of the batch (SQLite's hot path is embedded.py, on the raw connection; this
+runs where that cannot, and tests run both on both databases to compare the rules):
 per batch, one dedup read per channel, one identity read per network, one open-conversation read per
 channel (locked, in id order), one multi-row insert each for new contacts, identities, conversations
 and messages, one executemany to bump conversations. Each statement is a round trip and, through
