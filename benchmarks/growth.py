@@ -291,9 +291,14 @@ async def growth(p: Profile, prod: Product) -> dict[str, Any]:
     async with prod.serving() as srv:
         empty = await phases_http.ingest(p, prod, srv)
     seeded = await seed(p, prod)
+    assert prod.db is not None
+    ((_, small_token),) = await prod.db.agents(prod.tenant_id, "supervisor", 1, tag="growth-small")
     async with prod.serving() as srv:
         grown = await phases_http.ingest(p, prod, srv, again=1)
         listing = await list_latency(srv.port, seeded["token"], p.growth_list_requests)
+        # The same list in the bench's own tenant (the ingest's few thousand conversations), on the
+        # same server in the same minute: what the machine's load does to a list, apart from growth.
+        small = await list_latency(srv.port, small_token, p.growth_list_requests)
         replayed = await replay(srv.port, seeded["token"], p.growth_replay)
     seeded.pop("token")
     return {
@@ -302,5 +307,6 @@ async def growth(p: Profile, prod: Product) -> dict[str, Any]:
         "ingest_grown": grown,
         "ingest_ratio_grown_to_empty": round(grown["rps"] / empty["rps"], 3) if empty["rps"] else None,
         "list_ms": listing,
+        "list_ms_small_tenant": small,
         "replay": replayed,
     }

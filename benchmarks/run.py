@@ -369,7 +369,8 @@ def growth_table(grown: dict[str, Any]) -> list[str]:
             f"| {db} | {s['messages']:,} messages, {s['conversations']:,} open conversations, "
             f"{s['events']:,} events ({s['seconds']} s) | {_fmt(g['ingest_empty']['rps'], '/s')} | "
             f"{_fmt(g['ingest_grown']['rps'], '/s')} | {_fmt(g['ingest_ratio_grown_to_empty'], 'x')} | "
-            f"{lst['p95']} ms (p50 {lst['p50']}) | {rep['events']:,} events in {rep['seconds']} s |"
+            f"{lst['p95']} ms (p50 {lst['p50']}; small tenant {g['list_ms_small_tenant']['p95']}) | "
+            f"{rep['events']:,} events in {rep['seconds']} s |"
         )
     return lines
 
