@@ -16,6 +16,7 @@ from channels.base import ChannelConfig, MessageReceived
 from inbox import models as m
 from inbox.actions.ingest import embedded, plan, postgresql, single, sqlite
 from inbox.actions.ingest.plan import Item
+from inbox.signals import routing_changed
 
 if TYPE_CHECKING:
     from inbox.runtime import Runtime
@@ -51,7 +52,7 @@ async def _messages_sqlite(runtime: Runtime, todo: list[tuple[ChannelConfig, Mes
     if out.records:
         await runtime.publish(out.records)
     if out.queued:
-        runtime.wake("routing")
+        routing_changed(runtime, *out.queued)
     if out.bot:
         runtime.wake("jobs")
 
@@ -66,8 +67,9 @@ async def _messages_pg(runtime: Runtime, todo: list[tuple[ChannelConfig, Message
             out = await postgresql.ingest(conn, todo, m.utcnow())
         if out.records:
             await runtime.publish(out.records)
-        if out.queued:
-            runtime.wake("routing")
+        if out.queued:  # in a tenant whose conversation opened or woke in this batch
+            moved = {r.tenant_id for r in out.records if r.type.startswith("conversation.")}
+            routing_changed(runtime, *moved)
         if out.bot:
             runtime.wake("jobs")
         todo = [todo[n] for n in out.leftover]

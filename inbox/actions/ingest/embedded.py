@@ -91,7 +91,7 @@ _BOT_JOB = """
 @dataclass
 class Outcome:
     records: list[EventRecord]  # committed: publish them
-    queued: bool  # a conversation entered the queue: wake routing
+    queued: set[int]  # tenants where a conversation entered the queue: routing visits them
     bot: bool  # bot turns were scheduled: wake the jobs worker
 
 
@@ -122,7 +122,7 @@ def _store(
         if raw.execute(_STORED, (ch.id, ev.provider_message_id)).fetchone() is None
     ]
     if not fresh:
-        return Outcome([], False, False)
+        return Outcome([], set(), False)
 
     # 2. Contacts, by identity (the first name the batch gives; a nameless contact takes it).
     names = plan.first_names(fresh)
@@ -173,7 +173,7 @@ def _store(
         }  # fmt: skip
         rows.append((ch, ev, conv, message))
     if not rows:
-        return Outcome([], False, False)
+        return Outcome([], set(), False)
 
     # 5. Conversations move: last message, the customer's last word, unread count; a snoozed one wakes.
     counts: dict[int, int] = {}
@@ -201,9 +201,8 @@ def _store(
         woken[cid] = _conversation(woke)
     if bumps:
         raw.executemany(_BUMP, bumps)
-    queued = any(by_id[c]["status"] == "queued" for c in created) or any(
-        w["status"] == "queued" for w in woken.values()
-    )
+    queued = {by_id[c]["tenant_id"] for c in created if c in by_id and by_id[c]["status"] == "queued"}
+    queued |= {w["tenant_id"] for w in woken.values() if w["status"] == "queued"}
 
     # Bot turns: one pending job per conversation, pushed back by each message (debounce).
     bots = [c for c in sorted(counts) if woken.get(c, by_id[c])["status"] == "bot"]

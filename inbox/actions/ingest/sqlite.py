@@ -29,6 +29,7 @@ from inbox.actions.ingest import statements as st
 from inbox.actions.ingest.plan import Item
 from inbox.db import insert as dialect_insert
 from inbox.db import per_dialect
+from inbox.signals import routing_changed
 from inbox.uow import UnitOfWork
 
 cv, msg, idt, ct = m.conversations.c, m.messages.c, m.contact_identities.c, m.contacts.c
@@ -134,8 +135,9 @@ def _messages(
     if found is None:
         return []
     contacts, convs, created = found
-    if any(convs[k]["id"] in created and convs[k]["status"] == "queued" for k in convs):
-        uow.after_commit(lambda: uow.runtime.wake("routing"))
+    opened = {c["tenant_id"] for c in convs.values() if c["id"] in created and c["status"] == "queued"}
+    if opened:
+        uow.after_commit(lambda: routing_changed(uow.runtime, *opened))
 
     # 4. Messages; a concurrent duplicate delivery inserts nothing here.
     message_rows = []
@@ -171,8 +173,9 @@ def _messages(
             bumps.append({"cid": cid, "now": now, "k": counts[cid], "inbound": inbound[cid]})
     if bumps:
         conn.execute(s.bump, bumps)
-    if any(w["status"] == "queued" for w in woken.values()):
-        uow.after_commit(lambda: uow.runtime.wake("routing"))
+    requeued = {w["tenant_id"] for w in woken.values() if w["status"] == "queued"}
+    if requeued:
+        uow.after_commit(lambda: routing_changed(uow.runtime, *requeued))
 
     # 6. Events in delivery order: a new conversation's `conversation.created` before its first message.
     announced: set[int] = set()
