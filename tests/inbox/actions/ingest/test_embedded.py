@@ -1,6 +1,7 @@
 """SQLite's raw batch (inbox/actions/ingest/embedded.py): rows stored in the same form SQLAlchemy
 stores them (so every other path reads them unchanged), all or nothing on an error, bot jobs once per
-conversation, and SQLite's own errors told apart (storage trouble answers 503, a bad statement not)."""
+conversation, and SQLite's own errors told apart (storage trouble answers 503, a bad statement not);
+and, on every database, a batch that queues a conversation names its tenant for routing."""
 
 from __future__ import annotations
 
@@ -16,8 +17,9 @@ from sqlalchemy import select, text
 
 from channels.base import Attachment, ChannelConfig, ContactRef, MessageReceived
 from inbox import models as m
-from inbox.actions.ingest import embedded, single
+from inbox.actions.ingest import embedded, single, store
 from inbox.db import is_connection_error
+from inbox.signals import drain
 from inbox.sqlite_raw import on_thread
 from tests.support import App
 
@@ -147,3 +149,14 @@ def test_sqlite_errors_are_told_apart() -> None:
     assert is_connection_error(sqlite3.OperationalError("disk I/O error"))
     assert not is_connection_error(sqlite3.IntegrityError("UNIQUE constraint failed"))
     assert not is_connection_error(sqlite3.ProgrammingError("bad parameter"))
+
+
+async def test_a_queued_conversation_names_its_tenant_for_routing(app: App) -> None:
+    """Every database: the routing worker scans the database only once a second, so a batch that
+    queues a conversation names its tenant (a bot channel's new conversation does not queue)."""
+    queued, bot = await _channel(app), await _channel(app, bot=True)
+    drain(app.runtime)
+    await store(app.runtime, [(bot, [_message(f"55{secrets.randbelow(10**10)}")])])
+    assert bot.tenant_id not in drain(app.runtime)
+    await store(app.runtime, [(queued, [_message(f"55{secrets.randbelow(10**10)}")])])
+    assert queued.tenant_id in drain(app.runtime)
