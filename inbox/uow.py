@@ -148,14 +148,16 @@ class UnitOfWork:
         await self._publish()
 
     def _append_events(self, conn: Connection) -> list[EventRecord]:
+        if self.dialect != "postgresql":
+            # SQLite: the same append as the webhook batch's (inbox/sqlite_raw.py), on run_sync's
+            # sqlite3 connection.
+            raw = conn.connection.driver_connection
+            assert isinstance(raw, sqlite3.Connection), "run_sync runs on the sqlite3 connection"
+            return append_events(raw, self._events, None)
         by_tenant: dict[int, list[Event]] = {}
         for tenant_id, ev in self._events:
             by_tenant.setdefault(tenant_id, []).append(ev)
-        if self.dialect == "postgresql":
-            return self._append_events_pg(conn, by_tenant)
-        raw = conn.connection.driver_connection
-        assert isinstance(raw, sqlite3.Connection), "run_sync runs on the sqlite3 connection"
-        return append_events(raw, self._events, None)
+        return self._append_events_pg(conn, by_tenant)
 
     def _append_events_pg(self, conn: Connection, by_tenant: dict[int, list[Event]]) -> list[EventRecord]:
         records: list[EventRecord] = []
