@@ -33,6 +33,11 @@ class Profile:
     search_rows_sqlite: int = 200_000
     search_rounds: int = 25
     due_reminders: int = 10_000  # `--only automations`
+    # The growth phase (`--only growth`): a tenant seeded with this much beside the bench's.
+    growth_conversations: int = 50_000
+    growth_messages: int = 1_000_000
+    growth_replay: int = 10_000  # events a reconnecting socket is behind
+    growth_list_requests: int = 200
 
 
 DEFAULT = Profile("default")
@@ -52,6 +57,8 @@ QUICK = Profile(
     search_rows_sqlite=40_000,
     search_rounds=10,
     due_reminders=2000,
+    growth_conversations=10_000,
+    growth_messages=200_000,
 )
 TINY = Profile(
     "tiny",
@@ -74,6 +81,10 @@ TINY = Profile(
     search_rows_sqlite=2_000,
     search_rounds=1,
     due_reminders=30,
+    growth_conversations=50,
+    growth_messages=500,
+    growth_replay=100,
+    growth_list_requests=5,
 )
 
 

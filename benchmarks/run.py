@@ -24,7 +24,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from benchmarks import metrics_ab, phases_automations, phases_http, phases_search, phases_ws, procs
+from benchmarks import growth, metrics_ab, phases_automations, phases_http, phases_search, phases_ws, procs
 from benchmarks.payloads import Target
 from benchmarks.product import Product, product
 from benchmarks.profile import Profile, pick
@@ -189,6 +189,8 @@ class Run:
                         await self.outbound_only(prod)
                     elif only == "automations":
                         await self.automations_only(prod)
+                    elif only == "growth":
+                        await self.growth_only(prod)
                     else:
                         await self.database(prod, main_db=db == dbs[-1])  # PostgreSQL when measured
         self.r["machine"]["loadavg_end"] = os.getloadavg()
@@ -324,6 +326,17 @@ class Run:
                 f"reminders {db}: the drain ended before the timed ingest did; the ratio understates it"
             )
 
+    async def growth_only(self, prod: Product) -> None:
+        """`--only growth`: ingest on the empty database, then beside a seeded tenant (growth.py)."""
+        db = prod.database
+        out = await self.phase(f"growth {db}", lambda: growth.growth(self.p, prod))
+        if out:
+            self.r.setdefault("growth", {})[db] = out
+            for run in ("ingest_empty", "ingest_grown"):
+                if not out[run]["verified"]:
+                    self.notes.append(f"growth {db} {run}: {out[run]['committed']} committed vs "
+                                      f"{out[run]['accepted']} accepted")  # fmt: skip
+
     async def sockets(self, prod: Product, srv: procs.Server) -> None:
         socks = await self.phase("sockets", lambda: phases_ws.product_sockets(self.p, prod, srv))
         if socks:
@@ -457,7 +470,26 @@ def table(r: dict[str, Any]) -> str:
     lines.append("")
     lines.append(_machine(r) + f" Realtime and outbound on {r['detail'].get('realtime_database', '-')}.")
     lines += [f"- {note}" for note in r["notes"]]
+    lines += growth_table(r.get("growth") or {})
     return "\n".join(lines)
+
+
+def growth_table(grown: dict[str, Any]) -> list[str]:
+    """`--only growth`: one row per database."""
+    if not grown:
+        return []
+    lines = ["", "| growth | seeded | ingest empty | ingest grown | ratio | list p95 | replay |",
+             "| --- | --- | --- | --- | --- | --- | --- |"]  # fmt: skip
+    for db, g in grown.items():
+        s, lst, rep = g["seeded"], g["list_ms"], g["replay"]
+        lines.append(
+            f"| {db} | {s['messages']:,} messages, {s['conversations']:,} open conversations, "
+            f"{s['events']:,} events ({s['seconds']} s) | {_fmt(g['ingest_empty']['rps'], '/s')} | "
+            f"{_fmt(g['ingest_grown']['rps'], '/s')} | {_fmt(g['ingest_ratio_grown_to_empty'], 'x')} | "
+            f"{lst['p95']} ms (p50 {lst['p50']}; small tenant {g['list_ms_small_tenant']['p95']}) | "
+            f"{rep['events']:,} events in {rep['seconds']} s |"
+        )
+    return lines
 
 
 def main(args: argparse.Namespace) -> None:

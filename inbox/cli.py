@@ -373,10 +373,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--postgres-url")
     s.add_argument(
         "--only",
-        choices=["outbound", "metrics", "automations"],
+        choices=["outbound", "metrics", "automations", "growth"],
         help=(
             "one phase alone (with its setup); metrics: ingest with metrics on and off, A/B; "
-            "automations: due reminders drained, ingest beside"
+            "automations: due reminders drained, ingest beside; growth: ingest and lists beside a "
+            "seeded tenant"
         ),
     )
     s.add_argument("--rounds", type=int, default=3, help="--only metrics: A/B rounds (default 3)")

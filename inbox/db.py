@@ -6,6 +6,7 @@ Must not hold business rules: those live in `inbox.actions`.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -61,6 +62,10 @@ def is_connection_error(exc: BaseException) -> bool:
     statement of ours being wrong (integrity, syntax, data: a bug or a bad input, never retried)."""
     if isinstance(exc, (ConnectionError, OSError, TimeoutError, StorageUnavailable)):
         return True
+    if isinstance(exc, sqlite3.Error):  # raised unwrapped by SQLite's raw batch (sqlite_raw.py)
+        # Locked past the busy timeout, I/O, a full disk, a read-only file: not the statement's fault.
+        ours = sqlite3.IntegrityError, sqlite3.ProgrammingError, sqlite3.DataError, sqlite3.NotSupportedError
+        return not isinstance(exc, ours)
     if isinstance(exc, DBAPIError):
         if isinstance(exc, (IntegrityError, ProgrammingError, DataError, NotSupportedError)):
             return False

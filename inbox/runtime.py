@@ -25,6 +25,7 @@ from inbox.directory import Directory
 from inbox.events import EventRecord
 from inbox.metrics import Metrics, collecting
 from inbox.realtime.hub import Hub
+from inbox.sqlite_raw import Writer
 from inbox.tls import tls_context
 from inbox.uow import UnitOfWork
 from inbox.workers import Worker
@@ -52,6 +53,8 @@ class Runtime:
         self.hub = Hub(self)
         # SQLite has one writer at a time; on PostgreSQL a stuck batch may have others beside it.
         self.ingestor = IngestBatcher(self, parallel=1 if settings.is_sqlite else 4)
+        # SQLite: the connection the webhook batches commit on (inbox/actions/ingest/embedded.py).
+        self.sqlite_writer = Writer(self.engine) if settings.is_sqlite else None
         self.metrics = Metrics(sorted(self.adapters), enabled=settings.metrics)
 
     def uow(self) -> UnitOfWork:
@@ -123,6 +126,8 @@ class Runtime:
                 task.result()
         self._tasks.clear()
         await self.ingestor.stop()
+        if self.sqlite_writer is not None:
+            await self.sqlite_writer.close()
         await self.hub.stop()
         if self._http is not None:
             await self._http.aclose()

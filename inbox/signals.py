@@ -15,9 +15,9 @@ if TYPE_CHECKING:
 _dirty: WeakKeyDictionary[Runtime, set[int]] = WeakKeyDictionary()
 
 
-def routing_changed(rt: Runtime, tenant_id: int) -> None:
-    """Mark `tenant_id` for the next routing pass and wake the worker (call after commit)."""
-    _dirty.setdefault(rt, set()).add(tenant_id)
+def routing_changed(rt: Runtime, *tenant_ids: int) -> None:
+    """Mark the tenants for the next routing pass and wake the worker (call after commit)."""
+    _dirty.setdefault(rt, set()).update(tenant_ids)
     rt.wake("routing")
 
 

@@ -17,26 +17,20 @@ from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from sqlalchemy import bindparam, create_engine, insert, text, update
+from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.pool import StaticPool
 
 from inbox import models as m
-from inbox.events import SUPERVISORS_ONLY, Event, EventRecord, encode_frame, frame_tail, join_frame
+from inbox.events import SUPERVISORS_ONLY, Event, EventRecord, frame_tail, join_frame
+from inbox.sqlite_raw import append_events
 
 if TYPE_CHECKING:
     from inbox.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
-_take_seq = (
-    update(m.tenants)
-    .where(m.tenants.c.id == bindparam("tid"))
-    .values(last_seq=m.tenants.c.last_seq + bindparam("n"))
-    .returning(m.tenants.c.last_seq)
-)
-_insert_events = insert(m.events)
 # PostgreSQL: the sequence and the log append in one statement (one round trip less per transaction).
 # The frame is `join_frame(seq, tail)`, spelled in SQL.
 _append_pg = text(
@@ -154,49 +148,16 @@ class UnitOfWork:
         await self._publish()
 
     def _append_events(self, conn: Connection) -> list[EventRecord]:
+        if self.dialect != "postgresql":
+            # SQLite: the same append as the webhook batch's (inbox/sqlite_raw.py), on run_sync's
+            # sqlite3 connection.
+            raw = conn.connection.driver_connection
+            assert isinstance(raw, sqlite3.Connection), "run_sync runs on the sqlite3 connection"
+            return append_events(raw, self._events, None)
         by_tenant: dict[int, list[Event]] = {}
         for tenant_id, ev in self._events:
             by_tenant.setdefault(tenant_id, []).append(ev)
-        if self.dialect == "postgresql":
-            return self._append_events_pg(conn, by_tenant)
-        records: list[EventRecord] = []
-        # Tenants in id order, so two transactions touching the same tenants cannot deadlock.
-        for tenant_id in sorted(by_tenant):
-            evs = by_tenant[tenant_id]
-            last = conn.execute(_take_seq, {"tid": tenant_id, "n": len(evs)}).scalar_one()
-            first = last - len(evs) + 1
-            for i, ev in enumerate(evs):
-                seq = first + i
-                records.append(
-                    EventRecord(
-                        tenant_id=tenant_id,
-                        seq=seq,
-                        type=ev.type,
-                        conversation_id=ev.conversation_id,
-                        assignee_id=ev.assignee_id,
-                        prev_assignee_id=ev.prev_assignee_id,
-                        queue_id=SUPERVISORS_ONLY if ev.supervisors_only else ev.queue_id,
-                        frame=encode_frame(seq, ev),
-                    )
-                )
-        conn.execute(
-            _insert_events,
-            [
-                {
-                    "tenant_id": r.tenant_id,
-                    "seq": r.seq,
-                    "type": r.type,
-                    "conversation_id": r.conversation_id,
-                    "assignee_id": r.assignee_id,
-                    "prev_assignee_id": r.prev_assignee_id,
-                    "queue_id": r.queue_id,
-                    "frame": r.frame,
-                    "created_at": m.utcnow(),
-                }
-                for r in records
-            ],
-        )
-        return records
+        return self._append_events_pg(conn, by_tenant)
 
     def _append_events_pg(self, conn: Connection, by_tenant: dict[int, list[Event]]) -> list[EventRecord]:
         records: list[EventRecord] = []

@@ -132,7 +132,12 @@ MAX_ANSWER = 40  # longer text is a message, not an answer
 
 def _fold(text: str) -> str:
     """Lower case, no accents, no punctuation at the ends, single spaces."""
-    plain = "".join(c for c in unicodedata.normalize("NFD", text) if unicodedata.category(c) != "Mn")
+    # ASCII has no accents to drop: every webhook's text comes through here (is_answer_word).
+    plain = (
+        text
+        if text.isascii()
+        else "".join(c for c in unicodedata.normalize("NFD", text) if unicodedata.category(c) != "Mn")
+    )
     return " ".join(plain.lower().strip(" \t\n.!?,;:-*\"'()").split())
 
 
@@ -141,10 +146,16 @@ def feedback_score(text: str | None) -> int | None:
     word ("ótimo", "ruim"); None when the text is not such an answer."""
     if not text or len(text) > MAX_ANSWER:
         return None
+    stars = _star_emoji(text)
+    return stars if stars is not None else _folded_score(_fold(text))
+
+
+def _star_emoji(text: str) -> int | None:
     stripped = text.strip()
-    if stripped and set(stripped) == {"⭐"} and len(stripped) <= 5:
-        return len(stripped)
-    folded = _fold(text)
+    return len(stripped) if stripped and set(stripped) == {"⭐"} and len(stripped) <= 5 else None
+
+
+def _folded_score(folded: str) -> int | None:
     if match := _STARS.match(folded):
         return int(match.group(1))
     return _SCORE_WORDS.get(folded)
@@ -156,5 +167,11 @@ def opts_out(text: str | None) -> bool:
 
 
 def is_answer_word(text: str | None) -> bool:
-    """A message ingest must read rather than only store: a feedback score or an opt-out."""
-    return feedback_score(text) is not None or opts_out(text)
+    """A message ingest must read rather than only store: a feedback score or an opt-out (the text
+    folded once: every customer message is asked this)."""
+    if not text or len(text) > MAX_ANSWER:
+        return False
+    if _star_emoji(text) is not None:
+        return True
+    folded = _fold(text)
+    return folded in _OPT_OUT or _folded_score(folded) is not None

@@ -162,10 +162,10 @@ async def tenants_with_work(rt: Runtime) -> set[int]:
     return due
 
 
-async def routing_pass(rt: Runtime) -> dict[int, PassResult]:
-    """Route every tenant that was poked in this process, has work in the database, or owes its
-    supervisors an announcement that the throttle held back."""
-    tenants = drain(rt) | await tenants_with_work(rt) | _state(rt).due()
+async def routing_pass(rt: Runtime, *, scan: bool = True) -> dict[int, PassResult]:
+    """Route every tenant that was poked in this process, has work in the database (with `scan`), or
+    owes its supervisors an announcement that the throttle held back."""
+    tenants = drain(rt) | (await tenants_with_work(rt) if scan else set()) | _state(rt).due()
     results = {}
     for tenant_id in sorted(tenants):
         try:
@@ -181,10 +181,18 @@ async def routing_pass(rt: Runtime) -> dict[int, PassResult]:
 
 async def routing_worker(rt: Runtime) -> None:
     wake = rt.wakeup("routing")
+    scanned = -POLL_SECONDS
     while True:
         wake.clear()
         try:
-            await routing_pass(rt)
+            # The database-wide scan (work other processes left, SLA clocks, absent assignees) at
+            # most once a POLL_SECONDS: what this process changed is named by `routing_changed`.
+            # Every LINGER it was a third of a core with 50,000 open conversations on SQLite
+            # (docs/benchmark.md, growth).
+            scan = time.monotonic() - scanned >= POLL_SECONDS
+            if scan:
+                scanned = time.monotonic()
+            await routing_pass(rt, scan=scan)
             # Coalesce: a burst of webhooks wakes routing once per batch; one pass per LINGER serves
             # them all (a pass takes the tenant's lock and several queries). Assignment stays within
             # a fraction of a second.

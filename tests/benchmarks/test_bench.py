@@ -36,7 +36,7 @@ KEYS = (
 pytestmark = pytest.mark.timeout(330)
 
 
-def _bench(*args: str) -> dict:
+def _bench(*args: str, timeout: float = 300) -> dict:
     env = {**os.environ, "INBOX_BENCH_SCALE": "tiny"}
     env.pop("INBOX_TEST_DATABASE_URL", None)  # only what the arguments say
     done = subprocess.run(
@@ -44,7 +44,7 @@ def _bench(*args: str) -> dict:
         env=env,
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=timeout,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads(done.stdout)
@@ -137,3 +137,16 @@ def test_bench_only_automations_drains_the_due_reminders() -> None:
         assert out["ingest_alone"]["ok"] > 0 and out["ingest_draining"]["ok"] > 0
         assert r[f"reminders_ingest_ratio_{db}"] == out["ingest_ratio"]
     assert r["bare_http_rps"] is None and r["outbound_rps"] is None  # nothing else ran
+
+
+def test_bench_only_growth_seeds_and_measures() -> None:
+    r = _bench("--only", "growth", "--database", "sqlite", timeout=300)  # two servers, two ingests
+    assert r["notes"] == [], r["notes"]
+    g = r["growth"]["sqlite"]
+    assert g["seeded"]["messages"] == 500 and g["seeded"]["conversations"] == 50
+    for run in ("ingest_empty", "ingest_grown"):
+        assert g[run]["verified"] and g[run]["committed"] == g[run]["accepted"] > 0, g[run]
+    assert g["ingest_ratio_grown_to_empty"] > 0
+    for listing in (g["list_ms"], g["list_ms_small_tenant"]):
+        assert 0 < listing["p50"] <= listing["p95"] <= listing["max"], listing
+    assert g["replay"]["events"] >= 100  # the seeded log's tail, replayed in order

@@ -4,7 +4,8 @@ The one write path for inbound traffic, shared by every provider:
 - plan.py        the rules, pure (how a conversation opens, a message row, a snoozed one waking)
 - statements.py  the shared lookups and ON CONFLICT inserts, built once
 - batch.py       `store`: a batch of deliveries, each down the path that fits it
-- sqlite.py      customer messages set-based, in a few portable statements (SQLite's hot path)
+- embedded.py    customer messages on SQLite's raw connection, committed in one thread hop (its hot path)
+- sqlite.py      customer messages set-based, in portable statements (where embedded.py cannot run)
 - postgresql.py  customer messages in one statement, one round trip (PostgreSQL's hot path)
 - single.py      one delivery at a time: statuses, unsends, echoes, and what a batch leaves over
 - statuses.py    delivery statuses, forward only

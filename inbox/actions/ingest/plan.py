@@ -1,7 +1,8 @@
 """The rules of ingest, pure: how a conversation opens, what a message row holds, how a customer's
 message moves a conversation (a snoozed one wakes), which deliveries take the set-based path.
 
-Shared by every path: one delivery at a time (single.py), the portable batch (sqlite.py) and the
+Shared by every path: one delivery at a time (single.py), the portable batch (sqlite.py), SQLite's
+raw batch (embedded.py) and the
 PostgreSQL statement (postgresql.py), which spells the same rules in SQL; tests run one scenario
 through every path and compare (tests/inbox/actions/ingest/test_paths.py). No database, no network.
 """
@@ -114,13 +115,21 @@ def plain(events: Sequence[InboundEvent]) -> bool:
 
 def customer_messages(items: Sequence[Item]) -> list[tuple[ChannelConfig, MessageReceived]]:
     """The messages of the deliveries the set-based path takes, each (channel, provider id) once."""
+    return split(items)[0]
+
+
+def split(items: Sequence[Item]) -> tuple[list[tuple[ChannelConfig, MessageReceived]], list[Item]]:
+    """`customer_messages(items)`, and the deliveries the per-delivery path takes (each judged once)."""
     todo: dict[tuple[int, str], tuple[ChannelConfig, MessageReceived]] = {}
+    rest: list[Item] = []
     for ch, evs in items:
-        if plain(evs):
-            for ev in evs:
-                assert isinstance(ev, MessageReceived)
-                todo.setdefault((ch.id, ev.provider_message_id), (ch, ev))
-    return list(todo.values())
+        if not plain(evs):
+            rest.append((ch, evs))
+            continue
+        for ev in evs:
+            assert isinstance(ev, MessageReceived)
+            todo.setdefault((ch.id, ev.provider_message_id), (ch, ev))
+    return list(todo.values()), rest
 
 
 def identity_key(ch: ChannelConfig, ev: MessageReceived) -> Key:

@@ -2,7 +2,7 @@
 
 Owns the SQL of the hot path on PostgreSQL; the rules are plan.py's, spelled in SQL (tests run one
 scenario through every path and compare), single.py takes everything else and what this statement
-leaves over, and SQLite runs the rules as portable statements in sqlite.py. A round trip is the
+leaves over, and SQLite runs the rules on its raw connection in embedded.py. A round trip is the
 unit of cost here: each one waits for the event loop behind the HTTP work of the next requests,
 and BEGIN, three statements and COMMIT took about 60% of a batch's time in waits
 (docs/benchmark.md). So the whole batch is one statement,

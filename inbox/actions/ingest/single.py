@@ -29,6 +29,7 @@ from inbox.actions.ingest import plan
 from inbox.actions.ingest import statements as st
 from inbox.actions.ingest.statuses import _conversation_of, apply_status
 from inbox.automations import answers
+from inbox.signals import routing_changed
 from inbox.uow import UnitOfWork
 
 cv, msg, ct = m.conversations.c, m.messages.c, m.contacts.c
@@ -107,7 +108,7 @@ async def open_conversation(
         channel.tenant_id, conversation_event("conversation.created", row._mapping, channel, contact_name)
     )
     if row.status == "queued":
-        uow.after_commit(lambda: uow.runtime.wake("routing"))
+        uow.after_commit(lambda: routing_changed(uow.runtime, channel.tenant_id))
     return row, True
 
 
@@ -179,7 +180,7 @@ async def _message(uow: UnitOfWork, channel: ChannelConfig, ev: MessageReceived)
             conversation_event("conversation.updated", conv._mapping, channel, contact_name),
         )
         if conv.status == "queued":
-            uow.after_commit(lambda: uow.runtime.wake("routing"))
+            uow.after_commit(lambda: routing_changed(uow.runtime, channel.tenant_id))
     uow.emit(channel.tenant_id, message_event("message.created", row._mapping, conv._mapping))
     if inbound and conv.status == "bot":
         await schedule_bot_turn(uow, channel.tenant_id, conv.id)

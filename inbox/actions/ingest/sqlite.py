@@ -1,6 +1,7 @@
 """The portable set-based path: a batch of customer messages in a few statements, in one unit of work.
 
-Owns the webhook hot path's writes on SQLite (and anywhere the one-statement path does not run):
+Owns the portable form of the batch (SQLite's hot path is embedded.py, on the raw connection; this
+runs where that cannot, and tests run both on both databases to compare the rules):
 per batch, one dedup read per channel, one identity read per network, one open-conversation read per
 channel (locked, in id order), one multi-row insert each for new contacts, identities, conversations
 and messages, one executemany to bump conversations. Each statement is a round trip and, through
@@ -28,6 +29,7 @@ from inbox.actions.ingest import statements as st
 from inbox.actions.ingest.plan import Item
 from inbox.db import insert as dialect_insert
 from inbox.db import per_dialect
+from inbox.signals import routing_changed
 from inbox.uow import UnitOfWork
 
 cv, msg, idt, ct = m.conversations.c, m.messages.c, m.contact_identities.c, m.contacts.c
@@ -133,8 +135,9 @@ def _messages(
     if found is None:
         return []
     contacts, convs, created = found
-    if any(convs[k]["id"] in created and convs[k]["status"] == "queued" for k in convs):
-        uow.after_commit(lambda: uow.runtime.wake("routing"))
+    opened = {c["tenant_id"] for c in convs.values() if c["id"] in created and c["status"] == "queued"}
+    if opened:
+        uow.after_commit(lambda: routing_changed(uow.runtime, *opened))
 
     # 4. Messages; a concurrent duplicate delivery inserts nothing here.
     message_rows = []
@@ -170,8 +173,9 @@ def _messages(
             bumps.append({"cid": cid, "now": now, "k": counts[cid], "inbound": inbound[cid]})
     if bumps:
         conn.execute(s.bump, bumps)
-    if any(w["status"] == "queued" for w in woken.values()):
-        uow.after_commit(lambda: uow.runtime.wake("routing"))
+    requeued = {w["tenant_id"] for w in woken.values() if w["status"] == "queued"}
+    if requeued:
+        uow.after_commit(lambda: routing_changed(uow.runtime, *requeued))
 
     # 6. Events in delivery order: a new conversation's `conversation.created` before its first message.
     announced: set[int] = set()

@@ -1,6 +1,6 @@
 """One scenario down every ingest path, compared: the per-delivery path (single.py), the portable
-set-based batch (sqlite.py, SQLite's hot path, also run here on PostgreSQL) and PostgreSQL's one
-statement (postgresql.py) apply the same rules (plan.py) and log the same events.
+set-based batch (sqlite.py, run on both databases), SQLite's raw batch (embedded.py) and PostgreSQL's
+one statement (postgresql.py) apply the same rules (plan.py) and log the same events.
 
 The scenario: a first message, delivered a day late, opens a conversation (the customer's last word
 counts from when the provider stamped it, not from its receipt: the messaging window must not reopen);
@@ -21,7 +21,8 @@ from sqlalchemy import select, update
 
 from channels.base import ChannelConfig, ContactRef, MessageReceived
 from inbox import models as m
-from inbox.actions.ingest import postgresql, single, sqlite
+from inbox.actions.ingest import embedded, postgresql, single, sqlite
+from inbox.sqlite_raw import on_thread
 from tests.support import App
 
 Path = Callable[[App, ChannelConfig, MessageReceived], Awaitable[None]]
@@ -44,11 +45,21 @@ async def by_one_statement(app: App, channel: ChannelConfig, msg: MessageReceive
     assert out.leftover == []
 
 
+async def by_raw_sqlite(app: App, channel: ChannelConfig, msg: MessageReceived) -> None:
+    async with app.runtime.engine.connect() as conn:
+        out = await on_thread(conn, embedded.ingest, [(channel, msg)], m.utcnow())
+    assert out is not None
+    await app.runtime.publish(out.records)
+
+
 PATHS: dict[str, Path] = {
     "single": by_single,
     "portable batch": by_portable_batch,
     "one statement": by_one_statement,
+    "raw sqlite": by_raw_sqlite,
 }
+# The paths each database runs (the portable batch runs on both).
+ONLY = {"one statement": "postgresql", "raw sqlite": "sqlite"}
 
 # What differs between two runs of the scenario by nature: ids, clocks, names of the run's objects.
 _VARYING = {"id", "conversation_id", "created_at", "last_message_at", "queued_at", "window_closes_at",
@@ -126,8 +137,8 @@ async def _scenario(app: App, path: Path) -> list[Any]:
 
 
 async def test_every_path_applies_the_same_rules(app: App) -> None:
-    postgres = app.runtime.engine.dialect.name == "postgresql"
-    paths = {name: path for name, path in PATHS.items() if postgres or name != "one statement"}
+    dialect = app.runtime.engine.dialect.name
+    paths = {name: path for name, path in PATHS.items() if ONLY.get(name, dialect) == dialect}
     results = {name: await _scenario(app, path) for name, path in paths.items()}
     reference = results.pop("single")
     # The scenario itself, as the per-delivery path plays it.
