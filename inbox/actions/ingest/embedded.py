@@ -170,6 +170,7 @@ def _store(
             "kind": ev.kind, "text": ev.text, "attachments": atts, "status": "received", "error": None,
             "provider_message_id": ev.provider_message_id, "reply_to": ev.reply_to, "client_id": None,
             "deleted": False, "raw": raw_item, "provider_ts": ev.timestamp, "created_at": now,
+            "text_code": None,
         }  # fmt: skip
         rows.append((ch, ev, conv, message))
     if not rows:
