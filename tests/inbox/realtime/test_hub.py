@@ -86,7 +86,7 @@ async def test_an_agent_does_not_receive_another_agents_conversation(app: App) -
         )  # type: ignore[union-attr]
     async with app.runtime.uow() as uow:  # assign to B (an action, as an admin would)
         row = await conversations.load(uow, tenant.id, conv_id, lock=True)
-        await conversations.change(uow, row, None, assignee_id=b.id, status="assigned")
+        await conversations.change(uow, row, None, why="manual", assignee_id=b.id, status="assigned")
     await app.post_webhook(ch, notificame_message(ch, sender="5511911110000", text="for B only"))
     final = await last_seq(app, tenant.id)
     for c in (cb, sup):
