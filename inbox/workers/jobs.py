@@ -98,7 +98,6 @@ async def run_job(rt: Runtime, handlers: Mapping[str, Handler], job: Row[Any]) -
         await _finish(rt, job, exc)
         return
     await _finish(rt, job, None)
-    rt.wake("jobs")
 
 
 async def _seconds_to_next(rt: Runtime, kinds: frozenset[str] | None, others: frozenset[str]) -> float:
@@ -177,6 +176,7 @@ async def _run_lane(
             await run_job(rt, handlers, job)
         finally:
             slots.release()
+            wake.set()  # a job run again (re-scheduled while it ran) is due at once: look again
             if lane.share < 1.0:
                 took = loop.time() - started
                 resume_at = max(resume_at, loop.time() + took * (1.0 - lane.share) / lane.share)
