@@ -127,6 +127,9 @@ class Lane:
 
 # Webhooks stored within this long count as ingest going on (a lane with a share gives way to it).
 INGEST_RECENT = 0.25
+# A paced lane's longest pause: a job held up for seconds (a lock, a stalled database) does not stop
+# the lane for ten times as long.
+PAUSE_MAX = 5.0
 
 
 def jobs_worker(handlers: Mapping[str, Handler], lanes: Sequence[Lane] = ()) -> Worker:
@@ -179,7 +182,8 @@ async def _run_lane(
             wake.set()  # a job run again (re-scheduled while it ran) is due at once: look again
             if lane.share < 1.0:
                 took = loop.time() - started
-                resume_at = max(resume_at, loop.time() + took * (1.0 - lane.share) / lane.share)
+                pause = min(took * (1.0 - lane.share) / lane.share, PAUSE_MAX)
+                resume_at = max(resume_at, loop.time() + pause)
 
     def yielding() -> bool:
         return lane.share < 1.0 and rt.ingestor.busy(INGEST_RECENT)
