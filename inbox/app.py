@@ -60,13 +60,15 @@ from inbox.static_files import app_files
 from inbox.workers import Worker
 from inbox.workers.health import health_worker
 from inbox.workers.hooks import hooks_worker
-from inbox.workers.jobs import jobs_worker
+from inbox.workers.jobs import Lane, jobs_worker
 from inbox.workers.outbox import outbox_worker
 from inbox.workers.retention import retention_worker
 from inbox.workers.rollup import rollup_worker
 from inbox.workers.routing import routing_worker, snooze_job
 
 log = logging.getLogger(__name__)
+# The share of the time a drain of due automation runs may take while webhooks arrive.
+AUTOMATION_SHARE = 0.1
 
 
 async def healthz(request: Request) -> Response:
@@ -104,7 +106,12 @@ def workers() -> dict[str, Worker]:
     """The background loops of `inbox serve`, and the jobs worker's handlers by job kind."""
     return {
         "outbox": outbox_worker,
-        "jobs": jobs_worker({"bot": bot_job, "snooze": snooze_job, JOB_KIND: automation_job}),
+        "jobs": jobs_worker(
+            {"bot": bot_job, "snooze": snooze_job, JOB_KIND: automation_job},
+            # A drain of due runs (10,000 reminders at 9:00) takes no more than a tenth of the
+            # time from webhooks while they arrive (docs/benchmark.md, "Automations").
+            [Lane(frozenset({JOB_KIND}), lambda s: s.automation_concurrency, share=AUTOMATION_SHARE)],
+        ),
         "routing": routing_worker,
         "automations": automations_worker,
         "events-retention": retention_worker,

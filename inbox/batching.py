@@ -60,6 +60,14 @@ class IngestBatcher:
         self._queue: asyncio.Queue[Item] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
         self._helpers: set[asyncio.Task[None]] = set()
+        self._active_at = float("-inf")  # loop time a batch last started or ended
+        self._in_flight = 0
+
+    def busy(self, within: float) -> bool:
+        """Whether webhooks are being stored now or were within `within` seconds: background work
+        that can wait (the drain of due automation runs) gives way to them."""
+        loop_time = asyncio.get_running_loop().time()
+        return self._in_flight > 0 or loop_time - self._active_at < within
 
     async def submit(self, channel: ChannelConfig, events: Sequence[InboundEvent]) -> bool:
         """Returns once the events are committed: whether anything new came of them (False for a
@@ -96,11 +104,16 @@ class IngestBatcher:
         batch = [await self._queue.get()]
         while len(batch) < self._max_batch and not self._queue.empty():
             batch.append(self._queue.get_nowait())
-        standby = asyncio.get_running_loop().call_later(STANDBY_SECONDS, self._standby)
+        loop = asyncio.get_running_loop()
+        standby = loop.call_later(STANDBY_SECONDS, self._standby)
+        self._in_flight += 1
+        self._active_at = loop.time()
         try:
             await self._commit(batch)
         finally:
             standby.cancel()
+            self._in_flight -= 1
+            self._active_at = loop.time()
 
     def _standby(self) -> None:
         """A batch is taking longer than STANDBY_SECONDS (waiting on a lock held elsewhere): the next

@@ -55,6 +55,9 @@ class Settings:
     # The jobs worker (bot turns, snooze wake-ups, automation runs) owns a claimed job this long; a
     # crashed process's jobs run again once it lapses.
     job_lease_seconds: float = 60.0
+    # Automation runs decided at once per process (each a transaction of its own); while webhooks
+    # are arriving, one at a time and a tenth of the time whatever this says (inbox/app.py).
+    automation_concurrency: int = 2
     # Retry delays: base * 2**(attempt-1), capped, with jitter; a provider's Retry-After wins.
     send_backoff_base_seconds: float = 1.0
     send_backoff_max_seconds: float = 300.0
@@ -135,6 +138,9 @@ class Settings:
             ),
             send_lease_seconds=float(_env("INBOX_SEND_LEASE_SECONDS", str(cls.send_lease_seconds), source)),
             job_lease_seconds=float(_env("INBOX_JOB_LEASE_SECONDS", str(cls.job_lease_seconds), source)),
+            automation_concurrency=max(
+                1, int(_env("INBOX_AUTOMATION_CONCURRENCY", str(cls.automation_concurrency), source))
+            ),
             send_backoff_base_seconds=float(
                 _env("INBOX_SEND_BACKOFF_BASE_SECONDS", str(cls.send_backoff_base_seconds), source)
             ),

@@ -51,10 +51,9 @@ async def automation_job(rt: Runtime, job: Row[Any]) -> None:
 
 async def _locked_run(uow: UnitOfWork, run_id: int) -> Row[Any] | None:
     if uow.dialect == "sqlite":  # no row locks: a no-op write takes the database's write lock
-        await uow.conn.execute(update(m.automation_runs).where(rn.id == run_id).values(status=rn.status))
-    q = select(m.automation_runs).where(rn.id == run_id)
-    if uow.dialect == "postgresql":
-        q = q.with_for_update()
+        noop = update(m.automation_runs).where(rn.id == run_id).values(status=rn.status)
+        return (await uow.conn.execute(noop.returning(m.automation_runs))).first()
+    q = select(m.automation_runs).where(rn.id == run_id).with_for_update()
     return (await uow.conn.execute(q)).first()
 
 
@@ -145,7 +144,8 @@ async def _conversation(uow: UnitOfWork, run: Row[Any], automation: Row[Any]) ->
             "skipped",
             Text("automation.no_conversation_on_channel" if on_channel else "automation.no_conversation"),
         )
-    return await load(uow, run.tenant_id, conversation_id, lock=True)
+    # On SQLite the run's lock is the database's: nothing else writes until this commits.
+    return await load(uow, run.tenant_id, conversation_id, lock=uow.dialect != "sqlite")
 
 
 async def _still_wanted(uow: UnitOfWork, run: Row[Any], automation: Row[Any], conv: Row[Any]) -> None:

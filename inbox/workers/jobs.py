@@ -4,18 +4,19 @@ Owns claiming: a job is leased (`locked_until`) so that several processes never 
 (PostgreSQL: FOR UPDATE SKIP LOCKED; SQLite has a single writer). A job whose `run_at` moved while
 it ran (a new customer message for the bot) is run again instead of being deleted, so the last
 message is always answered. Handlers are handed in by the composition (inbox/app.py): the bot's
-turn from `bot/`, snooze wake-ups from routing.
+turn from `bot/`, snooze wake-ups from routing, automation runs in a lane of their own (`Lane`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import and_, case, delete, func, or_, select, update
 from sqlalchemy.engine import Row
 
 from inbox import models as m
@@ -23,6 +24,7 @@ from inbox.waiting import wait_event
 from inbox.workers import Worker
 
 if TYPE_CHECKING:
+    from inbox.config import Settings
     from inbox.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -33,15 +35,28 @@ MAX_ATTEMPTS = 5
 POLL_SECONDS = 1.0
 
 
-async def claim(rt: Runtime, limit: int = 16) -> list[Row[Any]]:
+def _of(kinds: frozenset[str] | None, others: frozenset[str]) -> Any:
+    """Jobs of `kinds` (None: of every kind not in `others`)."""
+    return jb.kind.in_(sorted(kinds)) if kinds is not None else jb.kind.not_in(sorted(others))
+
+
+async def claim(
+    rt: Runtime, limit: int = 16, kinds: frozenset[str] | None = None, others: frozenset[str] = frozenset()
+) -> list[Row[Any]]:
+    """Lease up to `limit` due jobs of `kinds` (None: of any kind but `others`)."""
     now = m.utcnow()
-    due = and_(jb.run_at <= now, or_(jb.locked_until.is_(None), jb.locked_until < now))
+    due = and_(jb.run_at <= now, or_(jb.locked_until.is_(None), jb.locked_until < now), _of(kinds, others))
     pick = select(jb.id).where(due).order_by(jb.run_at).limit(limit)
+    picked: Any = pick.scalar_subquery()
     if rt.engine.dialect.name == "postgresql":
-        pick = pick.with_for_update(skip_locked=True)
+        # Picked once, in a CTE: as a subquery of the UPDATE, PostgreSQL may run it again for each
+        # row it compares (a nested loop), and with SKIP LOCKED each run picks other rows: a claim
+        # of 1 took 3 (tests/inbox/workers/test_job_lanes.py).
+        cte = pick.with_for_update(skip_locked=True).cte("pick").prefix_with("MATERIALIZED")
+        picked = select(cte.c.id)
     stmt = (
         update(m.jobs)
-        .where(jb.id.in_(pick.scalar_subquery()), due)
+        .where(jb.id.in_(picked), due)
         .values(locked_until=now + timedelta(seconds=rt.settings.job_lease_seconds), attempts=jb.attempts + 1)
         .returning(m.jobs)
     )
@@ -83,12 +98,13 @@ async def run_job(rt: Runtime, handlers: Mapping[str, Handler], job: Row[Any]) -
         await _finish(rt, job, exc)
         return
     await _finish(rt, job, None)
-    rt.wake("jobs")
 
 
-async def _seconds_to_next(rt: Runtime) -> float:
+async def _seconds_to_next(rt: Runtime, kinds: frozenset[str] | None, others: frozenset[str]) -> float:
+    """Until the lane's next job may be claimed: its due time, or its lease's end while it runs."""
+    free_at = case((jb.locked_until > jb.run_at, jb.locked_until), else_=jb.run_at)
     async with rt.engine.connect() as conn:
-        nxt = (await conn.execute(select(func.min(jb.run_at)))).scalar()
+        nxt = (await conn.execute(select(func.min(free_at)).where(_of(kinds, others)))).scalar()
     if nxt is None:
         return POLL_SECONDS
     if isinstance(nxt, str):
@@ -97,28 +113,99 @@ async def _seconds_to_next(rt: Runtime) -> float:
     return max(0.01, min(POLL_SECONDS, wait))
 
 
-def jobs_worker(handlers: Mapping[str, Handler]) -> Worker:
-    """The worker that runs due jobs with `handlers` (job kind -> handler)."""
+@dataclass(frozen=True)
+class Lane:
+    """Jobs of `kinds` run apart from the others, so that a flood of them (10,000 reminders due at
+    once) neither delays the others (a bot turn) nor takes the process from webhooks: at most
+    `slots(settings)` at once and, while webhooks are being stored, one at a time for at most `share`
+    of the time (after a job that took t seconds, the next starts t * (1 - share) / share later)."""
+
+    kinds: frozenset[str]
+    slots: Callable[[Settings], int]
+    share: float = 1.0
+
+
+# Webhooks stored within this long count as ingest going on (a lane with a share gives way to it).
+INGEST_RECENT = 0.25
+# A paced lane's longest pause: a job held up for seconds (a lock, a stalled database) does not stop
+# the lane for ten times as long.
+PAUSE_MAX = 5.0
+
+
+def jobs_worker(handlers: Mapping[str, Handler], lanes: Sequence[Lane] = ()) -> Worker:
+    """The worker that runs due jobs with `handlers` (job kind -> handler); the kinds of `lanes`
+    run in lanes of their own, the rest 8 at a time."""
 
     async def work(rt: Runtime) -> None:
-        await _run_jobs(rt, dict(handlers))
+        own = frozenset(k for lane in lanes for k in lane.kinds)
+        main = Lane(frozenset(), lambda _s: 8)
+        wakes = [asyncio.Event() for _ in range(len(lanes) + 1)]
+        async with asyncio.TaskGroup() as tg:
+            tg.create_task(_relay(rt.wakeup("jobs"), wakes))
+            tg.create_task(_run_lane(rt, dict(handlers), main, None, own, wakes[0]))
+            for lane, wake in zip(lanes, wakes[1:], strict=True):
+                tg.create_task(_run_lane(rt, dict(handlers), lane, lane.kinds, frozenset(), wake))
 
     return work
 
 
-async def _run_jobs(rt: Runtime, handlers: Mapping[str, Handler]) -> None:
-    wake = rt.wakeup("jobs")
+async def _relay(wake: asyncio.Event, lanes: list[asyncio.Event]) -> None:
+    """`rt.wake("jobs")` wakes every lane."""
+    while True:
+        await wake.wait()
+        wake.clear()
+        for ev in lanes:
+            ev.set()
+
+
+async def _run_lane(
+    rt: Runtime,
+    handlers: Mapping[str, Handler],
+    lane: Lane,
+    kinds: frozenset[str] | None,
+    others: frozenset[str],
+    wake: asyncio.Event,
+) -> None:
     running: set[asyncio.Task[None]] = set()
-    slots = asyncio.Semaphore(8)
+    size = max(1, lane.slots(rt.settings))
+    slots = asyncio.Semaphore(size)
+    loop = asyncio.get_running_loop()
+    resume_at = 0.0  # loop time before which a paced lane starts nothing while ingest goes on
+
+    async def run(job: Row[Any]) -> None:
+        nonlocal resume_at
+        started = loop.time()
+        try:
+            await run_job(rt, handlers, job)
+        finally:
+            slots.release()
+            wake.set()  # a job run again (re-scheduled while it ran) is due at once: look again
+            if lane.share < 1.0:
+                took = loop.time() - started
+                pause = min(took * (1.0 - lane.share) / lane.share, PAUSE_MAX)
+                resume_at = max(resume_at, loop.time() + pause)
+
+    def yielding() -> bool:
+        return lane.share < 1.0 and rt.ingestor.busy(INGEST_RECENT)
+
     while True:
         wake.clear()
-        jobs = await claim(rt)
-        for job in jobs:
-            await slots.acquire()
-            task = asyncio.create_task(run_job(rt, handlers, job))
+        await slots.acquire()
+        while yielding() and (running or loop.time() < resume_at):
+            if running:
+                await asyncio.wait(set(running))
+            else:
+                await asyncio.sleep(resume_at - loop.time())
+        # Claim no more than can start now: a claimed job's lease runs while it waits.
+        free = 1 if yielding() else max(1, size - len(running))  # one slot is ours, the running hold theirs
+        jobs = await claim(rt, free, kinds, others)
+        if not jobs:
+            slots.release()
+            await wait_event(wake, await _seconds_to_next(rt, kinds, others))
+            continue
+        for i, job in enumerate(jobs):
+            if i > 0:
+                await slots.acquire()
+            task = asyncio.create_task(run(job))
             running.add(task)
             task.add_done_callback(running.discard)
-            task.add_done_callback(lambda _t: slots.release())
-        if jobs:
-            continue
-        await wait_event(wake, await _seconds_to_next(rt))
