@@ -14,6 +14,7 @@ import { icon } from "../icons.js";
 import { store } from "../store.js";
 import { CannedPicker } from "./canned.js";
 import { EmojiPicker } from "./emoji.js";
+import { fileItems } from "./file_list.js";
 
 const TYPING_EVERY = 3000;
 const drafts = new Map(); // conversation id -> {text, note, clientId}
@@ -250,25 +251,7 @@ export class Composer {
   }
 
   renderFiles() {
-    replace(
-      this.fileList,
-      this.files.map((f) =>
-        h(
-          "li",
-          { class: ["composer-file", `is-${f.status}`], dataset: { fileStatus: f.status } },
-          icon(f.status === "error" ? "alert" : "file", { size: 14 }),
-          h("span", { class: "composer-file-name" }, f.name),
-          f.status === "uploading" ? h("span", { class: "composer-file-note" }, t("attach.uploading")) : null,
-          f.status === "ready" ? h("span", { class: "composer-file-note" }, fmt.bytes(f.upload.size)) : null,
-          f.status === "error" ? h("span", { class: "composer-file-error", role: "alert" }, t("attach.refused", { e: f.error })) : null,
-          h(
-            "button",
-            { type: "button", class: "btn btn-ghost btn-icon btn-xs", "aria-label": t("attach.remove", { name: f.name }), onclick: () => this.removeFile(f.key) },
-            icon("close", { size: 12 }),
-          ),
-        ),
-      ),
-    );
+    replace(this.fileList, fileItems(this.files, (key) => this.removeFile(key)));
   }
 
   /** Insert text at the caret (an emoji), as if typed. */

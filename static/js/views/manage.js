@@ -5,10 +5,10 @@
 
 import * as api from "../api.js";
 import { h, replace, uuid } from "../dom.js";
-import * as fmt from "../format.js";
 import { t } from "../i18n.js";
 import { icon } from "../icons.js";
 import { invalidateCanned } from "./canned.js";
+import { fileItems } from "./file_list.js";
 import { labelChip, labelSet } from "./labels.js";
 
 function errorText(err) {
@@ -149,33 +149,11 @@ export class ManageView {
   }
 
   renderCannedFiles() {
-    replace(
-      this.cannedFileList,
-      this.cannedFiles.map((f) =>
-        h(
-          "li",
-          { class: ["composer-file", `is-${f.status}`], dataset: { fileStatus: f.status } },
-          icon(f.status === "error" ? "alert" : "file", { size: 14 }),
-          h("span", { class: "composer-file-name" }, f.name),
-          f.status === "uploading" ? h("span", { class: "composer-file-note" }, t("attach.uploading")) : null,
-          f.status === "ready" ? h("span", { class: "composer-file-note" }, fmt.bytes(f.upload.size)) : null,
-          f.status === "error" ? h("span", { class: "composer-file-error", role: "alert" }, t("attach.refused", { e: f.error })) : null,
-          h(
-            "button",
-            {
-              type: "button",
-              class: "btn btn-ghost btn-icon btn-xs",
-              "aria-label": t("attach.remove", { name: f.name }),
-              onclick: () => {
-                this.cannedFiles = this.cannedFiles.filter((x) => x.key !== f.key);
-                this.renderCannedFiles();
-              },
-            },
-            icon("close", { size: 12 }),
-          ),
-        ),
-      ),
-    );
+    const remove = (key) => {
+      this.cannedFiles = this.cannedFiles.filter((x) => x.key !== key);
+      this.renderCannedFiles();
+    };
+    replace(this.cannedFileList, fileItems(this.cannedFiles, remove));
   }
 
   async saveCanned() {
