@@ -10,7 +10,7 @@ import sqlite3
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from sqlalchemy import Table, event
+from sqlalchemy import Select, Table, event, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, NotSupportedError, ProgrammingError
@@ -35,6 +35,16 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA busy_timeout=30000")
             cur.close()
+
+        @event.listens_for(engine.sync_engine, "savepoint")
+        def _begin_first(conn: Any, _name: str) -> None:
+            # pysqlite opens a transaction only before DML, so a SAVEPOINT that comes first opens it
+            # itself, and its RELEASE then commits (SQLite: releasing the outermost savepoint is a
+            # COMMIT), whatever the unit of work does afterwards. Opening it here keeps the savepoint
+            # nested. IMMEDIATE takes the write lock now (a savepoint is for writing), through the busy
+            # handler, so a read inside cannot meet a newer snapshot (SQLITE_BUSY_SNAPSHOT) on its write.
+            if not conn.connection.driver_connection.in_transaction:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
     kwargs.setdefault("pool_size", 10)
@@ -74,6 +84,18 @@ def is_connection_error(exc: BaseException) -> bool:
         state = str(getattr(exc.orig, "sqlstate", "") or getattr(exc.orig, "pgcode", "") or "")
         return state[:2] not in ("22", "23", "42")
     return False
+
+
+def picked(pick: Select[Any], dialect: str, of: Table) -> Any:
+    """The ids a claim's UPDATE may take (`WHERE id IN (picked(...))`): `pick` selects the ids of
+    `of`'s claimable rows, ordered and limited. On PostgreSQL they are locked with SKIP LOCKED and
+    picked once, in a MATERIALIZED CTE: as a plain subquery of the UPDATE, PostgreSQL may run it
+    again for each row it compares, and with SKIP LOCKED each run picks other rows (a claim of 1
+    took 3: tests/inbox/workers/test_job_lanes.py). SQLite has one writer: the subquery is enough."""
+    if dialect != "postgresql":
+        return pick.scalar_subquery()
+    cte = pick.with_for_update(of=of, skip_locked=True).cte("pick").prefix_with("MATERIALIZED")
+    return select(cte.c[0])
 
 
 T = TypeVar("T")

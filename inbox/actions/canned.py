@@ -25,9 +25,7 @@ cr, cru, up = m.canned_responses.c, m.canned_response_uploads.c, m.uploads.c
 
 async def _checked(uow: UnitOfWork, tenant_id: int, upload_ids: Sequence[int] | None) -> list[int] | None:
     """The uploads, each once in order, once they are all the tenant's (422 naming `upload_ids`).
-    Checked before anything is written: on SQLite a SAVEPOINT that opens the transaction commits
-    when released (pysqlite begins only before DML), so a refusal after the short-code insert would
-    leave the row behind."""
+    Checked before anything is written, so that a refusal costs no write."""
     if upload_ids is None:
         return None
     wanted = list(dict.fromkeys(upload_ids))  # the same file twice is once

@@ -44,7 +44,7 @@ from sqlalchemy.engine import Row
 from inbox import hooks
 from inbox import models as m
 from inbox.actions import hooks as actions
-from inbox.db import is_connection_error
+from inbox.db import is_connection_error, picked
 from inbox.realtime.eventlog import current_seq
 from inbox.serialize import iso
 from inbox.waiting import wait_event
@@ -78,11 +78,9 @@ async def claim(rt: Runtime, limit: int) -> tuple[str, list[Row[Any]]]:
     now = m.utcnow()
     lease = secrets.token_hex(8)
     pick = select(ws.id).where(_due(now), _behind).order_by(ws.next_attempt_at, ws.id).limit(limit)
-    if rt.engine.dialect.name == "postgresql":
-        pick = pick.with_for_update(of=m.webhook_subscriptions, skip_locked=True)
     stmt = (
         update(m.webhook_subscriptions)
-        .where(ws.id.in_(pick.scalar_subquery()), _due(now))
+        .where(ws.id.in_(picked(pick, rt.engine.dialect.name, m.webhook_subscriptions)), _due(now))
         .values(locked_until=now + lease_for(rt), lease=lease)
         .returning(m.webhook_subscriptions)
     )

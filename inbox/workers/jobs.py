@@ -20,6 +20,7 @@ from sqlalchemy import and_, case, delete, func, or_, select, update
 from sqlalchemy.engine import Row
 
 from inbox import models as m
+from inbox.db import picked
 from inbox.waiting import wait_event
 from inbox.workers import Worker
 
@@ -47,16 +48,9 @@ async def claim(
     now = m.utcnow()
     due = and_(jb.run_at <= now, or_(jb.locked_until.is_(None), jb.locked_until < now), _of(kinds, others))
     pick = select(jb.id).where(due).order_by(jb.run_at).limit(limit)
-    picked: Any = pick.scalar_subquery()
-    if rt.engine.dialect.name == "postgresql":
-        # Picked once, in a CTE: as a subquery of the UPDATE, PostgreSQL may run it again for each
-        # row it compares (a nested loop), and with SKIP LOCKED each run picks other rows: a claim
-        # of 1 took 3 (tests/inbox/workers/test_job_lanes.py).
-        cte = pick.with_for_update(skip_locked=True).cte("pick").prefix_with("MATERIALIZED")
-        picked = select(cte.c.id)
     stmt = (
         update(m.jobs)
-        .where(jb.id.in_(picked), due)
+        .where(jb.id.in_(picked(pick, rt.engine.dialect.name, m.jobs)), due)
         .values(locked_until=now + timedelta(seconds=rt.settings.job_lease_seconds), attempts=jb.attempts + 1)
         .returning(m.jobs)
     )

@@ -36,7 +36,7 @@ from channels.base import Adapter, Attachment, ChannelConfig, Outgoing, SendErro
 from inbox import models as m
 from inbox import uploads
 from inbox.actions.sending import Outcome
-from inbox.db import is_connection_error
+from inbox.db import is_connection_error, picked
 from inbox.tls import tls_context
 from inbox.waiting import wait_event
 from inbox.workers.outbox_flight import InFlight, record
@@ -71,11 +71,12 @@ async def claim(rt: Runtime, limit: int) -> list[Row[Any]]:
         .order_by(ob.next_attempt_at, ob.id)
         .limit(limit)
     )
-    if rt.engine.dialect.name == "postgresql":
-        pick = pick.with_for_update(of=m.outbox, skip_locked=True)
     stmt = (
         update(m.outbox)
-        .where(ob.id.in_(pick.scalar_subquery()), or_(ob.locked_until.is_(None), ob.locked_until < now))
+        .where(
+            ob.id.in_(picked(pick, rt.engine.dialect.name, m.outbox)),
+            or_(ob.locked_until.is_(None), ob.locked_until < now),
+        )
         .values(locked_until=now + _lease(rt), attempts=ob.attempts + 1)
         .returning(m.outbox)
     )

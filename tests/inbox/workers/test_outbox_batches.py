@@ -27,6 +27,25 @@ from tests.inbox.workers.outbox_support import (
 )
 
 
+async def test_a_claim_takes_at_most_its_limit(settings: Settings, outbox_db: str) -> None:
+    """PostgreSQL may run an UPDATE's `IN (SELECT ... LIMIT n FOR UPDATE SKIP LOCKED)` again per
+    row, each run skipping the rows the last one locked: the pick is made once (inbox.db.picked)."""
+    async with world(settings, outbox_db, workers=False) as wd:
+        tenant = await wd.app.tenant()
+        ch = await tenant.channel()
+        ids = []
+        for _ in range(10):
+            conv_id, _ = await conversation(wd.app, ch)
+            ids.append((await reply(tenant.admin, conv_id, "Oi"))["id"])
+        taken: list[int] = []
+        for limit in (1, 3, 3, 3):
+            rows = await claim(wd.app.runtime, limit)
+            assert len(rows) == limit
+            taken += [r.message_id for r in rows]
+        assert sorted(taken) == sorted(ids)  # each row once, oldest first
+        assert await claim(wd.app.runtime, 3) == []
+
+
 async def test_outcomes_of_a_batch_are_one_transaction_of_a_few_statements(
     settings: Settings, outbox_db: str
 ) -> None:
