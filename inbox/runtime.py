@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import httpx
 
@@ -32,6 +32,10 @@ from inbox.workers import Worker
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+F = TypeVar("F", bound="asyncio.Future[Any]")
+# How long `stop` waits for work a worker left to finish (a batch of outcomes being recorded, a job's
+# transaction) before cancelling it: longer than SQLite's busy timeout would only delay a stuck stop.
+SETTLE_SECONDS = 30.0
 
 
 class Runtime:
@@ -50,6 +54,7 @@ class Runtime:
         self._http: httpx.AsyncClient | None = None
         self._wakeups: dict[str, asyncio.Event] = {}
         self._tasks: list[asyncio.Task[None]] = []
+        self._unsettled: set[asyncio.Future[Any]] = set()
         self.hub = Hub(self)
         # SQLite has one writer at a time; on PostgreSQL a stuck batch may have others beside it.
         self.ingestor = IngestBatcher(self, parallel=1 if settings.is_sqlite else 4)
@@ -113,6 +118,13 @@ class Runtime:
                 log.exception("worker %s crashed; restarting in 1s", name)
                 await asyncio.sleep(1)
 
+    def settle_before_close(self, work: F) -> F:
+        """Work that must end before the engine closes, even if its worker is cancelled meanwhile
+        (recording the outcomes of sends, a job's transaction): `stop` waits for it. Returns it."""
+        self._unsettled.add(work)
+        work.add_done_callback(self._unsettled.discard)
+        return work
+
     async def stop(self) -> None:
         # Cancelled again until done: a cancellation swallowed inside a worker (a library that
         # catches it, or asyncio.wait_for on Python 3.11) must not hang the shutdown.
@@ -125,6 +137,14 @@ class Runtime:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 task.result()
         self._tasks.clear()
+        if self._unsettled:
+            # A cancelled worker's leftovers would otherwise run on, against a closed engine.
+            _, late = await asyncio.wait(set(self._unsettled), timeout=SETTLE_SECONDS)
+            for work in late:
+                log.warning("stopping: %s still running after %.0f s; cancelled", work, SETTLE_SECONDS)
+                work.cancel()
+            if late:
+                await asyncio.wait(late, timeout=5.0)
         await self.ingestor.stop()
         if self.sqlite_writer is not None:
             await self.sqlite_writer.close()

@@ -200,6 +200,8 @@ async def _run_lane(
         for i, job in enumerate(jobs):
             if i > 0:
                 await slots.acquire()
-            task = asyncio.create_task(run(job))
+            # Left to finish if the lane is stopped: cut off, a job's transaction could hold SQLite's
+            # write lock or run against a closed engine; the runtime waits for it before closing.
+            task = rt.settle_before_close(asyncio.create_task(run(job)))
             running.add(task)
             task.add_done_callback(running.discard)

@@ -379,17 +379,23 @@ async def outbox_worker(rt: Runtime) -> None:
                 continue
             await wait_event(wake, timeout)
     finally:
-        # Sends stop their provider calls; outcomes are all written; nothing is cancelled.
+        # Sends stop their provider calls; outcomes are all written; nothing is cancelled. In a task
+        # the runtime waits for before closing the engine: cancelling this worker again (a slow
+        # stop) must not leave the recording half done or running against a closed engine.
         stopping.set()
-        if polling is not None:
-            try:
-                claimed, _, _ = await polling
-            except Exception:
-                claimed = []
-            for row in claimed:  # claimed as we were told to stop: never tried, so not an attempt
-                flight.add(row.id)
-                flight.finish(Outcome(row.id, row.message_id, "hand_back", tried=False))
-        if sending_:
-            await asyncio.wait(set(sending_))
-        await flight.close()
-        await lanes.aclose()
+
+        async def close() -> None:
+            if polling is not None:
+                try:
+                    claimed, _, _ = await polling
+                except Exception:
+                    claimed = []
+                for row in claimed:  # claimed as we were told to stop: never tried, so not an attempt
+                    flight.add(row.id)
+                    flight.finish(Outcome(row.id, row.message_id, "hand_back", tried=False))
+            if sending_:
+                await asyncio.wait(set(sending_))
+            await flight.close()
+            await lanes.aclose()
+
+        await asyncio.shield(rt.settle_before_close(asyncio.ensure_future(close())))

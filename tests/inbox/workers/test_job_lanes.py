@@ -15,6 +15,7 @@ from sqlalchemy import func, insert, select
 
 from inbox import models as m
 from inbox.config import Settings
+from inbox.db import create_engine
 from inbox.runtime import Runtime
 from inbox.workers import Worker
 from inbox.workers.jobs import Lane, jobs_worker
@@ -145,3 +146,47 @@ def test_automation_concurrency_from_the_environment(tmp_path: Path) -> None:
     assert Settings.from_env({}, dotenv=none).automation_concurrency == 2
     assert Settings.from_env({"INBOX_AUTOMATION_CONCURRENCY": "5"}, dotenv=none).automation_concurrency == 5
     assert Settings.from_env({"INBOX_AUTOMATION_CONCURRENCY": "0"}, dotenv=none).automation_concurrency == 1
+
+
+async def test_stopping_lets_a_running_job_finish_before_the_engine_closes(
+    backend_name: str, tmp_path: Path, settings: Settings
+) -> None:
+    """The runtime stops its workers by cancelling them; a job running then is not cut off (its
+    transaction could hold SQLite's write lock) nor left running against a closed engine: `stop`
+    returns once it has finished, and its write is there."""
+    started, release = asyncio.Event(), asyncio.Event()
+
+    async def slow_job(job_rt: Runtime, job: Any) -> None:
+        started.set()
+        await release.wait()
+        async with job_rt.engine.begin() as conn:
+            await conn.execute(insert(m.tenants).values(name=f"written by {job.key}", settings={}))
+
+    async with migrated_database(backend_name, tmp_path) as url:
+        rt = Runtime(
+            settings.but(database_url=url, workers=True),
+            workers={"jobs": jobs_worker({"slow": slow_job}, [])},
+        )
+        await rt.start()
+        stopped = False
+        try:
+            await _jobs(rt, "slow", 1)
+            rt.wake("jobs")
+            await asyncio.wait_for(started.wait(), GUARD_SECONDS)
+            stopping = asyncio.create_task(rt.stop())
+            await asyncio.sleep(0.2)
+            assert not stopping.done()  # waiting for the job, not cut off
+            release.set()
+            await asyncio.wait_for(stopping, GUARD_SECONDS)
+            stopped = True
+        finally:
+            release.set()
+            if not stopped:
+                await rt.stop()
+        check = create_engine(url)
+        try:
+            async with check.connect() as conn:
+                names = (await conn.execute(select(m.tenants.c.name))).scalars().all()
+        finally:
+            await check.dispose()
+        assert "written by slow-0" in names

@@ -109,13 +109,14 @@ async def test_outcomes_of_a_batch_are_one_transaction_of_a_few_statements(
 
 
 async def test_slow_sends_keep_their_leases_and_leave_once(settings: Settings, outbox_db: str) -> None:
-    # Answers take five leases' time: without renewals every row would be claimed again meanwhile.
-    # (0.6 s, renewed every 0.2 s: a 0.3 s lease was outrun by a renewal's commit on a loaded box.)
-    async with world(settings, outbox_db, send_lease_seconds=0.6) as wd:
+    # Answers take three leases' time: without renewals every row would be claimed again meanwhile.
+    # (1.5 s, renewed every 0.5 s: leases of 0.3 and 0.6 s were outrun by a renewal's commit when the
+    # box's load average was 7 and more.)
+    async with world(settings, outbox_db, send_lease_seconds=1.5) as wd:
         tenant = await wd.app.tenant()
         ch = await tenant.channel()
         convs = [(await conversation(wd.app, ch))[0] for _ in range(3)]
-        wd.nm.script(*[Reply(delay=3.0) for _ in convs])
+        wd.nm.script(*[Reply(delay=4.5) for _ in convs])
         ids = [(await reply(tenant.admin, c, f"Resposta {n}"))["id"] for n, c in enumerate(convs)]
         for i in ids:
             await wait_status(wd.app, i, "sent")
