@@ -18,6 +18,7 @@ from sqlalchemy import (
     Date,
     DateTime,
     Dialect,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -242,6 +243,8 @@ conversations = Table(
     # The routing worker's poll (which tenants have open work) and "resolved today/in a period".
     Index("ix_conversations_waiting", "status", "tenant_id"),
     Index("ix_conversations_resolved", "tenant_id", "resolved_at"),
+    # Reports' first responses of a period (issue 17; set once per conversation).
+    Index("ix_conversations_first_response", "tenant_id", "first_response_at"),
     # Reports count a period's SLA breaches (issue 17); partial: the rows without one (most, and every
     # new conversation) cost nothing.
     Index(
@@ -694,11 +697,31 @@ report_hours = Table(
     metadata,
     Column("tenant_id", Id, ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True),
     Column("hour", UTCDateTime, primary_key=True),
-    Column("kind", String(3), primary_key=True),  # new | in | out
+    Column("kind", String(3), primary_key=True),  # new | in | out | frt
     Column("channel_id", Id, primary_key=True),
     Column("queue_id", Id, primary_key=True),
     Column("agent_id", Id, primary_key=True),
     Column("n", Integer, nullable=False),
+    # kind "frt" (one row per hour, keys 0): `n` first responses in the hour, their median here.
+    Column("seconds", Float, nullable=True),
+)
+
+# --- Reports' running totals (issue 17) --------------------------------------------------------------
+# Per tenant and `until` (one of the tenant's local midnights): every figure of a report summed over
+# everything before `until` (inbox/report_cells.py). A period between two of them is their
+# difference. `figure` names the figure and its grouping ("frt.agent"), `key` the group (0: all, no
+# queue), `bucket` a duration's log-scale bucket (0 for sums); `n` counts, `total` sums seconds.
+# figure "" is the mark that `until` was written (a period only uses marks it finds).
+report_days = Table(
+    "report_days",
+    metadata,
+    Column("tenant_id", Id, ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True),
+    Column("until", UTCDateTime, primary_key=True),
+    Column("figure", String(16), primary_key=True),
+    Column("key", Id, primary_key=True),
+    Column("bucket", Integer, primary_key=True),
+    Column("n", Float, nullable=False),
+    Column("total", Float, nullable=False),
 )
 
 # Per tenant, the hours before `folded_until` are in report_hours (and never folded again).

@@ -15,11 +15,27 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, case, func, insert, literal, select, union_all, update
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Select,
+    and_,
+    case,
+    cast,
+    func,
+    insert,
+    literal,
+    select,
+    union_all,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from inbox import models as m
+from inbox import report_sql as sql
+from inbox import routing_settings
 from inbox.db import insert as dialect_insert
+from inbox.figures import aware
 
 cv, msg, rh, rf = m.conversations.c, m.messages.c, m.report_hours.c, m.report_folds.c
 # An hour is folded this long after its end: a message is stamped when its transaction writes it, so
@@ -106,7 +122,7 @@ async def counts(conn: AsyncConnection, tenant_id: int, start: datetime, end: da
         return live(tenant_id, start, end, d).subquery()
     parts: list[Select[Any]] = [
         select(*(rh[c] for c in COLUMNS)).where(
-            rh.tenant_id == tenant_id, rh.hour >= _at(lo), rh.hour < _at(hi)
+            rh.tenant_id == tenant_id, rh.hour >= _at(lo), rh.hour < _at(hi), rh.kind != "frt"
         )
     ]
     if start < lo:
@@ -139,7 +155,65 @@ async def fold(conn: AsyncConnection, tenant_id: int, until: datetime) -> bool:
         return False
     rows = live(tenant_id, mark, until, conn.dialect.name)
     await conn.execute(insert(m.report_hours).from_select(list(COLUMNS), rows))
+    frt = [
+        {**dict.fromkeys(COLUMNS[3:], 0), "tenant_id": tenant_id, "hour": hour, "kind": "frt"}
+        | {"n": v["count"], "seconds": v["median_seconds"]}
+        for hour, v in (await first_responses_live(conn, tenant_id, mark, until)).items()
+    ]
+    if frt:
+        await conn.execute(insert(m.report_hours), frt)
+    # Late import: the running totals read the hours written above (inbox/report_cells.py).
+    from inbox import report_cells
+
+    zone = (await routing_settings.load(conn, tenant_id)).tz
+    await report_cells.fold_days(conn, tenant_id, mark, until, zone)
     return True
+
+
+async def first_responses_live(
+    conn: AsyncConnection, tenant_id: int, lo: datetime, hi: datetime
+) -> dict[datetime, dict[str, Any]]:
+    """Per UTC hour of [lo, hi): first responses (count, exact median), from the conversations."""
+    d = conn.dialect.name
+    responded = select(cv.id).where(
+        cv.tenant_id == tenant_id, cv.first_response_at >= _at(lo), cv.first_response_at < _at(hi)
+    )
+    v = sql.seconds_between(func.coalesce(cv.handed_off_at, cv.created_at), cv.first_response_at, d)
+    keys = {"hour": hour_epoch(cv.first_response_at, d)}
+    return {
+        datetime.fromtimestamp(int(key), UTC): figures
+        for (kind, key), figures in (await sql.figures_by(conn, responded, v, keys)).items()
+        if kind == "hour"
+    }
+
+
+async def first_responses(
+    conn: AsyncConnection, tenant_id: int, start: datetime, end: datetime
+) -> dict[datetime, dict[str, Any]]:
+    """Per UTC hour of [start, end): first responses (count, median): folded hours' rows, the rest
+    live, as `counts`."""
+    lo, hi = ceil_hour(start), min(floor_hour(end), await folded_until(conn, tenant_id))
+    if lo >= hi:
+        return await first_responses_live(conn, tenant_id, start, end)
+    q = select(rh.hour, rh.n, rh.seconds).where(
+        rh.tenant_id == tenant_id, rh.hour >= _at(lo), rh.hour < _at(hi), rh.kind == "frt"
+    )
+    out = {
+        aware(hour): {"count": int(n), "median_seconds": seconds, "p90_seconds": None}
+        for hour, n, seconds in await conn.execute(q)
+    }
+    for a, b in ((start, lo), (hi, end)):
+        if a < b:
+            out.update(await first_responses_live(conn, tenant_id, a, b))
+    return out
+
+
+def hour_epoch(col: Any, dialect: str) -> ColumnElement[Any]:
+    """The UTC hour a timestamp falls in (stored timestamps are naive UTC), as seconds since the epoch:
+    an integer key like the others (text keys sort slowly under a database's collation)."""
+    if dialect == "postgresql":
+        return cast(func.extract("epoch", func.date_trunc("hour", col)), BigInteger)
+    return cast(func.strftime("%s", func.strftime("%Y-%m-%d %H:00:00", col)), BigInteger)
 
 
 async def fold_all(engine: Any, now: datetime | None = None) -> int:

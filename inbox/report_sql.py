@@ -223,4 +223,4 @@ async def handling(
     )
     for agent_id, secs in await conn.execute(open_):
         out[agent_id] = out.get(agent_id, 0.0) + float(secs or 0)
-    return {k: round(v, 1) for k, v in out.items()}
+    return out  # unrounded: spans add up (inbox/report_cells.py)

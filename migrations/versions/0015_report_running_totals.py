@@ -1,0 +1,57 @@
+"""reports read running totals: report_days (every figure summed up to each of the tenant's local
+midnights), the hour's first-response median on report_hours, and first responses indexed
+
+Revision ID: 0015
+Revises: 0014
+Create Date: 2026-12-03 17:00:00
+
+Existing tenants are folded again from the start: the migration empties report_hours and
+report_folds, so the rollup worker's next pass (within 2 minutes of the start) folds every tenant's
+whole history into both tables, as after migration 0013. Until then reports compute live, as before
+(slower, the same figures within the documented approximation).
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+from inbox.models import Id, UTCDateTime
+
+revision = "0015"
+down_revision = "0014"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.add_column("report_hours", sa.Column("seconds", sa.Float(), nullable=True))
+    op.create_table(
+        "report_days",
+        sa.Column("tenant_id", Id, nullable=False),
+        sa.Column("until", UTCDateTime(), nullable=False),
+        sa.Column("figure", sa.String(16), nullable=False),
+        sa.Column("key", Id, nullable=False),
+        sa.Column("bucket", sa.Integer(), nullable=False),
+        sa.Column("n", sa.Float(), nullable=False),
+        sa.Column("total", sa.Float(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["tenant_id"], ["tenants.id"], name=op.f("fk_report_days_tenant_id_tenants"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("tenant_id", "until", "figure", "key", "bucket", name=op.f("pk_report_days")),
+    )
+    op.create_index(
+        op.f("ix_conversations_first_response"),
+        "conversations",
+        ["tenant_id", "first_response_at"],
+        unique=False,
+    )
+    # Fold every tenant again: the new figures are written by the fold only.
+    op.execute(sa.text("DELETE FROM report_hours"))
+    op.execute(sa.text("DELETE FROM report_folds"))
+
+
+def downgrade() -> None:
+    op.drop_index(op.f("ix_conversations_first_response"), table_name="conversations")
+    op.drop_table("report_days")
+    op.drop_column("report_hours", "seconds")
