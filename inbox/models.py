@@ -697,13 +697,25 @@ report_hours = Table(
     metadata,
     Column("tenant_id", Id, ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True),
     Column("hour", UTCDateTime, primary_key=True),
-    Column("kind", String(3), primary_key=True),  # new | in | out | frt
+    Column("kind", String(3), primary_key=True),  # new | in | out
     Column("channel_id", Id, primary_key=True),
     Column("queue_id", Id, primary_key=True),
     Column("agent_id", Id, primary_key=True),
     Column("n", Integer, nullable=False),
-    # kind "frt" (one row per hour, keys 0): `n` first responses in the hour, their median here.
-    Column("seconds", Float, nullable=True),
+)
+
+# The same hours, one row each (a report's hourly series and heat map read these), with the hour's
+# first responses and their exact median; folded with report_hours.
+report_hour_totals = Table(
+    "report_hour_totals",
+    metadata,
+    Column("tenant_id", Id, ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True),
+    Column("hour", UTCDateTime, primary_key=True),
+    Column("conversations", Integer, nullable=False),
+    Column("messages_in", Integer, nullable=False),
+    Column("messages_out", Integer, nullable=False),
+    Column("first_responses", Integer, nullable=False),
+    Column("first_response_median", Float, nullable=True),
 )
 
 # --- Reports' running totals (issue 17) --------------------------------------------------------------

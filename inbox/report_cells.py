@@ -193,11 +193,14 @@ async def period(
     if len(stored) < 2:
         return await live(conn, tenant_id, start, end, now)
     a, b = stored[0], stored[-1]
-    out = await totals_at(conn, tenant_id, b)
-    for key, (n, total) in (await totals_at(conn, tenant_id, a)).items():
-        cell = out.setdefault(key, [0.0, 0.0])
-        cell[0] -= n
-        cell[1] -= total
+    sign = case((rd.until == sql.at(b), 1.0), else_=-1.0)
+    q = (
+        select(rd.figure, rd.key, rd.bucket, func.sum(sign * rd.n), func.sum(sign * rd.total))
+        .where(rd.tenant_id == tenant_id, rd.until.in_((sql.at(a), sql.at(b))), rd.figure != MARK)
+        .group_by(rd.figure, rd.key, rd.bucket)
+    )
+    out: Cells = {}
+    _add(out, await conn.execute(q))
     for lo, hi in ((start, a), (b, end)):
         if lo < hi:
             for key, (n, total) in (await live(conn, tenant_id, lo, hi, now)).items():
@@ -243,23 +246,32 @@ async def fold_days(
 # --- from cells to figures ------------------------------------------------------------------------
 
 
-def sums(cells: Cells, figure: str) -> dict[int, float]:
-    """A figure's n (or total, for "held") per key."""
-    out: dict[int, float] = defaultdict(float)
-    for (f, key, _), (n, total) in cells.items():
-        if f == figure:
-            out[key] += total if figure == "held" else n
+Figures = dict[str, list[tuple[int, int, float, float]]]  # figure -> (key, bucket, n, total)
+
+
+def by_figure(cells: Cells) -> Figures:
+    out: Figures = defaultdict(list)
+    for (f, key, b), (n, total) in cells.items():
+        out[f].append((key, b, n, total))
     return out
 
 
-def durations(cells: Cells, figure: str) -> dict[int, dict[str, Any]]:
+def sums(figures: Figures, figure: str) -> dict[int, float]:
+    """A figure's n (or total, for "held") per key."""
+    out: dict[int, float] = defaultdict(float)
+    for key, _, n, total in figures.get(figure, ()):
+        out[key] += total if figure == "held" else n
+    return out
+
+
+def durations(figures: Figures, figure: str) -> dict[int, dict[str, Any]]:
     """Per key of a duration histogram ("frt.agent"): count, median (the mean of the two middle
     ranks' values for an even count) and nearest-rank p90, each rank's value being the mean of its
     bucket (exact when the bucket holds one distinct value)."""
     buckets: dict[int, list[tuple[int, int, float]]] = defaultdict(list)
-    for (f, key, b), (n, total) in cells.items():
-        if f == figure and round(n) > 0:
-            buckets[key].append((b, int(round(n)), total))
+    for key, b, n, total in figures.get(figure, ()):
+        if round(n) > 0:
+            buckets[key].append((b, round(n), total))
     out = {}
     for key, rows in buckets.items():
         rows.sort()
@@ -275,5 +287,5 @@ def durations(cells: Cells, figure: str) -> dict[int, dict[str, Any]]:
 
         median = (at_rank((count + 1) // 2) + at_rank(count // 2 + 1)) / 2
         p90 = at_rank(max(1, -(-9 * count // 10)))  # ceil(0.9 n) without float error
-        out[key] = {"count": int(count), "median_seconds": round(median, 1), "p90_seconds": round(p90, 1)}
+        out[key] = {"count": count, "median_seconds": round(median, 1), "p90_seconds": round(p90, 1)}
     return out

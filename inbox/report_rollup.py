@@ -122,7 +122,7 @@ async def counts(conn: AsyncConnection, tenant_id: int, start: datetime, end: da
         return live(tenant_id, start, end, d).subquery()
     parts: list[Select[Any]] = [
         select(*(rh[c] for c in COLUMNS)).where(
-            rh.tenant_id == tenant_id, rh.hour >= _at(lo), rh.hour < _at(hi), rh.kind != "frt"
+            rh.tenant_id == tenant_id, rh.hour >= _at(lo), rh.hour < _at(hi)
         )
     ]
     if start < lo:
@@ -155,13 +155,12 @@ async def fold(conn: AsyncConnection, tenant_id: int, until: datetime) -> bool:
         return False
     rows = live(tenant_id, mark, until, conn.dialect.name)
     await conn.execute(insert(m.report_hours).from_select(list(COLUMNS), rows))
-    frt = [
-        {**dict.fromkeys(COLUMNS[3:], 0), "tenant_id": tenant_id, "hour": hour, "kind": "frt"}
-        | {"n": v["count"], "seconds": v["median_seconds"]}
-        for hour, v in (await first_responses_live(conn, tenant_id, mark, until)).items()
-    ]
-    if frt:
-        await conn.execute(insert(m.report_hours), frt)
+    hours = select(rh.hour, rh.kind, func.sum(rh.n)).where(
+        rh.tenant_id == tenant_id, rh.hour >= _at(mark), rh.hour < _at(until)
+    )
+    totals = await _totals(conn, tenant_id, mark, until, hours.group_by(rh.hour, rh.kind))
+    if totals:
+        await conn.execute(insert(m.report_hour_totals), [{"tenant_id": tenant_id, **t} for t in totals])
     # Late import: the running totals read the hours written above (inbox/report_cells.py).
     from inbox import report_cells
 
@@ -187,25 +186,54 @@ async def first_responses_live(
     }
 
 
-async def first_responses(
+async def _totals(
+    conn: AsyncConnection, tenant_id: int, lo: datetime, hi: datetime, hours: Select[Any]
+) -> list[dict[str, Any]]:
+    """report_hour_totals' rows of [lo, hi): `hours` yields (hour, kind, n)."""
+    out: dict[datetime, dict[str, Any]] = {}
+
+    def row(hour: datetime) -> dict[str, Any]:
+        return out.setdefault(
+            hour,
+            {
+                "hour": hour,
+                "conversations": 0,
+                "messages_in": 0,
+                "messages_out": 0,
+                "first_responses": 0,
+                "first_response_median": None,
+            },
+        )
+
+    names = {"new": "conversations", "in": "messages_in", "out": "messages_out"}
+    for hour, kind, n in await conn.execute(hours):
+        row(aware(hour))[names[kind]] += int(n)
+    for hour, v in (await first_responses_live(conn, tenant_id, lo, hi)).items():
+        row(hour).update(first_responses=v["count"], first_response_median=v["median_seconds"])
+    return sorted(out.values(), key=lambda r: r["hour"])
+
+
+async def hour_totals(
     conn: AsyncConnection, tenant_id: int, start: datetime, end: datetime
-) -> dict[datetime, dict[str, Any]]:
-    """Per UTC hour of [start, end): first responses (count, median): folded hours' rows, the rest
-    live, as `counts`."""
+) -> list[dict[str, Any]]:
+    """One row per UTC hour of [start, end) with anything in it (report_hour_totals' columns): the
+    folded hours' rows, the rest live, as `counts` (an edge inside an hour is keyed by its hour)."""
     lo, hi = ceil_hour(start), min(floor_hour(end), await folded_until(conn, tenant_id))
-    if lo >= hi:
-        return await first_responses_live(conn, tenant_id, start, end)
-    q = select(rh.hour, rh.n, rh.seconds).where(
-        rh.tenant_id == tenant_id, rh.hour >= _at(lo), rh.hour < _at(hi), rh.kind == "frt"
-    )
-    out = {
-        aware(hour): {"count": int(n), "median_seconds": seconds, "p90_seconds": None}
-        for hour, n, seconds in await conn.execute(q)
-    }
-    for a, b in ((start, lo), (hi, end)):
+    spans = [(start, end)] if lo >= hi else [(start, lo), (hi, end)]
+    out: list[dict[str, Any]] = []
+    if lo < hi:
+        t = m.report_hour_totals.c
+        q = select(t.hour, t.conversations, t.messages_in, t.messages_out, t.first_responses).add_columns(
+            t.first_response_median
+        )
+        q = q.where(t.tenant_id == tenant_id, t.hour >= _at(lo), t.hour < _at(hi))
+        out = [{**r._asdict(), "hour": aware(r.hour)} for r in await conn.execute(q)]
+    for a, b in spans:
         if a < b:
-            out.update(await first_responses_live(conn, tenant_id, a, b))
-    return out
+            rows = live(tenant_id, a, b, conn.dialect.name).subquery()
+            hours = select(rows.c.hour, rows.c.kind, func.sum(rows.c.n)).group_by(rows.c.hour, rows.c.kind)
+            out.extend(await _totals(conn, tenant_id, a, b, hours))
+    return sorted(out, key=lambda r: r["hour"])
 
 
 def hour_epoch(col: Any, dialect: str) -> ColumnElement[Any]:

@@ -21,9 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from inbox import models as m
 from inbox import report_cells
 from inbox import report_rollup as rollup
-from inbox import report_sql as sql
 from inbox.errors import Invalid
-from inbox.figures import aware
 from inbox.routing_settings import RoutingSettings
 from inbox.serialize import iso
 
@@ -96,28 +94,20 @@ def period(
     return start, end
 
 
-async def _heatmap(
-    conn: AsyncConnection, rows: Any, start: datetime, end: datetime, settings: RoutingSettings
-) -> list[dict[str, int]]:
+def _heatmap(hours: list[dict[str, Any]], settings: RoutingSettings) -> list[dict[str, int]]:
     """Conversations started and customer messages per weekday (0 = Sunday) and hour, in the
-    tenant's zone, from the hourly counts (an hour is placed by its start: exact for zones on whole
-    hours). Empty cells are left out."""
-    d = conn.dialect.name
-    changes = sql.offsets(settings.tz, start, end)
-    wd, hr = sql.local_weekday_hour(rows.c.hour, d, settings.timezone, changes)
-    new, inbound = (
-        case((rows.c.kind == "new", rows.c.n), else_=0),
-        case((rows.c.kind == "in", rows.c.n), else_=0),
-    )
-    q = (
-        select(wd, hr, func.sum(new), func.sum(inbound))
-        .where(rows.c.kind.in_(("new", "in")))
-        .group_by(wd, hr)
-        .order_by(wd, hr)
-    )
+    tenant's zone, from the hourly totals (one row per hour: an hour is placed by its start, exact for
+    zones on whole hours). Empty cells are left out."""
+    cells: dict[tuple[int, int], list[int]] = defaultdict(lambda: [0, 0])
+    for h in hours:
+        if h["conversations"] or h["messages_in"]:
+            local = h["hour"].astimezone(settings.tz)
+            cell = cells[(local.isoweekday() % 7, local.hour)]
+            cell[0] += h["conversations"]
+            cell[1] += h["messages_in"]
     return [
-        {"weekday": int(w), "hour": int(h), "conversations": int(c or 0), "messages_in": int(i or 0)}
-        for w, h, c, i in await conn.execute(q)
+        {"weekday": w, "hour": hr, "conversations": c, "messages_in": i}
+        for (w, hr), (c, i) in sorted(cells.items())
     ]
 
 
@@ -134,13 +124,9 @@ async def report(
     created = and_(
         cv.tenant_id == tenant_id, cv.last_message_at >= start, cv.created_at >= start, cv.created_at < end
     )
-    # Counts of conversations and messages: hours folded by the rollup, the rest live (report_rollup).
-    rows = await rollup.counts(conn, tenant_id, start, end)
-    r = rows.c
-    hours: dict[datetime, dict[str, int]] = defaultdict(lambda: {"conversations": 0, "in": 0, "out": 0})
-    for h, kind, n in await conn.execute(select(r.hour, r.kind, func.sum(r.n)).group_by(r.hour, r.kind)):
-        hours[aware(h)]["conversations" if kind == "new" else kind] = int(n)
-    cells = await report_cells.period(conn, tenant_id, start, end, settings.tz, now)
+    # Per hour: hours folded by the rollup, the rest live (report_rollup).
+    hours = await rollup.hour_totals(conn, tenant_id, start, end)
+    cells = report_cells.by_figure(await report_cells.period(conn, tenant_id, start, end, settings.tz, now))
     times = {
         f"{name}.{kind}": report_cells.durations(cells, f"{name}.{kind}")
         for name in ("frt", "res")
@@ -241,8 +227,8 @@ async def report(
             select(ag.id, ag.name, ag.role).where(ag.tenant_id == tenant_id).order_by(ag.id)
         )
     ]
-    msg_in = sum(h["in"] for h in hours.values())
-    msg_out = sum(h["out"] for h in hours.values())
+    msg_in = sum(h["messages_in"] for h in hours)
+    msg_out = sum(h["messages_out"] for h in hours)
     return {
         "from": iso(start),
         "to": iso(end),
@@ -263,32 +249,31 @@ async def report(
         "volume_by_hour": _series(hours, start, end),
         # Hours with first responses only (the inbox's supervisor chart draws it over the volume).
         "first_response_by_hour": [
-            {"hour": iso(at), "count": v["count"], "median_seconds": v["median_seconds"]}
-            for at, v in sorted((await rollup.first_responses(conn, tenant_id, start, end)).items())
+            {
+                "hour": iso(h["hour"]),
+                "count": h["first_responses"],
+                "median_seconds": h["first_response_median"],
+            }
+            for h in hours
+            if h["first_responses"]
         ],
         "by_channel": list(channels.values()),
         "by_queue": list(queues.values()),
-        "heatmap": await _heatmap(conn, rows, start, end, settings),
+        "heatmap": _heatmap(hours, settings),
         "first_response": times["frt.all"].get(0, none),
         "resolution": times["res.all"].get(0, none),
         "agents": agents,
     }
 
 
-def _series(hours: dict[datetime, dict[str, int]], start: datetime, end: datetime) -> list[dict[str, Any]]:
+def _series(rows: list[dict[str, Any]], start: datetime, end: datetime) -> list[dict[str, Any]]:
     """Every hour of the period, empty ones included (a chart needs the gaps)."""
+    hours = {r["hour"]: r for r in rows}
     out = []
     at = start.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
     while at < end:
-        h = hours.get(at, {"conversations": 0, "in": 0, "out": 0})
-        out.append(
-            {
-                "hour": iso(at),
-                "conversations": h["conversations"],
-                "messages_in": h["in"],
-                "messages_out": h["out"],
-            }
-        )
+        h = hours.get(at, {"conversations": 0, "messages_in": 0, "messages_out": 0})
+        out.append({"hour": iso(at), **{k: h[k] for k in ("conversations", "messages_in", "messages_out")}})
         at += timedelta(hours=1)
     return out
 

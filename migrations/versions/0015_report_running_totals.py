@@ -1,13 +1,14 @@
 """reports read running totals: report_days (every figure summed up to each of the tenant's local
-midnights), the hour's first-response median on report_hours, and first responses indexed
+midnights), report_hour_totals (one row per hour, with its first responses' median), and first
+responses indexed
 
 Revision ID: 0015
 Revises: 0014
 Create Date: 2026-12-03 17:00:00
 
 Existing tenants are folded again from the start: the migration empties report_hours and
-report_folds, so the rollup worker's next pass (within 2 minutes of the start) folds every tenant's
-whole history into both tables, as after migration 0013. Until then reports compute live, as before
+report_folds (the mark), so the rollup worker's next pass (within 2 minutes of the start) folds every tenant's
+whole history into the three tables, as after migration 0013. Until then reports compute live, as before
 (slower, the same figures within the documented approximation).
 """
 
@@ -25,7 +26,23 @@ depends_on = None
 
 
 def upgrade() -> None:
-    op.add_column("report_hours", sa.Column("seconds", sa.Float(), nullable=True))
+    op.create_table(
+        "report_hour_totals",
+        sa.Column("tenant_id", Id, nullable=False),
+        sa.Column("hour", UTCDateTime(), nullable=False),
+        sa.Column("conversations", sa.Integer(), nullable=False),
+        sa.Column("messages_in", sa.Integer(), nullable=False),
+        sa.Column("messages_out", sa.Integer(), nullable=False),
+        sa.Column("first_responses", sa.Integer(), nullable=False),
+        sa.Column("first_response_median", sa.Float(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["tenant_id"],
+            ["tenants.id"],
+            name=op.f("fk_report_hour_totals_tenant_id_tenants"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("tenant_id", "hour", name=op.f("pk_report_hour_totals")),
+    )
     op.create_table(
         "report_days",
         sa.Column("tenant_id", Id, nullable=False),
@@ -54,4 +71,4 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index(op.f("ix_conversations_first_response"), table_name="conversations")
     op.drop_table("report_days")
-    op.drop_column("report_hours", "seconds")
+    op.drop_table("report_hour_totals")
