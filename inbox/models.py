@@ -200,6 +200,9 @@ contact_identities = Table(
     Index("ix_contact_identities_contact", "contact_id"),
 )
 
+# A conversation the bot took part in (ix_conversations_bot's predicate; a query spells it the same).
+BOT_TOUCHED = "handed_off_at IS NOT NULL OR status = 'bot' OR bot_turns > 0"
+
 conversations = Table(
     "conversations",
     metadata,
@@ -243,8 +246,16 @@ conversations = Table(
     # The routing worker's poll (which tenants have open work) and "resolved today/in a period".
     Index("ix_conversations_waiting", "status", "tenant_id"),
     Index("ix_conversations_resolved", "tenant_id", "resolved_at"),
-    # Reports' first responses of a period (issue 17; set once per conversation).
+    # Reports' first responses of a period (issue 17; set once per conversation), and the conversations
+    # the bot took part in (the period's handed-off and bot-only counts read only these).
     Index("ix_conversations_first_response", "tenant_id", "first_response_at"),
+    Index(
+        "ix_conversations_bot",
+        "tenant_id",
+        "created_at",
+        sqlite_where=text(BOT_TOUCHED),
+        postgresql_where=text(BOT_TOUCHED),
+    ),
     # Reports count a period's SLA breaches (issue 17); partial: the rows without one (most, and every
     # new conversation) cost nothing.
     Index(

@@ -22,7 +22,7 @@ from collections.abc import Iterable
 from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Any
 
-from sqlalchemy import BigInteger, Float, Integer, String, and_, case, cast, func, literal, or_, select
+from sqlalchemy import Float, Integer, and_, case, cast, func, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from inbox import models as m
@@ -52,7 +52,6 @@ async def live(conn: AsyncConnection, tenant_id: int, lo: datetime, hi: datetime
     """The cells of [lo, hi), from the conversations, the history and the hours (report_rollup)."""
     d = conn.dialect.name
     out: Cells = {}
-    zero = literal(0, BigInteger)
     # Durations: first responses credited to the first responder, resolutions to the resolver.
     frt = (
         sql.seconds_between(func.coalesce(cv.handed_off_at, cv.created_at), cv.first_response_at, d),
@@ -64,27 +63,21 @@ async def live(conn: AsyncConnection, tenant_id: int, lo: datetime, hi: datetime
         and_(cv.status == "resolved", cv.resolved_at >= sql.at(lo), cv.resolved_at < sql.at(hi)),
         func.coalesce(cv.resolved_by_id, cv.assignee_id),
     )
-    parts = []
     for name, (v, when, agent) in (("frt", frt), ("res", res)):
-        keys = {"all": zero, "agent": agent, "channel": cv.channel_id, "queue": cv.queue_id}
-        src = select(v.label("v"), *(cast(k, BigInteger).label(kind) for kind, k in keys.items()))
-        s = src.where(cv.tenant_id == tenant_id, when).subquery()
+        # One pass: a row per (agent, channel, queue, bucket), split into the groupings here.
+        s = (
+            select(v.label("v"), agent.label("agent"), cv.channel_id, cv.queue_id)
+            .where(cv.tenant_id == tenant_id, when)
+            .subquery()
+        )
         b = bucket(s.c.v)
-        for kind in keys:
-            key = func.coalesce(s.c[kind], zero)
-            parts.append(
-                select(
-                    cast(literal(f"{name}.{kind}"), String).label("figure"),
-                    key.label("key"),
-                    b.label("bucket"),
-                    cast(func.count(), Float).label("n"),
-                    func.sum(s.c.v).label("total"),
-                )
-                .where(s.c.v >= 0)
-                .group_by(key, b)
-            )
-    q = parts[0].union_all(*parts[1:])
-    _add(out, await conn.execute(q))
+        keys = (s.c.agent, s.c.channel_id, s.c.queue_id, b)
+        q = select(*keys, func.count(), func.sum(s.c.v)).where(s.c.v >= 0).group_by(*keys)
+        for agent_id, channel_id, queue_id, bk, n, total in await conn.execute(q):
+            for kind, key in (("all", 0), ("agent", agent_id), ("channel", channel_id), ("queue", queue_id)):
+                cell = out.setdefault((f"{name}.{kind}", int(key or 0), int(bk)), [0.0, 0.0])
+                cell[0] += n
+                cell[1] += total
 
     # Conversations and messages, by channel, queue and sending agent: from the hours.
     rows = (await rollup.counts(conn, tenant_id, lo, hi)).c

@@ -223,11 +223,18 @@ async def hour_totals(
     out: list[dict[str, Any]] = []
     if lo < hi:
         t = m.report_hour_totals.c
-        q = select(t.hour, t.conversations, t.messages_in, t.messages_out, t.first_responses).add_columns(
-            t.first_response_median
+        names = (
+            "hour",
+            "conversations",
+            "messages_in",
+            "messages_out",
+            "first_responses",
+            "first_response_median",
         )
-        q = q.where(t.tenant_id == tenant_id, t.hour >= _at(lo), t.hour < _at(hi))
-        out = [{**r._asdict(), "hour": aware(r.hour)} for r in await conn.execute(q)]
+        q = select(*(t[n] for n in names)).where(
+            t.tenant_id == tenant_id, t.hour >= _at(lo), t.hour < _at(hi)
+        )
+        out = [dict(zip(names, r, strict=True)) for r in await conn.execute(q)]  # `hour` typed: aware
     for a, b in spans:
         if a < b:
             rows = live(tenant_id, a, b, conn.dialect.name).subquery()

@@ -15,7 +15,7 @@ from collections import defaultdict
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import and_, case, func, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from inbox import models as m
@@ -120,10 +120,6 @@ async def report(
     now: datetime | None = None,
 ) -> dict[str, Any]:
     now = now or m.utcnow()
-    # last_message_at starts at creation: the bound lets the list index narrow the scan.
-    created = and_(
-        cv.tenant_id == tenant_id, cv.last_message_at >= start, cv.created_at >= start, cv.created_at < end
-    )
     # Per hour: hours folded by the rollup, the rest live (report_rollup).
     hours = await rollup.hour_totals(conn, tenant_id, start, end)
     cells = report_cells.by_figure(await report_cells.period(conn, tenant_id, start, end, settings.tz, now))
@@ -196,12 +192,13 @@ async def report(
     for queue_id, n in by_queue.items():
         (queues.get(queue_id or None) or queues[None])["conversations"] += int(n)  # a queue deleted meanwhile
 
-    # Conversations that only the bot answered: its turns are counted on the conversation.
+    # Conversations that only the bot answered: its turns are counted on the conversation. Read
+    # through the index of the bot's conversations (the same predicate, spelled the same).
     bot_only = and_(cv.handed_off_at.is_(None), or_(cv.status == "bot", cv.bot_turns > 0))
-    conv_totals = (
+    bot_totals = (
         await conn.execute(
-            select(func.count(), func.count(cv.handed_off_at), func.sum(case((bot_only, 1), else_=0))).where(
-                created
+            select(func.count(cv.handed_off_at), func.sum(case((bot_only, 1), else_=0))).where(
+                cv.tenant_id == tenant_id, cv.created_at >= start, cv.created_at < end, text(m.BOT_TOUCHED)
             )
         )
     ).one()
@@ -234,11 +231,11 @@ async def report(
         "to": iso(end),
         "timezone": settings.timezone,
         "totals": {
-            "conversations": int(conv_totals[0]),
+            "conversations": int(sum(by_channel.values())),
             "messages_in": msg_in,
             "messages_out": msg_out,
-            "handed_off": int(conv_totals[1]),
-            "bot_only": int(conv_totals[2] or 0),
+            "handed_off": int(bot_totals[0]),
+            "bot_only": int(bot_totals[1] or 0),
             "sla_breached": int(breached),
             "reassignments": hands["reassignments"],
             "reassigned_conversations": hands["reassigned_conversations"],

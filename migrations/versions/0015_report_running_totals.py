@@ -1,6 +1,6 @@
 """reports read running totals: report_days (every figure summed up to each of the tenant's local
 midnights), report_hour_totals (one row per hour, with its first responses' median), and first
-responses indexed
+responses and the bot's conversations indexed
 
 Revision ID: 0015
 Revises: 0014
@@ -17,7 +17,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from inbox.models import Id, UTCDateTime
+from inbox.models import BOT_TOUCHED, Id, UTCDateTime
 
 revision = "0015"
 down_revision = "0014"
@@ -63,12 +63,21 @@ def upgrade() -> None:
         ["tenant_id", "first_response_at"],
         unique=False,
     )
+    op.create_index(
+        op.f("ix_conversations_bot"),
+        "conversations",
+        ["tenant_id", "created_at"],
+        unique=False,
+        sqlite_where=sa.text(BOT_TOUCHED),
+        postgresql_where=sa.text(BOT_TOUCHED),
+    )
     # Fold every tenant again: the new figures are written by the fold only.
     op.execute(sa.text("DELETE FROM report_hours"))
     op.execute(sa.text("DELETE FROM report_folds"))
 
 
 def downgrade() -> None:
+    op.drop_index(op.f("ix_conversations_bot"), table_name="conversations")
     op.drop_index(op.f("ix_conversations_first_response"), table_name="conversations")
     op.drop_table("report_days")
     op.drop_table("report_hour_totals")
