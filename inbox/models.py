@@ -201,7 +201,9 @@ contact_identities = Table(
 )
 
 # A conversation the bot took part in (ix_conversations_bot's predicate; a query spells it the same).
-BOT_TOUCHED = "handed_off_at IS NOT NULL OR status = 'bot' OR bot_turns > 0"
+BOT_TOUCHED = "(handed_off_at IS NOT NULL OR status = 'bot' OR bot_turns > 0)"
+# A conversation held by an agent (inbox.actions.assignments.HELD; ix_conversations_held's predicate).
+HELD_NOW = "status IN ('assigned', 'snoozed')"
 
 conversations = Table(
     "conversations",
@@ -255,6 +257,16 @@ conversations = Table(
         "created_at",
         sqlite_where=text(BOT_TOUCHED),
         postgresql_where=text(BOT_TOUCHED),
+    ),
+    # Who holds what since when (the reports' open holding intervals), covering: no table read.
+    Index(
+        "ix_conversations_held",
+        "tenant_id",
+        "assignee_id",
+        "held_since",
+        "assigned_at",
+        sqlite_where=text(HELD_NOW),
+        postgresql_where=text(HELD_NOW),
     ),
     # Reports count a period's SLA breaches (issue 17); partial: the rows without one (most, and every
     # new conversation) cost nothing.

@@ -28,7 +28,6 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from inbox import models as m
-from inbox.actions.assignments import HELD
 
 cv, asg = m.conversations.c, m.assignments.c
 
@@ -177,7 +176,9 @@ async def handling(
         return out
     held = (
         select(cv.assignee_id.label("agent"), func.coalesce(cv.held_since, cv.assigned_at).label("since"))
-        .where(cv.tenant_id == tenant_id, cv.status.in_(HELD), cv.assignee_id.is_not(None))
+        # models.HELD_NOW spells HELD as ix_conversations_held's predicate (a literal list: a bound
+        # one would not tell SQLite that the partial index applies).
+        .where(cv.tenant_id == tenant_id, text(m.HELD_NOW), cv.assignee_id.is_not(None))
         .subquery()
     )
     open_ = (

@@ -1,6 +1,6 @@
 """reports read running totals: report_days (every figure summed up to each of the tenant's local
 midnights), report_hour_totals (one row per hour, with its first responses' median), and first
-responses and the bot's conversations indexed
+responses, the bot's conversations and the held ones indexed
 
 Revision ID: 0015
 Revises: 0014
@@ -17,7 +17,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from inbox.models import BOT_TOUCHED, Id, UTCDateTime
+from inbox.models import BOT_TOUCHED, HELD_NOW, Id, UTCDateTime
 
 revision = "0015"
 down_revision = "0014"
@@ -71,12 +71,21 @@ def upgrade() -> None:
         sqlite_where=sa.text(BOT_TOUCHED),
         postgresql_where=sa.text(BOT_TOUCHED),
     )
+    op.create_index(
+        op.f("ix_conversations_held"),
+        "conversations",
+        ["tenant_id", "assignee_id", "held_since", "assigned_at"],
+        unique=False,
+        sqlite_where=sa.text(HELD_NOW),
+        postgresql_where=sa.text(HELD_NOW),
+    )
     # Fold every tenant again: the new figures are written by the fold only.
     op.execute(sa.text("DELETE FROM report_hours"))
     op.execute(sa.text("DELETE FROM report_folds"))
 
 
 def downgrade() -> None:
+    op.drop_index(op.f("ix_conversations_held"), table_name="conversations")
     op.drop_index(op.f("ix_conversations_bot"), table_name="conversations")
     op.drop_index(op.f("ix_conversations_first_response"), table_name="conversations")
     op.drop_table("report_days")

@@ -16,6 +16,7 @@ from sqlalchemy import func, literal, select
 
 from inbox import models as m
 from inbox import report_cells, report_rollup, reports, routing_settings
+from inbox.actions.assignments import HELD
 from inbox.db import create_engine
 from inbox.migrate import migrate
 from tests.databases import create_pg_database, drop_pg_database, pg_ok
@@ -101,17 +102,32 @@ async def test_another_tenants_rows_never_count(app: App) -> None:
     t, ids = await scripted_day(app)
     other, other_ids = await scripted_day(app)
     await _later_day(app, other, other_ids)  # only the other tenant gets 11 March
+    bot = await conversation(app, await other.channel("whatsapp"))  # and a conversation the bot kept
+    await set_conversation(
+        app, bot, status="bot", bot_turns=2, created_at=at(15, 0), last_message_at=at(15, 0)
+    )
     period = (at(0, 0), at(0, 0, day=12))
     async with app.runtime.engine.connect() as conn:
         settings = await routing_settings.load(conn, t.id)
         alone = await reports.report(conn, t.id, *period, settings, now=period[1])
     await report_rollup.fold_all(app.runtime.engine, now=at(0, 10, day=13))
+    assert (alone["totals"]["handed_off"], alone["totals"]["bot_only"]) == (1, 0)
     async with app.runtime.engine.connect() as conn:
         assert await reports.report(conn, t.id, *period, settings, now=period[1]) == alone
+        theirs = await reports.report(conn, other.id, *period, settings, now=period[1])
+    assert (theirs["totals"]["handed_off"], theirs["totals"]["bot_only"]) == (1, 1)
+    async with app.runtime.engine.connect() as conn:
         keys = select(m.report_days.c.figure, m.report_days.c.key).where(m.report_days.c.tenant_id == t.id)
         rows = list(await conn.execute(keys))
     mine = {ids["a1"], ids["a2"], ids["ch1"], ids["ch2"], t.admin.id, 0}
     assert rows and all(key in mine for _, key in rows)
+
+
+def test_the_partial_indexes_spell_the_rules() -> None:
+    """The predicates queries spell as text (so that SQLite sees the partial index applies) are the
+    rules the code uses elsewhere."""
+    held = ", ".join(f"'{s}'" for s in HELD)
+    assert m.HELD_NOW == f"status IN ({held})"
 
 
 def _bucket(v: float) -> int:
