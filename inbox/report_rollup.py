@@ -251,14 +251,31 @@ def hour_epoch(col: Any, dialect: str) -> ColumnElement[Any]:
     return cast(func.strftime("%s", func.strftime("%Y-%m-%d %H:00:00", col)), BigInteger)
 
 
+STEP = timedelta(days=1)  # the most a fold transaction covers: a tenant's history folds a day at a time
+
+
 async def fold_all(engine: Any, now: datetime | None = None) -> int:
-    """Every tenant's hours that are over (LAG past their end), one short transaction per tenant (SQLite
-    has one writer). Returns how many tenants had hours folded."""
+    """Every tenant's hours that are over (LAG past their end), in short transactions (SQLite has one
+    writer): a tenant's hours a day at a time, from its first conversation when never folded.
+    Returns how many tenants had hours folded."""
     until = floor_hour((now or m.utcnow()) - LAG)
     async with engine.connect() as conn:
         tenants = list((await conn.execute(select(m.tenants.c.id).order_by(m.tenants.c.id))).scalars())
     done = 0
     for tenant_id in tenants:
-        async with engine.begin() as conn:
-            done += await fold(conn, int(tenant_id), until)
+        async with engine.connect() as conn:
+            at = await folded_until(conn, tenant_id)
+            if at == NEVER:
+                first = (
+                    await conn.execute(select(func.min(cv.created_at)).where(cv.tenant_id == tenant_id))
+                ).scalar()
+                at = floor_hour(aware(first)) if first is not None else until
+        folded = False
+        while True:
+            at = min(until, at + STEP)
+            async with engine.begin() as conn:
+                folded = await fold(conn, int(tenant_id), at) or folded
+            if at >= until:
+                break
+        done += folded
     return done
