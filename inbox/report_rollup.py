@@ -1,13 +1,15 @@
 """The reports' hourly counts (issue 17): conversations started (by channel and queue) and messages in
-and out (by channel, and by the sending agent for agents' replies) per UTC hour.
+and out (by channel, and by the sending agent for agents' replies) per UTC hour; and per hour, one
+row of totals with the hour's first responses and their exact median.
 
-Owns `report_hours` and `report_folds`: the fold (`fold`, run by inbox/workers/rollup.py) writes the
-counts of the hours that are over, LAG after their end, once per tenant and hour; `counts` gives a
-report the rows of a period: the folded hours, and the same rows computed live for what is not
-folded (the latest hours, a period's edges that are not whole hours). A report then reads hours, not
-messages. Kept only what an hour over does not change: a message's hour, channel, direction and
-sender; a conversation's hour, channel and queue when folded (a later move to another queue is not
-counted again). Must not be written by anything else.
+Owns `report_hours`, `report_hour_totals` and `report_folds`: the fold (`fold`, run by
+inbox/workers/rollup.py a day at a time) writes the hours that are over, LAG after their end, once
+per tenant and hour, then has inbox/report_cells.py write the running totals at the midnights it
+passed; `counts` and `hour_totals` give a report the rows of a period: the folded hours, and the
+same rows computed live for what is not folded (the latest hours, a period's edges that are not
+whole hours). A report then reads hours, not messages. Kept only what an hour over does not
+change: a message's hour, channel, direction and sender; a conversation's hour, channel and queue
+when folded (a later move to another queue is not counted again). Must not be written by anything else.
 """
 
 from __future__ import annotations

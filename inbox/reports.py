@@ -3,8 +3,9 @@ and resolution times, per-agent performance (credited from the assignment histor
 as JSON or one CSV sheet.
 
 Owns the period rules and report definitions (the same ones as the live figures in inbox/figures.py).
-Reads only. Every figure is SQL, medians and p90 too (inbox/report_sql.py): Python handles one row
-per group, never one per conversation.
+Reads only. Every figure is SQL: the hours (inbox/report_rollup.py) and the running totals of the
+grouped figures (inbox/report_cells.py: medians and p90 from log-scale histograms, within 5% of the
+value + 1 s). Python handles one row per group and bucket, never one per conversation.
 """
 
 from __future__ import annotations
