@@ -250,7 +250,7 @@ def hour_epoch(col: Any, dialect: str) -> ColumnElement[Any]:
     return cast(func.strftime("%s", func.strftime("%Y-%m-%d %H:00:00", col)), BigInteger)
 
 
-STEP = timedelta(days=1)  # the most a fold transaction covers: a tenant's history folds a day at a time
+FOLD_STEP = timedelta(days=1)  # the most a fold transaction covers: a tenant's history folds a day at a time
 
 
 async def fold_all(engine: Any, now: datetime | None = None) -> int:
@@ -271,7 +271,7 @@ async def fold_all(engine: Any, now: datetime | None = None) -> int:
                 at = floor_hour(aware(first)) if first is not None else until
         folded = False
         while True:
-            at = min(until, at + STEP)
+            at = min(until, at + FOLD_STEP)
             async with engine.begin() as conn:
                 folded = await fold(conn, int(tenant_id), at) or folded
             if at >= until:
