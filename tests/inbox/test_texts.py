@@ -152,7 +152,7 @@ def test_an_error_answers_its_code_and_params() -> None:
 
 
 def test_a_reason_naming_its_field_answers_invalid_field() -> None:
-    """ "field: detail" (the house's way of naming the field) is `invalid_field` unless it has a code."""
+    """"field: detail" (the house's way of naming the field) is `invalid_field` unless it has a code."""
     assert Invalid("name: an automation needs a name").answer() == {
         "error": "name: an automation needs a name",
         "code": "invalid_field",

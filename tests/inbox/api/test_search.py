@@ -156,10 +156,9 @@ async def test_short_queries(app: App) -> None:
     assert len(data["messages"]) == 2 and data["next_cursor"] is None  # the last note, the customer's
     assert [c["name"] for c in (await _search(t.admin, "43"))["contacts"]] == ["Zé Ávila"]  # identity
     async with app.runtime.engine.connect() as conn:
-        unaccent = (
-            app.runtime.engine.dialect.name == "postgresql"
-            and (await conn.execute(text("SELECT 1 FROM pg_extension WHERE extname = 'unaccent'"))).first()
-        )
+        unaccent = app.runtime.engine.dialect.name == "postgresql" and (
+            await conn.execute(text("SELECT 1 FROM pg_extension WHERE extname = 'unaccent'"))
+        ).first()
     if unaccent:
         assert [c["name"] for c in (await _search(t.admin, "ZE"))["contacts"]] == ["Zé Ávila"]
         assert [c["name"] for c in (await _search(t.admin, "av"))["contacts"]] == ["Zé Ávila"]
