@@ -18,6 +18,7 @@ from sqlalchemy import (
     Date,
     DateTime,
     Dialect,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -199,6 +200,11 @@ contact_identities = Table(
     Index("ix_contact_identities_contact", "contact_id"),
 )
 
+# A conversation the bot took part in (ix_conversations_bot's predicate; a query spells it the same).
+BOT_TOUCHED = "(handed_off_at IS NOT NULL OR status = 'bot' OR bot_turns > 0)"
+# A conversation held by an agent (inbox.actions.assignments.HELD; ix_conversations_held's predicate).
+HELD_NOW = "status IN ('assigned', 'snoozed')"
+
 conversations = Table(
     "conversations",
     metadata,
@@ -242,6 +248,26 @@ conversations = Table(
     # The routing worker's poll (which tenants have open work) and "resolved today/in a period".
     Index("ix_conversations_waiting", "status", "tenant_id"),
     Index("ix_conversations_resolved", "tenant_id", "resolved_at"),
+    # Reports' first responses of a period (issue 17; set once per conversation), and the conversations
+    # the bot took part in (the period's handed-off and bot-only counts read only these).
+    Index("ix_conversations_first_response", "tenant_id", "first_response_at"),
+    Index(
+        "ix_conversations_bot",
+        "tenant_id",
+        "created_at",
+        sqlite_where=text(BOT_TOUCHED),
+        postgresql_where=text(BOT_TOUCHED),
+    ),
+    # Who holds what since when (the reports' open holding intervals), covering: no table read.
+    Index(
+        "ix_conversations_held",
+        "tenant_id",
+        "assignee_id",
+        "held_since",
+        "assigned_at",
+        sqlite_where=text(HELD_NOW),
+        postgresql_where=text(HELD_NOW),
+    ),
     # Reports count a period's SLA breaches (issue 17); partial: the rows without one (most, and every
     # new conversation) cost nothing.
     Index(
@@ -699,6 +725,38 @@ report_hours = Table(
     Column("queue_id", Id, primary_key=True),
     Column("agent_id", Id, primary_key=True),
     Column("n", Integer, nullable=False),
+)
+
+# The same hours, one row each (a report's hourly series and heat map read these), with the hour's
+# first responses and their exact median; folded with report_hours.
+report_hour_totals = Table(
+    "report_hour_totals",
+    metadata,
+    Column("tenant_id", Id, ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True),
+    Column("hour", UTCDateTime, primary_key=True),
+    Column("conversations", Integer, nullable=False),
+    Column("messages_in", Integer, nullable=False),
+    Column("messages_out", Integer, nullable=False),
+    Column("first_responses", Integer, nullable=False),
+    Column("first_response_median", Float, nullable=True),
+)
+
+# --- Reports' running totals (issue 17) --------------------------------------------------------------
+# Per tenant and `until` (one of the tenant's local midnights): every figure of a report summed over
+# everything before `until` (inbox/report_cells.py). A period between two of them is their
+# difference. `figure` names the figure and its grouping ("frt.agent"), `key` the group (0: all, no
+# queue), `bucket` a duration's log-scale bucket (0 for sums); `n` counts, `total` sums seconds.
+# figure "" is the mark that `until` was written (a period only uses marks it finds).
+report_days = Table(
+    "report_days",
+    metadata,
+    Column("tenant_id", Id, ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True),
+    Column("until", UTCDateTime, primary_key=True),
+    Column("figure", String(16), primary_key=True),
+    Column("key", Id, primary_key=True),
+    Column("bucket", Integer, primary_key=True),
+    Column("n", Float, nullable=False),
+    Column("total", Float, nullable=False),
 )
 
 # Per tenant, the hours before `folded_until` are in report_hours (and never folded again).

@@ -1,13 +1,15 @@
 """The reports' hourly counts (issue 17): conversations started (by channel and queue) and messages in
-and out (by channel, and by the sending agent for agents' replies) per UTC hour.
+and out (by channel, and by the sending agent for agents' replies) per UTC hour; and per hour, one
+row of totals with the hour's first responses and their exact median.
 
-Owns `report_hours` and `report_folds`: the fold (`fold`, run by inbox/workers/rollup.py) writes the
-counts of the hours that are over, LAG after their end, once per tenant and hour; `counts` gives a
-report the rows of a period: the folded hours, and the same rows computed live for what is not
-folded (the latest hours, a period's edges that are not whole hours). A report then reads hours, not
-messages. Kept only what an hour over does not change: a message's hour, channel, direction and
-sender; a conversation's hour, channel and queue when folded (a later move to another queue is not
-counted again). Must not be written by anything else.
+Owns `report_hours`, `report_hour_totals` and `report_folds`: the fold (`fold`, run by
+inbox/workers/rollup.py a day at a time) writes the hours that are over, LAG after their end, once
+per tenant and hour, then has inbox/report_cells.py write the running totals at the midnights it
+passed; `counts` and `hour_totals` give a report the rows of a period: the folded hours, and the
+same rows computed live for what is not folded (the latest hours, a period's edges that are not
+whole hours). A report then reads hours, not messages. Kept only what an hour over does not
+change: a message's hour, channel, direction and sender; a conversation's hour, channel and queue
+when folded (a later move to another queue is not counted again). Must not be written by anything else.
 """
 
 from __future__ import annotations
@@ -15,11 +17,27 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, case, func, insert, literal, select, union_all, update
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Select,
+    and_,
+    case,
+    cast,
+    func,
+    insert,
+    literal,
+    select,
+    union_all,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from inbox import models as m
+from inbox import report_sql as sql
+from inbox import routing_settings
 from inbox.db import insert as dialect_insert
+from inbox.figures import aware
 
 cv, msg, rh, rf = m.conversations.c, m.messages.c, m.report_hours.c, m.report_folds.c
 # An hour is folded this long after its end: a message is stamped when its transaction writes it, so
@@ -139,17 +157,124 @@ async def fold(conn: AsyncConnection, tenant_id: int, until: datetime) -> bool:
         return False
     rows = live(tenant_id, mark, until, conn.dialect.name)
     await conn.execute(insert(m.report_hours).from_select(list(COLUMNS), rows))
+    hours = select(rh.hour, rh.kind, func.sum(rh.n)).where(
+        rh.tenant_id == tenant_id, rh.hour >= _at(mark), rh.hour < _at(until)
+    )
+    totals = await _totals(conn, tenant_id, mark, until, hours.group_by(rh.hour, rh.kind))
+    if totals:
+        await conn.execute(insert(m.report_hour_totals), [{"tenant_id": tenant_id, **t} for t in totals])
+    # Late import: the running totals read the hours written above (inbox/report_cells.py).
+    from inbox import report_cells
+
+    zone = (await routing_settings.load(conn, tenant_id)).tz
+    await report_cells.fold_days(conn, tenant_id, mark, until, zone)
     return True
 
 
+async def first_responses_live(
+    conn: AsyncConnection, tenant_id: int, lo: datetime, hi: datetime
+) -> dict[datetime, dict[str, Any]]:
+    """Per UTC hour of [lo, hi): first responses (count, exact median), from the conversations."""
+    d = conn.dialect.name
+    responded = select(cv.id).where(
+        cv.tenant_id == tenant_id, cv.first_response_at >= _at(lo), cv.first_response_at < _at(hi)
+    )
+    v = sql.seconds_between(func.coalesce(cv.handed_off_at, cv.created_at), cv.first_response_at, d)
+    keys = {"hour": hour_epoch(cv.first_response_at, d)}
+    return {
+        datetime.fromtimestamp(int(key), UTC): figures
+        for (kind, key), figures in (await sql.figures_by(conn, responded, v, keys)).items()
+        if kind == "hour"
+    }
+
+
+async def _totals(
+    conn: AsyncConnection, tenant_id: int, lo: datetime, hi: datetime, hours: Select[Any]
+) -> list[dict[str, Any]]:
+    """report_hour_totals' rows of [lo, hi): `hours` yields (hour, kind, n)."""
+    out: dict[datetime, dict[str, Any]] = {}
+
+    def row(hour: datetime) -> dict[str, Any]:
+        return out.setdefault(
+            hour,
+            {
+                "hour": hour,
+                "conversations": 0,
+                "messages_in": 0,
+                "messages_out": 0,
+                "first_responses": 0,
+                "first_response_median": None,
+            },
+        )
+
+    names = {"new": "conversations", "in": "messages_in", "out": "messages_out"}
+    for hour, kind, n in await conn.execute(hours):
+        row(aware(hour))[names[kind]] += int(n)
+    for hour, v in (await first_responses_live(conn, tenant_id, lo, hi)).items():
+        row(hour).update(first_responses=v["count"], first_response_median=v["median_seconds"])
+    return sorted(out.values(), key=lambda r: r["hour"])
+
+
+async def hour_totals(
+    conn: AsyncConnection, tenant_id: int, start: datetime, end: datetime
+) -> list[dict[str, Any]]:
+    """One row per UTC hour of [start, end) with anything in it (report_hour_totals' columns): the
+    folded hours' rows, the rest live, as `counts` (an edge inside an hour is keyed by its hour)."""
+    lo, hi = ceil_hour(start), min(floor_hour(end), await folded_until(conn, tenant_id))
+    spans = [(start, end)] if lo >= hi else [(start, lo), (hi, end)]
+    out: list[dict[str, Any]] = []
+    if lo < hi:
+        t = m.report_hour_totals.c
+        names = ("conversations", "messages_in", "messages_out", "first_responses", "first_response_median")
+        q = select(hour_epoch(t.hour, conn.dialect.name), *(t[n] for n in names)).where(
+            t.tenant_id == tenant_id, t.hour >= _at(lo), t.hour < _at(hi)
+        )
+        # The hour as seconds: SQLite's driver would parse each stored time from text (2,000 a quarter).
+        out = [
+            {"hour": datetime.fromtimestamp(r[0], UTC), **dict(zip(names, r[1:], strict=True))}
+            for r in (await conn.execute(q)).all()
+        ]
+    for a, b in spans:
+        if a < b:
+            rows = live(tenant_id, a, b, conn.dialect.name).subquery()
+            hours = select(rows.c.hour, rows.c.kind, func.sum(rows.c.n)).group_by(rows.c.hour, rows.c.kind)
+            out.extend(await _totals(conn, tenant_id, a, b, hours))
+    return sorted(out, key=lambda r: r["hour"])
+
+
+def hour_epoch(col: Any, dialect: str) -> ColumnElement[Any]:
+    """The UTC hour a timestamp falls in (stored timestamps are naive UTC), as seconds since the epoch:
+    an integer key like the others (text keys sort slowly under a database's collation)."""
+    if dialect == "postgresql":
+        return cast(func.extract("epoch", func.date_trunc("hour", col)), BigInteger)
+    return cast(func.strftime("%s", func.strftime("%Y-%m-%d %H:00:00", col)), BigInteger)
+
+
+FOLD_STEP = timedelta(days=1)  # the most a fold transaction covers: a tenant's history folds a day at a time
+
+
 async def fold_all(engine: Any, now: datetime | None = None) -> int:
-    """Every tenant's hours that are over (LAG past their end), one short transaction per tenant (SQLite
-    has one writer). Returns how many tenants had hours folded."""
+    """Every tenant's hours that are over (LAG past their end), in short transactions (SQLite has one
+    writer): a tenant's hours a day at a time, from its first conversation when never folded.
+    Returns how many tenants had hours folded."""
     until = floor_hour((now or m.utcnow()) - LAG)
     async with engine.connect() as conn:
         tenants = list((await conn.execute(select(m.tenants.c.id).order_by(m.tenants.c.id))).scalars())
     done = 0
     for tenant_id in tenants:
-        async with engine.begin() as conn:
-            done += await fold(conn, int(tenant_id), until)
+        async with engine.connect() as conn:
+            at = await folded_until(conn, tenant_id)
+            if at == NEVER:
+                first = (
+                    await conn.execute(select(func.min(cv.created_at)).where(cv.tenant_id == tenant_id))
+                ).scalar()
+                at = floor_hour(aware(first)) if first is not None else until
+        folded = False
+        while True:
+            at = min(until, at + FOLD_STEP)
+            async with engine.begin() as conn:
+                folded = await fold(conn, int(tenant_id), at) or folded
+            if at >= until:
+                break
+        done += folded
     return done

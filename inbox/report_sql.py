@@ -1,5 +1,5 @@
 """The reports' SQL pieces that differ by dialect or repeat: seconds between times, percentiles by
-group, the tenant's local weekday and hour, time spent holding conversations.
+group, time spent holding conversations.
 
 Owns statements only (inbox/reports.py assembles them into a report). Every figure is computed by the
 database, on SQLite and PostgreSQL alike: Python sees one row per group, never one per conversation.
@@ -8,7 +8,7 @@ database, on SQLite and PostgreSQL alike: Python sees one row per group, never o
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta, tzinfo
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -28,7 +28,6 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from inbox import models as m
-from inbox.actions.assignments import HELD
 
 cv, asg = m.conversations.c, m.assignments.c
 
@@ -145,42 +144,6 @@ def grouped(base: Select[Any], v: Any, keys: dict[str, Any]) -> Select[Any]:
     return select(parts[0].union_all(*parts[1:]).subquery())
 
 
-# --- the tenant's local weekday and hour ---------------------------------------------------------
-
-
-def offsets(zone: tzinfo, start: datetime, end: datetime) -> list[tuple[datetime, int]]:
-    """The zone's UTC offsets over [start, end): (from when, seconds), first one from `start`. Zones
-    change offset on quarter hours, so stepping by 15 minutes finds every change (a 93-day period is
-    under 9,000 steps, run once per report)."""
-    out: list[tuple[datetime, int]] = []
-    t = start
-    while t < end:
-        off = int((t.astimezone(zone).utcoffset() or timedelta(0)).total_seconds())
-        if not out or out[-1][1] != off:
-            out.append((t, off))
-        t += timedelta(minutes=15)
-    return out or [(start, int((start.astimezone(zone).utcoffset() or timedelta(0)).total_seconds()))]
-
-
-def local_weekday_hour(
-    col: Any, dialect: str, zone_name: str, changes: Sequence[tuple[datetime, int]]
-) -> tuple[ColumnElement[int], ColumnElement[int]]:
-    """(weekday, hour) of a stored UTC time in the tenant's zone; weekday 0 is Sunday. PostgreSQL
-    knows the zone; SQLite does not, so the offsets in force over the period are spelled out."""
-    if dialect == "postgresql":
-        local = func.timezone(zone_name, func.timezone("UTC", col))
-        return cast(func.extract("dow", local), Integer), cast(func.extract("hour", local), Integer)
-    whens = [
-        (col < at(since), f"{off:+d} seconds")
-        for (since, _), (_, off) in zip(changes[1:], changes, strict=False)
-    ]
-    modifier: Any = (
-        case(*whens, else_=f"{changes[-1][1]:+d} seconds") if whens else f"{changes[0][1]:+d} seconds"
-    )
-    local = func.datetime(col, modifier)
-    return cast(func.strftime("%w", local), Integer), cast(func.strftime("%H", local), Integer)
-
-
 # --- time holding conversations -------------------------------------------------------------------
 
 
@@ -213,7 +176,9 @@ async def handling(
         return out
     held = (
         select(cv.assignee_id.label("agent"), func.coalesce(cv.held_since, cv.assigned_at).label("since"))
-        .where(cv.tenant_id == tenant_id, cv.status.in_(HELD), cv.assignee_id.is_not(None))
+        # models.HELD_NOW spells HELD as ix_conversations_held's predicate (a literal list: a bound
+        # one would not tell SQLite that the partial index applies).
+        .where(cv.tenant_id == tenant_id, text(m.HELD_NOW), cv.assignee_id.is_not(None))
         .subquery()
     )
     open_ = (
@@ -223,4 +188,4 @@ async def handling(
     )
     for agent_id, secs in await conn.execute(open_):
         out[agent_id] = out.get(agent_id, 0.0) + float(secs or 0)
-    return {k: round(v, 1) for k, v in out.items()}
+    return out  # unrounded: spans add up (inbox/report_cells.py)

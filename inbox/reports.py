@@ -3,8 +3,9 @@ and resolution times, per-agent performance (credited from the assignment histor
 as JSON or one CSV sheet.
 
 Owns the period rules and report definitions (the same ones as the live figures in inbox/figures.py).
-Reads only. Every figure is SQL, medians and p90 too (inbox/report_sql.py): Python handles one row
-per group, never one per conversation.
+Reads only. Every figure is SQL: the hours (inbox/report_rollup.py) and the running totals of the
+grouped figures (inbox/report_cells.py: medians and p90 from log-scale histograms, within 5% of the
+value + 1 s). Python handles one row per group and bucket, never one per conversation.
 """
 
 from __future__ import annotations
@@ -15,14 +16,13 @@ from collections import defaultdict
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import BigInteger, ColumnElement, and_, case, cast, func, literal, or_, select
+from sqlalchemy import and_, case, func, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from inbox import models as m
+from inbox import report_cells
 from inbox import report_rollup as rollup
-from inbox import report_sql as sql
 from inbox.errors import Invalid
-from inbox.figures import aware
 from inbox.routing_settings import RoutingSettings
 from inbox.serialize import iso
 
@@ -95,149 +95,20 @@ def period(
     return start, end
 
 
-def _hour_epoch(col: Any, dialect: str) -> ColumnElement[Any]:
-    """The UTC hour a timestamp falls in (stored timestamps are naive UTC), as seconds since the epoch:
-    an integer key like the others (text keys sort slowly under a database's collation)."""
-    if dialect == "postgresql":
-        return cast(func.extract("epoch", func.date_trunc("hour", col)), BigInteger)
-    return cast(func.strftime("%s", func.strftime("%Y-%m-%d %H:00:00", col)), BigInteger)
-
-
-def _key(kind: str, raw: int | None) -> Any:
-    """A grouping's key back from its integer (see report_sql.grouped)."""
-    if raw is None:
-        return None
-    if kind == "hour":
-        return datetime.fromtimestamp(int(raw), UTC)
-    return int(raw)
-
-
-async def _times(
-    conn: AsyncConnection, tenant_id: int, start: datetime, end: datetime
-) -> dict[str, dict[Any, dict[str, Any]]]:
-    """First response and resolution times (count, median, p90) overall, per agent, channel and
-    queue, and first response per hour: two window-function statements.
-
-    First responses are credited to the agent who sent the first reply (`first_responder_id`);
-    resolutions to the agent who resolved (`resolved_by_id`: the actor, else the holder, written with
-    the resolution; before the history: the assignee)."""
-    d = conn.dialect.name
-    # A first response is a message: last_message_at bounds it, and lets the list index narrow the scan.
-    responded = select(cv.id).where(
-        cv.tenant_id == tenant_id,
-        cv.last_message_at >= start,
-        cv.first_response_at >= start,
-        cv.first_response_at < end,
-    )
-    frt_keys = {
-        "all": literal(0),
-        "agent": cv.first_responder_id,
-        "channel": cv.channel_id,
-        "queue": cv.queue_id,
-        "hour": _hour_epoch(cv.first_response_at, d),
-    }
-    frt = (
-        responded,
-        sql.seconds_between(func.coalesce(cv.handed_off_at, cv.created_at), cv.first_response_at, d),
-        frt_keys,
-    )
-    resolved = select(cv.id).where(
-        cv.tenant_id == tenant_id, cv.status == "resolved", cv.resolved_at >= start, cv.resolved_at < end
-    )
-    res_keys = {
-        "all": literal(0),
-        "agent": func.coalesce(cv.resolved_by_id, cv.assignee_id),
-        "channel": cv.channel_id,
-        "queue": cv.queue_id,
-    }
-    res = (resolved, sql.seconds_between(cv.created_at, cv.resolved_at, d), res_keys)
-    out: dict[str, dict[Any, dict[str, Any]]] = defaultdict(dict)
-    for name, (base, v, keys) in (("frt", frt), ("res", res)):
-        for (kind, key), figures in (await sql.figures_by(conn, base, v, keys)).items():
-            out[f"{name}.{kind}"][_key(kind, key)] = figures
-    return out
-
-
-async def _hands(conn: AsyncConnection, tenant_id: int, start: datetime, end: datetime) -> dict[str, Any]:
-    """From the assignment history in the period: reassignments (a conversation taken from an agent
-    other than by resolving it: transfer, unassign, requeue, another agent), overall, by the agent it
-    was taken from, by queue and by channel, and who was given how many conversations."""
-    rows = and_(asg.tenant_id == tenant_id, asg.at >= start, asg.at < end)
-    taken = and_(
-        asg.from_agent_id.is_not(None),
-        asg.reason != "resolve",
-        or_(asg.to_agent_id.is_(None), asg.to_agent_id != asg.from_agent_id),
-    )
-    given = and_(asg.to_agent_id.is_not(None), asg.reason != "reopen")
-    totals = (
-        await conn.execute(
-            select(
-                func.sum(case((taken, 1), else_=0)),
-                func.count(func.distinct(case((taken, asg.conversation_id)))),
-                func.count(func.distinct(case((given, asg.conversation_id)))),
-            ).where(rows)
-        )
-    ).one()
-
-    # Who gave and lost how many, by queue and channel: one grouped pass, summed here per group.
-    is_taken, is_given = case((taken, 1), else_=0), case((given, 1), else_=0)
-    grouped = (
-        select(
-            asg.from_agent_id,
-            asg.to_agent_id,
-            asg.queue_id,
-            asg.channel_id,
-            func.sum(is_taken),
-            func.sum(is_given),
-        )
-        .where(rows, or_(taken, given))
-        .group_by(asg.from_agent_id, asg.to_agent_id, asg.queue_id, asg.channel_id)
-    )
-    away: dict[Any, int] = defaultdict(int)
-    got: dict[Any, int] = defaultdict(int)
-    by_queue: dict[Any, int] = defaultdict(int)
-    by_channel: dict[Any, int] = defaultdict(int)
-    for from_id, to_id, queue_id, channel_id, n_taken, n_given in await conn.execute(grouped):
-        n_taken, n_given = int(n_taken or 0), int(n_given or 0)
-        away[from_id] += n_taken
-        got[to_id] += n_given
-        by_queue[queue_id] += n_taken
-        by_channel[channel_id] += n_taken
-    reassigned, assigned = int(totals[1] or 0), int(totals[2] or 0)
-    return {
-        "reassignments": int(totals[0] or 0),
-        "reassigned_conversations": reassigned,
-        "assigned_conversations": assigned,
-        "reassignment_rate": round(reassigned / assigned, 3) if assigned else None,
-        "away_by_agent": away,
-        "given_by_agent": got,
-        "by_queue": by_queue,
-        "by_channel": by_channel,
-    }
-
-
-async def _heatmap(
-    conn: AsyncConnection, rows: Any, start: datetime, end: datetime, settings: RoutingSettings
-) -> list[dict[str, int]]:
+def _heatmap(hours: list[dict[str, Any]], settings: RoutingSettings) -> list[dict[str, int]]:
     """Conversations started and customer messages per weekday (0 = Sunday) and hour, in the
-    tenant's zone, from the hourly counts (an hour is placed by its start: exact for zones on whole
-    hours). Empty cells are left out."""
-    d = conn.dialect.name
-    changes = sql.offsets(settings.tz, start, end)
-    wd, hr = sql.local_weekday_hour(rows.c.hour, d, settings.timezone, changes)
-    new, inbound = (
-        case((rows.c.kind == "new", rows.c.n), else_=0),
-        case((rows.c.kind == "in", rows.c.n), else_=0),
-    )
-    q = (
-        select(wd, hr, func.sum(new), func.sum(inbound))
-        .where(rows.c.kind.in_(("new", "in")))
-        .group_by(wd, hr)
-        .order_by(wd, hr)
-    )
+    tenant's zone, from the hourly totals (one row per hour: an hour is placed by its start, exact for
+    zones on whole hours). Empty cells are left out."""
+    cells: dict[tuple[int, int], list[int]] = defaultdict(lambda: [0, 0])
+    for h in hours:
+        if h["conversations"] or h["messages_in"]:
+            local = h["hour"].astimezone(settings.tz)
+            cell = cells[(local.isoweekday() % 7, local.hour)]
+            cell[0] += h["conversations"]
+            cell[1] += h["messages_in"]
     return [
-        {"weekday": int(w), "hour": int(h), "conversations": int(c or 0), "messages_in": int(i or 0)}
-        for w, h, c, i in await conn.execute(q)
+        {"weekday": w, "hour": hr, "conversations": c, "messages_in": i}
+        for (w, hr), (c, i) in sorted(cells.items())
     ]
 
 
@@ -250,33 +121,30 @@ async def report(
     now: datetime | None = None,
 ) -> dict[str, Any]:
     now = now or m.utcnow()
-    # last_message_at starts at creation: the bound lets the list index narrow the scan.
-    created = and_(
-        cv.tenant_id == tenant_id, cv.last_message_at >= start, cv.created_at >= start, cv.created_at < end
-    )
-    # Counts of conversations and messages: hours folded by the rollup, the rest live (report_rollup).
-    rows = await rollup.counts(conn, tenant_id, start, end)
-    r = rows.c
-    hours: dict[datetime, dict[str, int]] = defaultdict(lambda: {"conversations": 0, "in": 0, "out": 0})
-    for h, kind, n in await conn.execute(select(r.hour, r.kind, func.sum(r.n)).group_by(r.hour, r.kind)):
-        hours[aware(h)]["conversations" if kind == "new" else kind] = int(n)
-    # The other groupings from one pass: a row per (kind, channel, queue, agent), summed here.
-    by_channel: dict[Any, dict[str, int]] = defaultdict(lambda: {"new": 0, "in": 0, "out": 0})
-    by_queue: dict[Any, int] = defaultdict(int)
-    agent_out: dict[Any, int] = defaultdict(int)
-    for kind, channel_id, queue_id, agent_id, n in await conn.execute(
-        select(r.kind, r.channel_id, r.queue_id, r.agent_id, func.sum(r.n)).group_by(
-            r.kind, r.channel_id, r.queue_id, r.agent_id
-        )
-    ):
-        by_channel[channel_id][kind] += int(n)
-        if kind == "new":
-            by_queue[queue_id or None] += int(n)
-        elif kind == "out" and agent_id:
-            agent_out[agent_id] += int(n)
-
-    times = await _times(conn, tenant_id, start, end)
-    hands = await _hands(conn, tenant_id, start, end)
+    # Per hour: hours folded by the rollup, the rest live (report_rollup).
+    hours = await rollup.hour_totals(conn, tenant_id, start, end)
+    cells = report_cells.by_figure(await report_cells.period(conn, tenant_id, start, end, settings.tz, now))
+    times = {
+        f"{name}.{kind}": report_cells.durations(cells, f"{name}.{kind}")
+        for name in ("frt", "res")
+        for kind in ("all", "agent", "channel", "queue")
+    }
+    by_queue, by_channel = report_cells.sums(cells, "new.queue"), report_cells.sums(cells, "new.channel")
+    msg_by_channel = {k: report_cells.sums(cells, f"{k}.channel") for k in ("in", "out")}
+    agent_out = report_cells.sums(cells, "out.agent")
+    taken, given = report_cells.sums(cells, "taken"), report_cells.sums(cells, "given.conv")
+    reassigned, assigned = int(report_cells.sums(cells, "taken.conv").get(0, 0)), int(given.get(0, 0))
+    hands: dict[str, Any] = {
+        "reassignments": int(taken.get(0, 0)),
+        "reassigned_conversations": reassigned,
+        "assigned_conversations": assigned,
+        "reassignment_rate": round(reassigned / assigned, 3) if assigned else None,
+        "away_by_agent": report_cells.sums(cells, "taken.agent"),
+        "given_by_agent": report_cells.sums(cells, "given.agent"),
+        "by_queue": report_cells.sums(cells, "taken.queue"),
+        "by_channel": report_cells.sums(cells, "taken.channel"),
+    }
+    held = report_cells.sums(cells, "held")
     none: dict[str, Any] = {"count": 0, "median_seconds": None, "p90_seconds": None}
 
     def timed(kind: str, key: Any) -> dict[str, Any]:
@@ -297,15 +165,16 @@ async def report(
             "messages_in": 0,
             "messages_out": 0,
             **timed("channel", r.id),
-            "reassignments": hands["by_channel"].get(r.id, 0),
+            "reassignments": int(hands["by_channel"].get(r.id, 0)),
         }
         for r in await conn.execute(
             select(ch.id, ch.name, ch.kind).where(ch.tenant_id == tenant_id).order_by(ch.id)
         )
     }
-    for channel_id, c in by_channel.items():
-        if channel_id in channels:
-            channels[channel_id].update(conversations=c["new"], messages_in=c["in"], messages_out=c["out"])
+    for channel_id, c in channels.items():
+        c["conversations"] = int(by_channel.get(channel_id, 0))
+        c["messages_in"] = int(msg_by_channel["in"].get(channel_id, 0))
+        c["messages_out"] = int(msg_by_channel["out"].get(channel_id, 0))
 
     queue_rows = [
         (q.id, q.name)
@@ -316,20 +185,21 @@ async def report(
             "queue_id": qid,
             "name": name,
             "conversations": 0,
-            **timed("queue", qid),
-            "reassignments": hands["by_queue"].get(qid, 0),
+            **timed("queue", qid or 0),  # 0: no queue, in the cells
+            "reassignments": int(hands["by_queue"].get(qid or 0, 0)),
         }
         for qid, name in [*queue_rows, (None, None)]  # None: conversations in no queue
     }
     for queue_id, n in by_queue.items():
-        (queues.get(queue_id) or queues[None])["conversations"] += n  # a queue deleted meanwhile
+        (queues.get(queue_id or None) or queues[None])["conversations"] += int(n)  # a queue deleted meanwhile
 
-    # Conversations that only the bot answered: its turns are counted on the conversation.
+    # Conversations that only the bot answered: its turns are counted on the conversation. Read
+    # through the index of the bot's conversations (the same predicate, spelled the same).
     bot_only = and_(cv.handed_off_at.is_(None), or_(cv.status == "bot", cv.bot_turns > 0))
-    conv_totals = (
+    bot_totals = (
         await conn.execute(
-            select(func.count(), func.count(cv.handed_off_at), func.sum(case((bot_only, 1), else_=0))).where(
-                created
+            select(func.count(cv.handed_off_at), func.sum(case((bot_only, 1), else_=0))).where(
+                cv.tenant_id == tenant_id, cv.created_at >= start, cv.created_at < end, text(m.BOT_TOUCHED)
             )
         )
     ).one()
@@ -340,34 +210,33 @@ async def report(
             )
         )
     ).scalar_one()
-    held = await sql.handling(conn, tenant_id, start, end, now)
     agents = [
         {
             "agent_id": a.id,
             "name": a.name,
             "role": a.role,
-            "assigned": hands["given_by_agent"].get(a.id, 0),
+            "assigned": int(hands["given_by_agent"].get(a.id, 0)),
             "messages_out": int(agent_out.get(a.id, 0)),
             **timed("agent", a.id),
-            "handling_seconds": held.get(a.id, 0.0),
-            "reassigned_away": hands["away_by_agent"].get(a.id, 0),
+            "handling_seconds": round(held.get(a.id, 0.0), 1),
+            "reassigned_away": int(hands["away_by_agent"].get(a.id, 0)),
         }
         for a in await conn.execute(
             select(ag.id, ag.name, ag.role).where(ag.tenant_id == tenant_id).order_by(ag.id)
         )
     ]
-    msg_in = sum(h["in"] for h in hours.values())
-    msg_out = sum(h["out"] for h in hours.values())
+    msg_in = sum(h["messages_in"] for h in hours)
+    msg_out = sum(h["messages_out"] for h in hours)
     return {
         "from": iso(start),
         "to": iso(end),
         "timezone": settings.timezone,
         "totals": {
-            "conversations": int(conv_totals[0]),
+            "conversations": int(sum(by_channel.values())),
             "messages_in": msg_in,
             "messages_out": msg_out,
-            "handed_off": int(conv_totals[1]),
-            "bot_only": int(conv_totals[2] or 0),
+            "handed_off": int(bot_totals[0]),
+            "bot_only": int(bot_totals[1] or 0),
             "sla_breached": int(breached),
             "reassignments": hands["reassignments"],
             "reassigned_conversations": hands["reassigned_conversations"],
@@ -378,32 +247,31 @@ async def report(
         "volume_by_hour": _series(hours, start, end),
         # Hours with first responses only (the inbox's supervisor chart draws it over the volume).
         "first_response_by_hour": [
-            {"hour": iso(at), "count": v["count"], "median_seconds": v["median_seconds"]}
-            for at, v in sorted(times["frt.hour"].items())
+            {
+                "hour": iso(h["hour"]),
+                "count": h["first_responses"],
+                "median_seconds": h["first_response_median"],
+            }
+            for h in hours
+            if h["first_responses"]
         ],
         "by_channel": list(channels.values()),
         "by_queue": list(queues.values()),
-        "heatmap": await _heatmap(conn, rows, start, end, settings),
+        "heatmap": _heatmap(hours, settings),
         "first_response": times["frt.all"].get(0, none),
         "resolution": times["res.all"].get(0, none),
         "agents": agents,
     }
 
 
-def _series(hours: dict[datetime, dict[str, int]], start: datetime, end: datetime) -> list[dict[str, Any]]:
+def _series(rows: list[dict[str, Any]], start: datetime, end: datetime) -> list[dict[str, Any]]:
     """Every hour of the period, empty ones included (a chart needs the gaps)."""
+    hours = {r["hour"]: r for r in rows}
     out = []
     at = start.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
     while at < end:
-        h = hours.get(at, {"conversations": 0, "in": 0, "out": 0})
-        out.append(
-            {
-                "hour": iso(at),
-                "conversations": h["conversations"],
-                "messages_in": h["in"],
-                "messages_out": h["out"],
-            }
-        )
+        h = hours.get(at, {"conversations": 0, "messages_in": 0, "messages_out": 0})
+        out.append({"hour": iso(at), **{k: h[k] for k in ("conversations", "messages_in", "messages_out")}})
         at += timedelta(hours=1)
     return out
 
