@@ -384,13 +384,15 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--postgres-url")
     s.add_argument(
         "--only",
-        choices=["outbound", "metrics", "automations", "growth"],
+        choices=["outbound", "metrics", "automations", "growth", "scaleout"],
         help=(
             "one phase alone (with its setup); metrics: ingest with metrics on and off, A/B; "
             "automations: due reminders drained, ingest beside; growth: ingest and lists beside a "
-            "seeded tenant"
+            "seeded tenant; scaleout: ingest with `serve --workers 1` and 2, latency across processes "
+            "(PostgreSQL and Redis)"
         ),
     )
+    s.add_argument("--redis-url", help="--only scaleout: the Redis to use (default INBOX_TEST_REDIS_URL)")
     s.add_argument("--rounds", type=int, default=3, help="--only metrics: A/B rounds (default 3)")
     s.set_defaults(fn=cmd_bench)
 
