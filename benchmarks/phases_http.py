@@ -150,6 +150,7 @@ async def ingest(
         # how busy the whole machine was: near 1.0 means every core was taken, by us or others.
         "server_cpu_us_per_webhook": round(cpu / max(timed["sent"], 1) * 1e6),
         "machine_busy": round((busy - busy0) / max(all_ - all0, 1e-9), 2),
+        "sent": timed["sent"],
         "accepted": accepted,
         "committed": committed,
         "non_200": {k: v for k, v in {**warm["statuses"], **timed["statuses"]}.items() if k != "200"},

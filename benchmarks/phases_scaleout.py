@@ -113,7 +113,21 @@ async def _ingest(p: Profile, prod: Product, redis_url: str, workers: int) -> di
         if workers > 1 and len(procs.descendants(srv.pid)) != workers:
             raise procs.BenchError(f"inbox serve --workers {workers} runs {procs.descendants(srv.pid)}")
         out = await phases_http.ingest(p, prod, srv, meter=CpuMeter(srv, prod))
-    out["cpu"]["load_generator"] = out["generator_cpu"]
+    cpu = out["cpu"]
+    cpu["load_generator"] = out["generator_cpu"]
+    # CPU per webhook, by party: a figure that holds better than webhooks/s on a box shared with
+    # other work, and what this box's cores could do if the run had them all (`ceiling`).
+    c, per = cpu["cores"], cpu["seconds"] / max(out["sent"], 1) * 1e6
+    parts = {
+        "inbox_serve": sum(c["inbox_serve"].values()),
+        "postgres": c["postgres_backends_this_database"],
+        "redis": c["redis_server"],
+        "load_generator": cpu["load_generator"],
+    }
+    cpu["us_per_webhook"] = {k: round(v * per) for k, v in parts.items()}
+    total = sum(cpu["us_per_webhook"].values())
+    cpu["us_per_webhook"]["total"] = total
+    cpu["ceiling_rps"] = round((os.cpu_count() or 1) * 1e6 / total) if total else None
     return out
 
 
@@ -141,9 +155,11 @@ async def scaleout(
         double = await _ingest(p, two, redis_url, 2)
         progress(f"scale-out: end-to-end latency across processes, {RATE} webhooks/s ...")
         across = await _e2e_across(p, two)
+    ceilings = [run["cpu"]["ceiling_rps"] for run in (single, double)]
     return {
         "ingest_rps": {"1": single["rps"], "2": double["rps"]},
         "ratio": round(double["rps"] / single["rps"], 2) if single["rps"] else None,
+        "ceiling_ratio": round(ceilings[1] / ceilings[0], 2) if all(ceilings) else None,
         "ingest": {"1": single, "2": double},
         "e2e_across_processes": across,
     }
@@ -207,6 +223,8 @@ def table_rows(
 
 def cpu_lines(r: dict[str, Any]) -> list[str]:
     """Where the CPU went in each timed scale-out ingest, in cores (of `nproc`)."""
+    from benchmarks.run import _fmt
+
     out = r["detail"].get("scaleout")
     if not out:
         return []
@@ -214,10 +232,14 @@ def cpu_lines(r: dict[str, Any]) -> list[str]:
     for n, ing in out["ingest"].items():
         c = ing["cpu"]["cores"]
         servers = ", ".join(f"{pid} {v}" for pid, v in c["inbox_serve"].items())
+        per = ", ".join(f"{k} {v}" for k, v in ing["cpu"]["us_per_webhook"].items())
         lines.append(
             f"- scale-out `--workers {n}`, cores during the timed ingest: inbox serve ({servers}), "
             f"PostgreSQL backends of its database {c['postgres_backends_this_database']} (whole server "
             f"{c['postgres_whole_server']}), Redis {c['redis_server']}, load generator "
-            f"{ing['cpu']['load_generator']}; machine busy {ing['cpu']['machine_busy']}"
+            f"{ing['cpu']['load_generator']}; machine busy {ing['cpu']['machine_busy']}. CPU per webhook "
+            f"(us): {per}; all {r['machine']['nproc']} cores would do "
+            f"{_fmt(ing['cpu']['ceiling_rps'], '/s')}"
         )
+    lines.append(f"- scale-out: ratio of those ceilings, 2 processes / 1: {_fmt(out['ceiling_ratio'], 'x')}")
     return lines
