@@ -45,8 +45,18 @@ async def redis_reachable(url: str) -> str | None:
         await client.aclose()
 
 
+# What this database's active backends are doing, sampled (pg_stat_activity): waiting on a lock
+# (the tenant's sequence row: one tenant's commits are serialized), on WAL, or running (no wait).
+_ACTIVE = """SELECT coalesce(wait_event_type || ':' || wait_event, 'running') AS what, count(*) AS n
+FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND state = 'active'
+GROUP BY 1"""
+_COMMITS = "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()"
+SAMPLE_EVERY = 0.02
+
+
 class CpuMeter:
-    """Cores used during the timed ingest, by process: `phases_http.Meter`."""
+    """During the timed ingest (`phases_http.Meter`): cores used by process, PostgreSQL's commits,
+    and what its active backends were doing, sampled."""
 
     def __init__(self, server: procs.Server, prod: Product) -> None:
         self.server = server
@@ -54,6 +64,28 @@ class CpuMeter:
         self.t0 = 0.0
         self.cpu0: dict[int, float] = {}
         self.busy0 = (0.0, 0.0)
+        self.commits0 = 0
+        self.waits: dict[str, int] = {}
+        self.samples = 0
+        self.sampler: asyncio.Task[None] | None = None
+
+    async def _sample(self) -> None:
+        conn = await procs.pg_connect(self.prod.url)
+        try:
+            while True:
+                self.samples += 1
+                for row in await conn.fetch(_ACTIVE):
+                    self.waits[row["what"]] = self.waits.get(row["what"], 0) + int(row["n"])
+                await asyncio.sleep(SAMPLE_EVERY)
+        finally:
+            await conn.close()
+
+    async def _commits(self) -> int:
+        conn = await procs.pg_connect(self.prod.url)
+        try:
+            return int(await conn.fetchval(_COMMITS))
+        finally:
+            await conn.close()
 
     async def _backends(self) -> list[int]:
         conn = await procs.pg_connect(self.prod.url)
@@ -78,11 +110,20 @@ class CpuMeter:
         self.backends0 = await self._backends()
         self.cpu0 = procs.cpu_by_pid([p for group in pids.values() for p in group])
         self.busy0 = procs.machine_busy()
+        self.commits0 = await self._commits()
+        self.sampler = asyncio.create_task(self._sample())
         self.t0 = time.monotonic()
 
     async def stop(self) -> dict[str, Any]:
         elapsed = time.monotonic() - self.t0
         busy, all_ = procs.machine_busy()
+        if self.sampler is not None:
+            self.sampler.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.sampler
+        # Backends report their counts to the statistics at most once a second.
+        await asyncio.sleep(1.2)
+        commits = await self._commits() - self.commits0
         pids = self._pids()
         backends = set(self.backends0) | set(await self._backends())
         now = procs.cpu_by_pid([p for group in pids.values() for p in group])
@@ -101,6 +142,12 @@ class CpuMeter:
                 "redis_server": cores(pids["redis"]),
             },
             "machine_busy": round((busy - self.busy0[0]) / max(all_ - self.busy0[1], 1e-9), 2),
+            "postgres_commits": commits,
+            # Per sample: how many backends were active, on average, and doing what.
+            "postgres_active": {
+                what: round(n / max(self.samples, 1), 2)
+                for what, n in sorted(self.waits.items(), key=lambda kv: -kv[1])
+            },
         }
 
 
@@ -125,6 +172,7 @@ async def _ingest(p: Profile, prod: Product, redis_url: str, workers: int) -> di
         "load_generator": cpu["load_generator"],
     }
     cpu["us_per_webhook"] = {k: round(v * per) for k, v in parts.items()}
+    cpu["webhooks_per_commit"] = round(out["sent"] / max(cpu["postgres_commits"], 1), 1)
     total = sum(cpu["us_per_webhook"].values())
     cpu["us_per_webhook"]["total"] = total
     cpu["ceiling_rps"] = round((os.cpu_count() or 1) * 1e6 / total) if total else None
@@ -233,13 +281,15 @@ def cpu_lines(r: dict[str, Any]) -> list[str]:
         c = ing["cpu"]["cores"]
         servers = ", ".join(f"{pid} {v}" for pid, v in c["inbox_serve"].items())
         per = ", ".join(f"{k} {v}" for k, v in ing["cpu"]["us_per_webhook"].items())
+        active = ", ".join(f"{k} {v}" for k, v in ing["cpu"]["postgres_active"].items())
         lines.append(
             f"- scale-out `--workers {n}`, cores during the timed ingest: inbox serve ({servers}), "
             f"PostgreSQL backends of its database {c['postgres_backends_this_database']} (whole server "
             f"{c['postgres_whole_server']}), Redis {c['redis_server']}, load generator "
             f"{ing['cpu']['load_generator']}; machine busy {ing['cpu']['machine_busy']}. CPU per webhook "
             f"(us): {per}; all {r['machine']['nproc']} cores would do "
-            f"{_fmt(ing['cpu']['ceiling_rps'], '/s')}"
+            f"{_fmt(ing['cpu']['ceiling_rps'], '/s')}. {ing['cpu']['webhooks_per_commit']} webhooks per "
+            f"PostgreSQL commit; its active backends, on average: {active or 'none seen'}"
         )
     lines.append(f"- scale-out: ratio of those ceilings, 2 processes / 1: {_fmt(out['ceiling_ratio'], 'x')}")
     return lines
