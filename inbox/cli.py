@@ -393,7 +393,7 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     s.add_argument("--redis-url", help="--only scaleout: the Redis to use (default INBOX_TEST_REDIS_URL)")
-    s.add_argument("--rounds", type=int, default=3, help="--only metrics: A/B rounds (default 3)")
+    s.add_argument("--rounds", type=int, default=3, help="--only metrics, scaleout: A/B rounds (default 3)")
     s.set_defaults(fn=cmd_bench)
 
     # Operations (issue 19 items 9, 10): backup, restore, demo live in a module of their own.

@@ -162,7 +162,7 @@ def test_bench_only_scaleout_measures_one_and_two_processes() -> None:
         assert r["notes"] == ["scale-out: not measured (needs PostgreSQL: --postgres-url or "
                               "INBOX_TEST_DATABASE_URL, reachable)"], r["notes"]  # fmt: skip
         pytest.skip("PostgreSQL and Redis needed for the measurement itself")
-    r = _bench("--only", "scaleout", "--database", "postgresql", "--postgres-url", PG_URL)
+    r = _bench("--only", "scaleout", "--rounds", "2", "--database", "postgresql", "--postgres-url", PG_URL)
     assert r["notes"] == [], r["notes"]
     out = r["detail"]["scaleout"]
     for n in ("1", "2"):
@@ -171,6 +171,7 @@ def test_bench_only_scaleout_measures_one_and_two_processes() -> None:
         servers = ingest["cpu"]["cores"]["inbox_serve"]
         assert len(servers) == int(n) + (n == "2")  # the supervisor beside its two children
         assert ingest["cpu"]["us_per_webhook"]["total"] > 0
+    assert [x["round"] for x in out["rounds"]] == [1, 2] and all(x["verified"] for x in out["rounds"])
     assert r["scaleout_ratio"] == out["ratio"] > 0
     across = out["e2e_across_processes"]
     assert across["deliveries"] == across["expected"] > 0 and across["missed"] == across["duplicates"] == 0
