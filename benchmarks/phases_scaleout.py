@@ -276,11 +276,9 @@ async def run(bench: Run, dbs: list[str], pg_url: str | None, notificame_url: st
 
 
 def table_rows(
-    r: dict[str, Any], met: Callable[[str], str], targets: dict[str, str]
+    r: dict[str, Any], met: Callable[[str], str], targets: dict[str, str], _fmt: Callable[..., str]
 ) -> list[tuple[str, ...]]:
-    """The two rows of the bench table."""
-    from benchmarks.run import _fmt
-
+    """The two rows of the bench table (`_fmt`: run.py's number format)."""
     rps = r["scaleout_ingest_rps"] or {}
     lat = r["e2e_across_processes_ms"]
     return [
@@ -293,10 +291,8 @@ def table_rows(
     ]  # fmt: skip
 
 
-def cpu_lines(r: dict[str, Any]) -> list[str]:
+def cpu_lines(r: dict[str, Any], _fmt: Callable[..., str]) -> list[str]:
     """Where the CPU went in each timed scale-out ingest, in cores (of `nproc`)."""
-    from benchmarks.run import _fmt
-
     out = r["detail"].get("scaleout")
     if not out:
         return []

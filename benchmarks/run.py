@@ -486,12 +486,12 @@ def table(r: dict[str, Any]) -> str:
         ("outbound replies drained by the outbox", _fmt(r["outbound_rps"], " replies/s"), "", "", "", ""),
         reminders("sqlite", "SQLite"),
         reminders("postgresql", "PostgreSQL"),
-        *phases_scaleout.table_rows(r, met, TARGETS),
+        *phases_scaleout.table_rows(r, met, TARGETS, _fmt),
     ]  # fmt: skip
     lines = _markdown(rows)
     lines.append("")
     lines.append(_machine(r) + f" Realtime and outbound on {r['detail'].get('realtime_database', '-')}.")
-    lines += phases_scaleout.cpu_lines(r)
+    lines += phases_scaleout.cpu_lines(r, _fmt)
     lines += [f"- {note}" for note in r["notes"]]
     lines += growth_table(r.get("growth") or {})
     return "\n".join(lines)

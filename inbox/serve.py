@@ -1,5 +1,5 @@
 """`inbox serve`: migrate, bootstrap the first tenant on an empty database, run uvicorn (one process,
-or N on one socket under inbox/supervise.py).
+or N on one socket: inbox/supervise.py).
 
 Owns the start-up order: refusals first, then migrations and first-run bootstrap once, then serving.
 """
@@ -7,13 +7,8 @@ Owns the start-up order: refusals first, then migrations and first-run bootstrap
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
-import socket
 import sys
-from typing import Any
-
-import uvicorn
 
 from inbox.config import Settings
 
@@ -54,44 +49,6 @@ def check(settings: Settings, processes: int) -> None:
         )
 
 
-def config(app: Any, settings: Settings, host: str, port: int) -> uvicorn.Config:
-    return uvicorn.Config(
-        app,
-        host=host,
-        port=port,
-        log_level=settings.log_level,
-        access_log=settings.log_level in ("debug", "info"),
-        # Browsers ask for per-message deflate by default; for our small frames it doubles memory
-        # per socket and halves the delivery rate (PERFORMANCE.md), so it stays off.
-        ws_per_message_deflate=False,
-        lifespan="on",
-        timeout_graceful_shutdown=5,
-    )
-
-
-def tune_gc() -> None:
-    """Everything loaded so far lives as long as the process: the cyclic collector stops scanning it,
-    and collects young objects every 20,000 allocations instead of 700. Under load the default ran a
-    collection every few requests (measured: 15-20% more webhooks/s with this). Pauses, measured over
-    20,000-70,000 ingested webhooks: young collections up to 15 ms, no full one; with the defaults,
-    full collections of the unfrozen heap took 60-75 ms every ~5,000 webhooks. Before a fork it also
-    keeps the imported code's pages shared between the children (no refcount-free GC writes)."""
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(20_000, 50, 100)
-
-
-def run_server(settings: Settings, host: str, port: int, sock: socket.socket | None = None) -> bool:
-    """One uvicorn server in this process (on `sock` when given, bound by the parent); False when
-    the app did not start (its lifespan failed)."""
-    from inbox.app import create_app
-
-    server = uvicorn.Server(config(create_app(settings), settings, host, port))
-    tune_gc()
-    server.run(sockets=None if sock is None else [sock])
-    return server.started
-
-
 def serve(settings: Settings, *, host: str, port: int, processes: int | None = None) -> int:
     """Returns the exit status (0: stopped by a signal, gracefully)."""
     n = settings.processes if processes is None else processes
@@ -117,9 +74,8 @@ def serve(settings: Settings, *, host: str, port: int, processes: int | None = N
     # Held while serving, so that `inbox restore` refuses to replace the file under a live server.
     # A shared flock: several processes (and forked children, which inherit it) hold it together.
     with serving(settings):
-        if n == 1:
-            uvicorn_started = run_server(settings, host, port)
-            return 0 if uvicorn_started else 3
-        from inbox.supervise import Supervisor
+        from inbox.supervise import Supervisor, run_server
 
+        if n == 1:
+            return 0 if run_server(settings, host, port) else 3
         return Supervisor(settings, host, port, n).run()
