@@ -265,3 +265,11 @@ def test_several_workers_without_a_shared_bus_are_refused(tmp_path: Path) -> Non
     finally:
         proc.terminate()
         proc.wait(30)
+
+
+def test_inbox_workers_is_read_and_checked(tmp_path: Path) -> None:
+    assert Settings.from_env({"INBOX_WORKERS": "3"}, dotenv=tmp_path / "none").processes == 3
+    assert Settings.from_env({}, dotenv=tmp_path / "none").processes == 1
+    for bad in ("0", "-1", "two", "1.5"):
+        with pytest.raises(ValueError, match="INBOX_WORKERS must be a whole number of processes, 1 or more"):
+            Settings.from_env({"INBOX_WORKERS": bad}, dotenv=tmp_path / "none")
