@@ -12,7 +12,7 @@ import os
 import signal
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from benchmarks import procs
 from benchmarks.payloads import Target, http_post, sender
@@ -107,7 +107,16 @@ def ingest_cap(p: Profile) -> int:
     return int((p.ingest_seconds + p.warmup_seconds) * p.ingest_cap_per_second)
 
 
-async def ingest(p: Profile, prod: Product, server: procs.Server, again: int = 0) -> dict[str, Any]:
+class Meter(Protocol):
+    """Figures taken around the timed part of an ingest (the scale-out phase's CPU by process)."""
+
+    async def start(self) -> None: ...
+    async def stop(self) -> dict[str, Any]: ...
+
+
+async def ingest(
+    p: Profile, prod: Product, server: procs.Server, again: int = 0, meter: Meter | None = None
+) -> dict[str, Any]:
     """Known customers first (untimed: they make the 'known' part of the mix and warm the server),
     then the timed mix of known and new customers. Committed rows must equal the 200s.
     `again`: the n-th repeat on the same database (the growth phase): the known customers wrote
@@ -121,11 +130,14 @@ async def ingest(p: Profile, prod: Product, server: procs.Server, again: int = 0
     cpu0, (busy0, all0) = server.cpu_seconds(), procs.machine_busy()
     if os.environ.get("INBOX_BENCH_PROFILE"):
         os.kill(server.pid, signal.SIGUSR1)
+    if meter is not None:
+        await meter.start()
     timed = await procs.loadgen(
         ingest_spec(p, prod, port, f"ingest{again or ''}", 11 + again, len(prod.known) + again * cap),
         p.ingest_seconds + p.warmup_seconds + 120,
     )
     cpu, (busy, all_) = server.cpu_seconds() - cpu0, procs.machine_busy()
+    metered = {} if meter is None else {"cpu": await meter.stop()}
     if os.environ.get("INBOX_BENCH_PROFILE"):
         os.kill(server.pid, signal.SIGUSR2)
     accepted = warm["ok"] + timed["ok"]
@@ -134,16 +146,18 @@ async def ingest(p: Profile, prod: Product, server: procs.Server, again: int = 0
         "rps": timed["rps"],
         "latency_ms": timed["latency_ms"],
         "generator_cpu": timed["generator_cpu"],
-        # Server CPU per webhook (its one process; the database's own processes not included), and
+        # Server CPU per webhook (its processes; the database's own processes not included), and
         # how busy the whole machine was: near 1.0 means every core was taken, by us or others.
         "server_cpu_us_per_webhook": round(cpu / max(timed["sent"], 1) * 1e6),
         "machine_busy": round((busy - busy0) / max(all_ - all0, 1e-9), 2),
+        "sent": timed["sent"],
         "accepted": accepted,
         "committed": committed,
         "non_200": {k: v for k, v in {**warm["statuses"], **timed["statuses"]}.items() if k != "200"},
         "errors": warm["errors"] + timed["errors"],
         "verified": committed == accepted and not timed["errors"] and timed["ok"] == timed["sent"],
         "exhausted": timed["sent"] >= cap,
+        **metered,
     }
 
 

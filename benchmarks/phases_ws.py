@@ -151,11 +151,15 @@ async def ws_available(port: int, token: str) -> str | None:
         await c.close()
 
 
-async def e2e(p: Profile, prod: Product, server: procs.Server) -> dict[str, Any]:
+async def e2e(
+    p: Profile, prod: Product, server: procs.Server, post_port: int | None = None
+) -> dict[str, Any]:
     """Open-loop webhooks at each rate from customers whose conversations are assigned to the agents;
     latency from the POST leaving the client to message.created at each socket that should get it
-    (every supervisor, and the assigned agent)."""
+    (every supervisor, and the assigned agent). `post_port`: webhooks go to another server than the
+    one holding the sockets (across processes, through the shared bus: the scale-out phase)."""
     assert prod.db is not None
+    webhook_port = post_port or server.port
     db, tid = prod.db, prod.tenant_id
     sups = await db.agents(tid, "supervisor", p.e2e_supervisors, tag="e2e")
     agents = await db.agents(tid, "agent", p.e2e_agents, tag="e2e")
@@ -184,7 +188,7 @@ async def e2e(p: Profile, prod: Product, server: procs.Server) -> dict[str, Any]
         await procs.loadgen(
             {
                 "mode": "open",
-                "port": server.port,
+                "port": webhook_port,
                 "targets": [t.to_json() for t in prod.targets],
                 "run_id": "e2e-warm",
                 "rate": p.e2e_rates[0],
@@ -201,7 +205,7 @@ async def e2e(p: Profile, prod: Product, server: procs.Server) -> dict[str, Any]
             picks = [chosen[rng.randrange(need)] for _ in range(count)]
             spec = {
                 "mode": "open",
-                "port": server.port,
+                "port": webhook_port,
                 "targets": [t.to_json() for t in prod.targets],
                 "run_id": f"e2e{rate}",
                 "rate": rate,

@@ -52,6 +52,46 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def descendants(pid: int) -> list[int]:
+    """The live children of `pid`, theirs, and so on (`inbox serve --workers N`'s servers)."""
+    found: list[int] = []
+    todo = [pid]
+    while todo:
+        for task in _listdir(f"/proc/{todo.pop()}/task"):
+            with contextlib.suppress(OSError):
+                kids = [int(c) for c in Path(task, "children").read_text().split()]
+                found += kids
+                todo += kids
+    return found
+
+
+def _listdir(path: str) -> list[Path]:
+    try:
+        return list(Path(path).iterdir())
+    except OSError:
+        return []
+
+
+def cpu_by_pid(pids: Sequence[int]) -> dict[int, float]:
+    """CPU seconds so far of each process still there."""
+    out: dict[int, float] = {}
+    for pid in pids:
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            out[pid] = cpu_seconds(pid)
+    return out
+
+
+def pids_named(name: str) -> list[int]:
+    """Processes whose command is `name` (postgres, redis-server): on this box, whoever runs them."""
+    found = []
+    for d in _listdir("/proc"):
+        if d.name.isdigit():
+            with contextlib.suppress(OSError):
+                if (d / "comm").read_text().strip() == name:
+                    found.append(int(d.name))
+    return found
+
+
 def machine_busy() -> tuple[float, float]:
     """(busy, total) CPU seconds of the whole machine so far, from /proc/stat."""
     ticks = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
@@ -106,7 +146,8 @@ class Server:
         return rss_kib(self.pid)
 
     def cpu_seconds(self) -> float:
-        return cpu_seconds(self.pid)
+        """The server's CPU so far, its child processes' included (`--workers N`)."""
+        return sum(cpu_by_pid([self.pid, *descendants(self.pid)]).values())
 
     async def start(self, health_path: str | None = None, within: float = 60) -> Server:
         self.proc = await asyncio.create_subprocess_exec(

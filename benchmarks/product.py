@@ -106,11 +106,13 @@ class Product:
         finally:
             await rt.stop()
 
-    def server(self, counts: Path | None = None) -> procs.Server:
-        """`inbox serve`; with `counts`, its database work is counted into that file (and profiled
-        too under INBOX_BENCH_PROFILE: benchmarks/counted.py)."""
+    def server(self, counts: Path | None = None, workers: int = 1) -> procs.Server:
+        """`inbox serve` (`--workers N` for N > 1); with `counts`, its database work is counted into
+        that file (and profiled too under INBOX_BENCH_PROFILE: benchmarks/counted.py)."""
         port = procs.free_port()
         argv = procs.python("inbox.cli", "serve", "--host", "127.0.0.1", "--port", str(port))
+        if workers > 1:
+            argv += ["--workers", str(workers)]
         if counts is not None:
             argv = procs.python("benchmarks.counted", str(counts), *argv[3:])
         elif out := os.environ.get("INBOX_BENCH_PROFILE"):  # a directory (see benchmarks/profiled.py)
@@ -119,8 +121,8 @@ class Product:
         return procs.Server(argv, port, self.env)
 
     @contextlib.asynccontextmanager
-    async def serving(self, counts: Path | None = None) -> AsyncIterator[procs.Server]:
-        async with procs.running(self.server(counts), "/healthz") as srv:
+    async def serving(self, counts: Path | None = None, workers: int = 1) -> AsyncIterator[procs.Server]:
+        async with procs.running(self.server(counts, workers), "/healthz") as srv:
             yield srv
 
     async def close(self) -> None:

@@ -19,7 +19,7 @@ class Profile:
     ingest_cap_per_second: int = 8000
     known_contacts: int = 2000
     e2e_seconds: float = 6.0
-    e2e_rates: tuple[int, int] = (200, 500)
+    e2e_rates: tuple[int, ...] = (200, 500)
     e2e_supervisors: int = 10
     e2e_agents: int = 90
     e2e_conversations_per_agent: int = 5

@@ -24,7 +24,16 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from benchmarks import growth, metrics_ab, phases_automations, phases_http, phases_search, phases_ws, procs
+from benchmarks import (
+    growth,
+    metrics_ab,
+    phases_automations,
+    phases_http,
+    phases_scaleout,
+    phases_search,
+    phases_ws,
+    procs,
+)
 from benchmarks.payloads import Target
 from benchmarks.product import Product, product
 from benchmarks.profile import Profile, pick
@@ -38,6 +47,8 @@ TARGETS = {
     "fanout": "<= 1.5x bare",
     "reminders_ingest_ratio_sqlite": ">= 0.90 (ingest draining / alone)",
     "reminders_ingest_ratio_postgresql": ">= 0.90 (ingest draining / alone)",
+    "scaleout_ratio": ">= 1.6 (2 processes / 1)",
+    "e2e_across_p99_200": "< 50 ms",
 }
 
 
@@ -104,6 +115,11 @@ class Run:
             "reminders_runs_per_second_postgresql": None,
             "reminders_ingest_ratio_sqlite": None,
             "reminders_ingest_ratio_postgresql": None,
+            # `--only scaleout`: ingest with 1 and 2 server processes (PostgreSQL + Redis), and
+            # latency with webhooks and sockets on different processes.
+            "scaleout_ingest_rps": None,
+            "scaleout_ratio": None,
+            "e2e_across_processes_ms": None,
             "detail": {},
             "notes": self.notes,
         }
@@ -158,6 +174,9 @@ class Run:
             if only == "metrics":  # its own rounds of baselines and ingest runs (metrics_ab.py)
                 order: list[str] = [db for db in ("postgresql", "sqlite") if db in dbs]
                 await metrics_ab.run(self, order, pg_url, f"http://127.0.0.1:{fake_port}", sample)
+                dbs = []
+            elif only == "scaleout":  # its own products, PostgreSQL + Redis (phases_scaleout.py)
+                await phases_scaleout.run(self, dbs, pg_url, f"http://127.0.0.1:{fake_port}")
                 dbs = []
             bare = (
                 None
@@ -375,6 +394,8 @@ class Run:
             "fanout": (ratio(r["fanout_ms"], r["bare_fanout_ms"]), lambda v: v <= 1.5),
             "reminders_ingest_ratio_sqlite": (r["reminders_ingest_ratio_sqlite"], lambda v: v >= 0.9),
             "reminders_ingest_ratio_postgresql": (r["reminders_ingest_ratio_postgresql"], lambda v: v >= 0.9),
+            "scaleout_ratio": (r["scaleout_ratio"], lambda v: v >= 1.6),
+            "e2e_across_p99_200": ((r["e2e_across_processes_ms"] or {}).get("p99"), lambda v: v < 50),
         }
         return {
             k: {"value": v, "target": TARGETS[k], "met": None if v is None else bool(ok(v))}
@@ -465,10 +486,12 @@ def table(r: dict[str, Any]) -> str:
         ("outbound replies drained by the outbox", _fmt(r["outbound_rps"], " replies/s"), "", "", "", ""),
         reminders("sqlite", "SQLite"),
         reminders("postgresql", "PostgreSQL"),
+        *phases_scaleout.table_rows(r, met, TARGETS, _fmt),
     ]  # fmt: skip
     lines = _markdown(rows)
     lines.append("")
     lines.append(_machine(r) + f" Realtime and outbound on {r['detail'].get('realtime_database', '-')}.")
+    lines += phases_scaleout.cpu_lines(r, _fmt)
     lines += [f"- {note}" for note in r["notes"]]
     lines += growth_table(r.get("growth") or {})
     return "\n".join(lines)

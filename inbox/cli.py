@@ -233,9 +233,14 @@ def cmd_queue(args: argparse.Namespace, settings: Settings) -> None:
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> None:
-    from inbox.serve import serve
+    from inbox.serve import ServeError, serve
 
-    serve(settings, host=args.host, port=args.port)
+    try:
+        status = serve(settings, host=args.host, port=args.port, processes=args.workers)
+    except ServeError as exc:
+        raise CliError(str(exc)) from None
+    if status:
+        raise SystemExit(status)
 
 
 def cmd_bench(args: argparse.Namespace, settings: Settings) -> None:
@@ -254,6 +259,12 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("serve", help="run the server (migrates first)")
     s.add_argument("--host", default="127.0.0.1")
     s.add_argument("--port", type=int, default=8000)
+    s.add_argument(
+        "--workers",
+        type=int,
+        help="server processes on this host:port (default INBOX_WORKERS, else 1); more than 1 needs "
+        "INBOX_BROADCAST_URL=redis://...",
+    )
     s.set_defaults(fn=cmd_serve)
 
     s = sub.add_parser("migrate", help="apply migrations and exit")
@@ -373,14 +384,16 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--postgres-url")
     s.add_argument(
         "--only",
-        choices=["outbound", "metrics", "automations", "growth"],
+        choices=["outbound", "metrics", "automations", "growth", "scaleout"],
         help=(
             "one phase alone (with its setup); metrics: ingest with metrics on and off, A/B; "
             "automations: due reminders drained, ingest beside; growth: ingest and lists beside a "
-            "seeded tenant"
+            "seeded tenant; scaleout: ingest with `serve --workers 1` and 2, latency across processes "
+            "(PostgreSQL and Redis)"
         ),
     )
-    s.add_argument("--rounds", type=int, default=3, help="--only metrics: A/B rounds (default 3)")
+    s.add_argument("--redis-url", help="--only scaleout: the Redis to use (default INBOX_TEST_REDIS_URL)")
+    s.add_argument("--rounds", type=int, default=3, help="--only metrics, scaleout: A/B rounds (default 3)")
     s.set_defaults(fn=cmd_bench)
 
     # Operations (issue 19 items 9, 10): backup, restore, demo live in a module of their own.
@@ -393,9 +406,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
-    settings = Settings.from_env()
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
+        settings = Settings.from_env()
         args.fn(args, settings)
     except (ActionError, CliError) as exc:
         msg = exc.message if isinstance(exc, ActionError) else str(exc)

@@ -22,6 +22,16 @@ def _env(name: str, default: str, source: dict[str, str]) -> str:
     return default if value is None or value == "" else value
 
 
+def _processes(value: str) -> int:
+    try:
+        n = int(value)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise ValueError(f"INBOX_WORKERS must be a whole number of processes, 1 or more (got {value!r})")
+    return n
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str = ""
@@ -67,6 +77,8 @@ class Settings:
     send_concurrency: int = 32
     # Background workers (outbox, routing, bot) run inside `inbox serve`; tests may turn them off.
     workers: bool = True
+    # Server processes of `inbox serve` on one host:port (`--workers N`, INBOX_WORKERS; inbox/supervise.py).
+    processes: int = 1
     # Operations (issue 19): `/metrics` wants this bearer token when set (open when unset);
     # `metrics` off stops recording (to measure what recording costs).
     metrics_token: str | None = None
@@ -148,6 +160,7 @@ class Settings:
                 _env("INBOX_SEND_BACKOFF_MAX_SECONDS", str(cls.send_backoff_max_seconds), source)
             ),
             send_concurrency=max(1, int(_env("INBOX_SEND_CONCURRENCY", str(cls.send_concurrency), source))),
+            processes=_processes(_env("INBOX_WORKERS", "1", source)),
             metrics_token=source.get("INBOX_METRICS_TOKEN") or None,
             metrics=_env("INBOX_METRICS", "on", source).lower() not in ("off", "0", "false", "no"),
             login_window_seconds=float(

@@ -10,12 +10,13 @@ directory of mmap files cleaned on every restart and cannot serve the scrape-tim
 
 from __future__ import annotations
 
+import os
 import re
 import time
 from contextvars import ContextVar
 from typing import TYPE_CHECKING
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info, generate_latest
 from sqlalchemy import case, func, select, type_coerce
 
 from inbox import models as m
@@ -111,6 +112,11 @@ class Metrics:
         )
         r.register(self.webhooks)
         r.register(self.ingest_seconds)
+        # Which process answered: `inbox serve --workers N` shares one port, so a scrape reaches one
+        # of them (README, Operations). A pid only: nothing a client could use.
+        Info("inbox_process", "The server process that answered this scrape", registry=r).info(
+            {"pid": str(os.getpid())}
+        )
         self.sockets = Gauge("inbox_sockets_open", "Websockets open in this process", registry=r)
         self.events = Counter(
             "inbox_events_published", "Realtime events published after commit by this process", registry=r

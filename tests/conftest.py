@@ -66,6 +66,7 @@ SOLO = (
     "tests/inbox/realtime/test_serve_processes.py",
     "tests/inbox/realtime/test_hammer.py",
     "tests/inbox/workers/test_outbox_processes.py",
+    "tests/test_serve_workers.py",
 )
 
 

@@ -150,3 +150,30 @@ def test_bench_only_growth_seeds_and_measures() -> None:
     for listing in (g["list_ms"], g["list_ms_small_tenant"]):
         assert 0 < listing["p50"] <= listing["p95"] <= listing["max"], listing
     assert g["replay"]["events"] >= 100  # the seeded log's tail, replayed in order
+
+
+def test_bench_only_scaleout_measures_one_and_two_processes() -> None:
+    """`--only scaleout`: ingest through `inbox serve --workers 1` and `--workers 2` (both verified:
+    every 200 committed), CPU counted for each server process, and the latency phase with webhooks
+    and sockets on different processes missing no delivery. Without PostgreSQL it says why."""
+    if not pg_ok() or not os.environ.get("INBOX_TEST_REDIS_URL"):
+        r = _bench("--only", "scaleout", "--database", "sqlite")
+        assert r["scaleout_ratio"] is None
+        assert r["notes"] == ["scale-out: not measured (needs PostgreSQL: --postgres-url or "
+                              "INBOX_TEST_DATABASE_URL, reachable)"], r["notes"]  # fmt: skip
+        pytest.skip("PostgreSQL and Redis needed for the measurement itself")
+    r = _bench("--only", "scaleout", "--rounds", "2", "--database", "postgresql", "--postgres-url", PG_URL)
+    assert r["notes"] == [], r["notes"]
+    out = r["detail"]["scaleout"]
+    for n in ("1", "2"):
+        ingest = out["ingest"][n]
+        assert ingest["verified"] and ingest["committed"] == ingest["accepted"] > 0, ingest
+        servers = ingest["cpu"]["cores"]["inbox_serve"]
+        assert len(servers) == int(n) + (n == "2")  # the supervisor beside its two children
+        assert ingest["cpu"]["us_per_webhook"]["total"] > 0
+    assert [x["round"] for x in out["rounds"]] == [1, 2] and all(x["verified"] for x in out["rounds"])
+    assert r["scaleout_ratio"] == out["ratio"] > 0
+    across = out["e2e_across_processes"]
+    assert across["deliveries"] == across["expected"] > 0 and across["missed"] == across["duplicates"] == 0
+    assert 0 < r["e2e_across_processes_ms"]["p50"] <= r["e2e_across_processes_ms"]["p99"]
+    assert r["bare_http_rps"] is None and r["ingest_rps_postgresql"] is None  # nothing else ran
