@@ -25,7 +25,7 @@ from typing import Any
 from sqlalchemy import bindparam, insert, select, update
 
 from inbox import models as m
-from inbox import report_rollup, reports, routing_settings
+from inbox import report_fold, reports, routing_settings
 from inbox.catalog import label_report
 from inbox.db import create_engine
 from inbox.migrate import migrate
@@ -235,7 +235,7 @@ async def measure(url: str, tenant_id: int, runs: int) -> dict[int, tuple[float,
     out = {}
     try:
         t0 = time.perf_counter()
-        await report_rollup.fold_all(engine)  # what the rollup worker does every few minutes
+        await report_fold.fold_all(engine)  # what the rollup worker does every few minutes
         print(f"  folded the hours that are over in {time.perf_counter() - t0:.1f} s", flush=True)
         if engine.dialect.name == "postgresql":
             # What autovacuum does after so many inserts: statistics (without them a fresh seed's plans

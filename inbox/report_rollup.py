@@ -2,14 +2,15 @@
 and out (by channel, and by the sending agent for agents' replies) per UTC hour; and per hour, one
 row of totals with the hour's first responses and their exact median.
 
-Owns `report_hours`, `report_hour_totals` and `report_folds`: the fold (`fold`, run by
-inbox/workers/rollup.py a day at a time) writes the hours that are over, LAG after their end, once
-per tenant and hour, then has inbox/report_cells.py write the running totals at the midnights it
-passed; `counts` and `hour_totals` give a report the rows of a period: the folded hours, and the
-same rows computed live for what is not folded (the latest hours, a period's edges that are not
-whole hours). A report then reads hours, not messages. Kept only what an hour over does not
-change: a message's hour, channel, direction and sender; a conversation's hour, channel and queue
-when folded (a later move to another queue is not counted again). Must not be written by anything else.
+Owns what `report_hours` and `report_hour_totals` hold, and the mark `report_folds`: the fold
+(inbox/report_fold.py, run by inbox/workers/rollup.py a day at a time) writes the hours that are
+over, LAG after their end, once per tenant and hour, then the running totals at the midnights it
+passed (inbox/report_cells.py); `counts` and `hour_totals` give a report the rows of a period: the
+folded hours, and the same rows computed live for what is not folded (the latest hours, a period's
+edges that are not whole hours). A report then reads hours, not messages. Kept only what an hour
+over does not change: a message's hour, channel, direction and sender; a conversation's hour,
+channel and queue when folded (a later move to another queue is not counted again). Written by the
+fold only.
 """
 
 from __future__ import annotations
@@ -25,18 +26,14 @@ from sqlalchemy import (
     case,
     cast,
     func,
-    insert,
     literal,
     select,
     union_all,
-    update,
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from inbox import models as m
 from inbox import report_sql as sql
-from inbox import routing_settings
-from inbox.db import insert as dialect_insert
 from inbox.figures import aware
 
 cv, msg, rh, rf = m.conversations.c, m.messages.c, m.report_hours.c, m.report_folds.c
@@ -136,41 +133,6 @@ async def counts(conn: AsyncConnection, tenant_id: int, start: datetime, end: da
     return union_all(*parts).subquery()
 
 
-async def fold(conn: AsyncConnection, tenant_id: int, until: datetime) -> bool:
-    """Fold the tenant's hours from its mark up to `until` (an hour boundary) in `conn`'s transaction.
-    The mark moves first, conditionally: of two processes folding at once, one does it and the other
-    finds nothing to do. Returns whether rows were folded."""
-    await conn.execute(
-        dialect_insert(conn.dialect.name, m.report_folds)
-        .values(tenant_id=tenant_id, folded_until=NEVER)
-        .on_conflict_do_nothing()
-    )
-    mark = await folded_until(conn, tenant_id)
-    if mark >= until:
-        return False
-    moved = await conn.execute(
-        update(m.report_folds)
-        .where(rf.tenant_id == tenant_id, rf.folded_until == _at(mark))
-        .values(folded_until=until)
-    )
-    if moved.rowcount != 1:
-        return False
-    rows = live(tenant_id, mark, until, conn.dialect.name)
-    await conn.execute(insert(m.report_hours).from_select(list(COLUMNS), rows))
-    hours = select(rh.hour, rh.kind, func.sum(rh.n)).where(
-        rh.tenant_id == tenant_id, rh.hour >= _at(mark), rh.hour < _at(until)
-    )
-    totals = await _totals(conn, tenant_id, mark, until, hours.group_by(rh.hour, rh.kind))
-    if totals:
-        await conn.execute(insert(m.report_hour_totals), [{"tenant_id": tenant_id, **t} for t in totals])
-    # Late import: the running totals read the hours written above (inbox/report_cells.py).
-    from inbox import report_cells
-
-    zone = (await routing_settings.load(conn, tenant_id)).tz
-    await report_cells.fold_days(conn, tenant_id, mark, until, zone)
-    return True
-
-
 async def first_responses_live(
     conn: AsyncConnection, tenant_id: int, lo: datetime, hi: datetime
 ) -> dict[datetime, dict[str, Any]]:
@@ -188,7 +150,7 @@ async def first_responses_live(
     }
 
 
-async def _totals(
+async def totals_of_hours(
     conn: AsyncConnection, tenant_id: int, lo: datetime, hi: datetime, hours: Select[Any]
 ) -> list[dict[str, Any]]:
     """report_hour_totals' rows of [lo, hi): `hours` yields (hour, kind, n)."""
@@ -238,7 +200,7 @@ async def hour_totals(
         if a < b:
             rows = live(tenant_id, a, b, conn.dialect.name).subquery()
             hours = select(rows.c.hour, rows.c.kind, func.sum(rows.c.n)).group_by(rows.c.hour, rows.c.kind)
-            out.extend(await _totals(conn, tenant_id, a, b, hours))
+            out.extend(await totals_of_hours(conn, tenant_id, a, b, hours))
     return sorted(out, key=lambda r: r["hour"])
 
 
@@ -248,33 +210,3 @@ def hour_epoch(col: Any, dialect: str) -> ColumnElement[Any]:
     if dialect == "postgresql":
         return cast(func.extract("epoch", func.date_trunc("hour", col)), BigInteger)
     return cast(func.strftime("%s", func.strftime("%Y-%m-%d %H:00:00", col)), BigInteger)
-
-
-FOLD_STEP = timedelta(days=1)  # the most a fold transaction covers: a tenant's history folds a day at a time
-
-
-async def fold_all(engine: Any, now: datetime | None = None) -> int:
-    """Every tenant's hours that are over (LAG past their end), in short transactions (SQLite has one
-    writer): a tenant's hours a day at a time, from its first conversation when never folded.
-    Returns how many tenants had hours folded."""
-    until = floor_hour((now or m.utcnow()) - LAG)
-    async with engine.connect() as conn:
-        tenants = list((await conn.execute(select(m.tenants.c.id).order_by(m.tenants.c.id))).scalars())
-    done = 0
-    for tenant_id in tenants:
-        async with engine.connect() as conn:
-            at = await folded_until(conn, tenant_id)
-            if at == NEVER:
-                first = (
-                    await conn.execute(select(func.min(cv.created_at)).where(cv.tenant_id == tenant_id))
-                ).scalar()
-                at = floor_hour(aware(first)) if first is not None else until
-        folded = False
-        while True:
-            at = min(until, at + FOLD_STEP)
-            async with engine.begin() as conn:
-                folded = await fold(conn, int(tenant_id), at) or folded
-            if at >= until:
-                break
-        done += folded
-    return done

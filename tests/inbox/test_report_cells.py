@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import func, literal, select
 
 from inbox import models as m
-from inbox import report_cells, report_rollup, reports, routing_settings
+from inbox import report_cells, report_fold, reports, routing_settings
 from inbox.actions.assignments import HELD
 from inbox.db import create_engine
 from inbox.migrate import migrate
@@ -84,7 +84,7 @@ async def test_totals_between_midnights_give_the_live_cells(app: App) -> None:
         settings = await routing_settings.load(conn, t.id)
         unfolded = [await report_cells.live(conn, t.id, s, e, e) for s, e in periods]
         before = [await reports.report(conn, t.id, s, e, settings, now=e) for s, e in periods]
-    assert await report_rollup.fold_all(app.runtime.engine, now=at(0, 10, day=13)) >= 1
+    assert await report_fold.fold_all(app.runtime.engine, now=at(0, 10, day=13)) >= 1
     # The tenant's first conversation started on 9 March: a total at every midnight since.
     assert await _marks(app, t.id) == [at(0, 0, day=d) for d in (10, 11, 12, 13)]
     async with app.runtime.engine.connect() as conn:
@@ -110,7 +110,7 @@ async def test_another_tenants_rows_never_count(app: App) -> None:
     async with app.runtime.engine.connect() as conn:
         settings = await routing_settings.load(conn, t.id)
         alone = await reports.report(conn, t.id, *period, settings, now=period[1])
-    await report_rollup.fold_all(app.runtime.engine, now=at(0, 10, day=13))
+    await report_fold.fold_all(app.runtime.engine, now=at(0, 10, day=13))
     assert (alone["totals"]["handed_off"], alone["totals"]["bot_only"]) == (1, 0)
     async with app.runtime.engine.connect() as conn:
         assert await reports.report(conn, t.id, *period, settings, now=period[1]) == alone
@@ -211,8 +211,8 @@ async def _migration_refolds(url: str) -> None:
             for table in (m.report_hours, m.report_folds, m.report_days):
                 assert (await conn.execute(select(func.count()).select_from(table))).scalar_one() == 0
         # The next folds write both again, from the tenant's first conversation (11 March, 12:00).
-        assert await report_rollup.fold_all(engine, now=at(0, 10, day=12)) == 1
-        assert await report_rollup.fold_all(engine, now=at(0, 10, day=14)) == 1
+        assert await report_fold.fold_all(engine, now=at(0, 10, day=12)) == 1
+        assert await report_fold.fold_all(engine, now=at(0, 10, day=14)) == 1
         async with engine.connect() as conn:
             q = select(m.report_days.c.until, m.report_days.c.figure, m.report_days.c.n).order_by(
                 m.report_days.c.until, m.report_days.c.figure

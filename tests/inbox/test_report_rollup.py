@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from inbox import models as m
-from inbox import report_rollup, reports, routing_settings
+from inbox import report_fold, report_rollup, reports, routing_settings
 from tests.inbox.report_support import at, scripted_day
 from tests.support import App
 
@@ -38,19 +38,19 @@ async def test_folded_hours_give_the_live_figures(app: App) -> None:
 
     # Fold up to 10:00 only: 10:00-11:00 and later stay live.
     async with app.runtime.engine.begin() as conn:
-        assert await report_rollup.fold(conn, t.id, at(10, 0)) is True
+        assert await report_fold.fold(conn, t.id, at(10, 0)) is True
     partly = [await _report(app, t.id, s, e) for s, e in periods]
     assert partly == before
     # Then everything that is over (as the worker does, LAG after the hour).
-    assert await report_rollup.fold_all(app.runtime.engine, now=at(0, 0, day=12)) >= 1
+    assert await report_fold.fold_all(app.runtime.engine, now=at(0, 0, day=12)) >= 1
     rows = await _folded_rows(app, t.id)
     assert rows > 0
     after = [await _report(app, t.id, s, e) for s, e in periods]
     assert after == before
     # An hour is folded once: a second pass finds nothing to do and writes nothing.
-    assert await report_rollup.fold_all(app.runtime.engine, now=at(0, 0, day=12)) == 0
+    assert await report_fold.fold_all(app.runtime.engine, now=at(0, 0, day=12)) == 0
     async with app.runtime.engine.begin() as conn:
-        assert await report_rollup.fold(conn, t.id, at(10, 0)) is False
+        assert await report_fold.fold(conn, t.id, at(10, 0)) is False
     assert await _folded_rows(app, t.id) == rows
     out = {a["agent_id"]: a["messages_out"] for a in after[0]["agents"]}
     assert (out[ids["a1"]], out[ids["a2"]]) == (2, 1)
@@ -60,7 +60,7 @@ async def test_the_rollup_is_per_tenant(app: App) -> None:
     t, _ = await scripted_day(app)
     other, _ = await scripted_day(app)
     async with app.runtime.engine.begin() as conn:
-        await report_rollup.fold(conn, t.id, at(0, 0, day=12))
+        await report_fold.fold(conn, t.id, at(0, 0, day=12))
     day = (at(0, 0), at(0, 0, day=11))
     assert await _folded_rows(app, other.id) == 0
     mine, theirs = await _report(app, t.id, *day), await _report(app, other.id, *day)
