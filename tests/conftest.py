@@ -53,27 +53,33 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 
 # Tests that run processes or servers of their own (`inbox serve` subprocesses, the fault suite's
-# PostgreSQL and Redis, the benchmark, the demo, schemathesis' thousands of requests): on a 2-core box two
-# of them at once starve each other's deadlines, so under xdist (`--dist loadgroup`) they take turns on
-# one worker while the other workers run everything else.
-SOLO = (
-    "tests/faults/",
-    "tests/benchmarks/",
-    "tests/demo/",
-    "tests/inbox/test_backup.py",
-    "tests/inbox/test_first_run.py",
-    "tests/inbox/api/test_openapi.py",
-    "tests/inbox/realtime/test_serve_processes.py",
-    "tests/inbox/realtime/test_hammer.py",
-    "tests/inbox/workers/test_outbox_processes.py",
-    "tests/test_serve_workers.py",
-)
+# PostgreSQL and Redis, the benchmark, the demo, schemathesis' thousands of requests). Under xdist
+# (`--dist loadgroup`) each group runs on one worker, one test at a time, so that at most two of them
+# (one per group) share the 2-core box, while the other tests fill the gaps. The fault suite stays in
+# one group: its PostgreSQL and Redis servers are restarted under the tests.
+SOLO = {
+    "solo-faults": (
+        "tests/faults/",
+        "tests/inbox/realtime/test_serve_processes.py",
+        "tests/inbox/realtime/test_hammer.py",
+        "tests/inbox/workers/test_outbox_processes.py",
+    ),
+    "solo-tools": (
+        "tests/benchmarks/",
+        "tests/demo/",
+        "tests/inbox/test_backup.py",
+        "tests/inbox/test_first_run.py",
+        "tests/inbox/api/test_openapi.py",
+        "tests/test_serve_workers.py",
+    ),
+}
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
-        if item.nodeid.startswith(SOLO):
-            item.add_marker(pytest.mark.xdist_group("solo"))
+        for group, paths in SOLO.items():
+            if item.nodeid.startswith(paths):
+                item.add_marker(pytest.mark.xdist_group(group))
 
 
 def pytest_report_header() -> list[str]:
