@@ -90,8 +90,8 @@ def is_connection_error(exc: BaseException) -> bool:
 
 async def fetch_raw(conn: AsyncConnection, statement: str, *args: Any) -> list[Any]:
     """`statement`'s rows, run on `conn`'s asyncpg connection itself, past SQLAlchemy's execute
-    path (for the webhook batch: 0.2-0.4 ms less per statement, docs/benchmark.md), as its own
-    transaction; asyncpg prepares it once per connection. PostgreSQL's errors are raised as asyncpg
+    path (for the webhook batch: 0.2 ms less CPU per statement of 16, docs/benchmark.md), as its
+    own transaction; asyncpg prepares it once per connection. PostgreSQL's errors are raised as asyncpg
     raises them (`sqlstate` and `is_connection_error` classify them); a lost connection is handled
     as SQLAlchemy handles one of its own. On a connection that is not in autocommit the statement
     belongs to the caller's transaction, which SQLAlchemy begins: it goes through SQLAlchemy."""
