@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 from channels.base import ChannelConfig, InboundEvent
 from inbox.actions.ingest import store
-from inbox.db import StorageUnavailable, is_connection_error
+from inbox.db import StorageUnavailable, is_connection_error, sqlstate
 from inbox.events import EventRecord
 from inbox.metrics import collecting, provider_ids, stored_any
 
@@ -40,7 +40,7 @@ STANDBY_SECONDS = 0.02
 
 
 def _is_conflict(exc: BaseException) -> bool:
-    return getattr(getattr(exc, "orig", None), "sqlstate", None) in _CONFLICTS
+    return sqlstate(exc) in _CONFLICTS
 
 
 def _lock_order(item: Item) -> tuple[int, str, int]:

@@ -64,3 +64,61 @@ async def test_webhook_answers_503_while_postgresql_is_down(tmp_path: object) ->
     finally:
         await pg_admin_execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
         await drop_pg_database(url)
+
+
+async def test_terminated_backends_cost_one_503_then_the_pool_reconnects(tmp_path: object) -> None:
+    """The webhook batch runs on the raw asyncpg connection (inbox.db.fetch_raw): when PostgreSQL
+    cuts every backend (a restart, pg_terminate_backend), the batch that meets a dead connection
+    answers 503 and invalidates the pool's whole generation, as SQLAlchemy does, so the next webhook
+    gets a fresh connection instead of the next dead one; the retried delivery is stored once."""
+    if not pg_ok():
+        pytest.skip("PostgreSQL not configured")
+    from inbox.db import create_engine
+    from inbox.migrate import migrate
+
+    url = await create_pg_database()
+    name = make_url(url).database
+    try:
+        engine = create_engine(url)
+        await migrate(engine)
+        await engine.dispose()
+        settings = Settings(database_url=url, data_dir=tmp_path, secret_key="k", workers=False)  # type: ignore[arg-type]
+        async with running_app(settings) as app:
+            tenant = await app.tenant()
+            ch = await tenant.channel()
+            first = notificame_message(ch, text="antes", sender="5511911113333")
+            assert (await app.post_webhook(ch, first)).status_code == 200
+            # Several connections in the pool, all of which the kill below cuts.
+            held = [await app.runtime.engine.connect() for _ in range(4)]
+            for conn in held:
+                await conn.exec_driver_sql("SELECT 1")
+            for conn in held:
+                await conn.close()
+            pool = app.runtime.engine.pool
+            assert pool.checkedin() >= 4  # type: ignore[attr-defined]
+
+            await pg_admin_execute(
+                f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"
+            )
+            during = notificame_message(ch, text="durante", sender="5511911113333")
+            assert (await app.post_webhook(ch, during)).status_code == 503
+            # Without the pool's invalidation this would meet the next dead connection.
+            assert (await app.post_webhook(ch, during)).status_code == 200
+            assert (await app.post_webhook(ch, during)).status_code == 200
+            after = notificame_message(ch, text="depois", sender="5511911113333")
+            assert (await app.post_webhook(ch, after)).status_code == 200
+            async with app.runtime.engine.connect() as conn:
+                texts = (
+                    (
+                        await conn.execute(
+                            select(m.messages.c.text)
+                            .where(m.messages.c.tenant_id == tenant.id)
+                            .order_by(m.messages.c.id)
+                        )
+                    )
+                    .scalars()
+                    .all()
+                )
+            assert texts == ["antes", "durante", "depois"]
+    finally:
+        await drop_pg_database(url)

@@ -182,3 +182,37 @@ async def test_sequences_per_tenant_in_one_statement(pg: App) -> None:
     assert [(r.tenant_id, r.seq, r.frame) for r in out.records] == logged
     again = await run(pg, pairs, m.utcnow())
     assert (again.records, again.leftover, again.queued) == ([], [], False)
+
+
+async def test_errors_of_the_raw_statement_are_classified_as_sqlalchemys(pg: App) -> None:
+    """The batch runs on the asyncpg connection itself, so its errors come as asyncpg's: a unique
+    violation is the statement's fault (no 503; the batcher runs the deliveries one by one), storing
+    nothing; a deadlock is run again; an administrator's shutdown or too many connections is storage
+    being unavailable (503: the provider retries)."""
+    import asyncpg
+    from sqlalchemy import insert
+
+    from inbox.batching import _is_conflict
+    from inbox.db import is_connection_error, sqlstate
+
+    tenant = await pg.tenant()
+    made = await tenant.channel()
+    channel = await pg.runtime.directory.by_id(made.id)
+    assert channel is not None
+    now = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
+    async with pg.runtime.engine.begin() as conn:
+        # The sequence number the batch's first event takes, already in the log.
+        seq = select(m.tenants.c.last_seq).where(m.tenants.c.id == tenant.id)
+        last = (await conn.execute(seq)).scalar_one()
+        row = {"tenant_id": tenant.id, "seq": last + 1, "type": "x", "frame": "{}", "created_at": now}
+        await conn.execute(insert(m.events).values(**row))
+    with pytest.raises(asyncpg.UniqueViolationError) as raised:
+        await run(pg, [(channel, message("55unique", "unique-1"))], now)
+    assert sqlstate(raised.value) == "23505"
+    assert not is_connection_error(raised.value) and not _is_conflict(raised.value)
+    assert await rows(pg, m.messages, m.messages.c.channel_id == channel.id) == []
+
+    assert _is_conflict(asyncpg.DeadlockDetectedError("deadlock detected"))
+    for down in (asyncpg.AdminShutdownError("terminating"), asyncpg.TooManyConnectionsError("too many")):
+        assert is_connection_error(down) and not _is_conflict(down)
+    assert not is_connection_error(asyncpg.DataError("invalid input"))
