@@ -14,6 +14,9 @@ Search therefore lags the messages by about a second (`LINGER_SECONDS` after a b
 at most `POLL_SECONDS` for messages written by other paths or processes).
 `catch_up` indexes everything committed so far, now: tests and tools that search right after
 writing call it. PostgreSQL: nothing to do (its trigram index is maintained by the database).
+
+After indexing, the same loop checkpoints SQLite's WAL beside the writer (`Writer.checkpoint`), which
+no longer does it inside a webhook batch's commit.
 """
 
 from __future__ import annotations
@@ -102,6 +105,7 @@ async def search_index_worker(rt: Runtime) -> None:
         wake.clear()
         try:
             await catch_up(rt)
+            await rt.sqlite_writer.checkpoint()
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # storage down: keep polling, it comes back
