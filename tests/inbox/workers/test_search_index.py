@@ -5,6 +5,7 @@ a reused rowid is indexed; the worker indexes what webhooks wrote; PostgreSQL's 
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from alembic import command
 
 from inbox.db import create_engine
 from inbox.migrate import alembic_config, migrate
+from inbox.sqlite_raw import Writer
 from inbox.workers import search_index
 from tests.inbox.api.productivity_support import conversation
 from tests.inbox.realtime.client import wait_until
@@ -175,3 +177,41 @@ async def test_search_sees_webhooks_once_indexed(app: App) -> None:
         worker.cancel()
         with pytest.raises(asyncio.CancelledError):
             await worker
+
+
+async def test_the_writer_leaves_checkpoints_to_the_worker(tmp_path: Path) -> None:
+    """The kept writer commits without checkpointing (its WAL grows past SQLite's default of 1,000
+    pages); `checkpoint` copies the WAL into the database, and the next write starts it over."""
+    path = tmp_path / "inbox.db"
+    await _migrated(path)
+    raw = _db(path)
+    _parents(raw)
+    (page,) = raw.execute("PRAGMA page_size").fetchone()
+    engine = create_engine(f"sqlite+aiosqlite:///{path}")
+    writer = Writer(engine)
+
+    def write(conn: sqlite3.Connection, n: int) -> int:
+        conn.execute("BEGIN IMMEDIATE")
+        for i in range(n):
+            conn.execute(_MESSAGE, (f"mensagem {i}",))
+        conn.commit()
+        (setting,) = conn.execute("PRAGMA wal_autocheckpoint").fetchone()
+        return int(setting)
+
+    def wal_pages() -> int:
+        return (os.path.getsize(f"{path}-wal") - 32) // (page + 24)  # WAL header, frame headers
+
+    try:
+        for _ in range(100):
+            assert await writer.run(write, 500) == 0
+            if wal_pages() > 1500:
+                break
+        assert wal_pages() > 1500
+        await writer.checkpoint()
+        await writer.run(write, 1)
+        _, frames, _ = raw.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        assert frames < 10  # the WAL started over: everything before was in the database
+    finally:
+        await writer.close()
+        await engine.dispose()
+        raw.close()
