@@ -225,6 +225,17 @@ async def seed(p: Profile, prod: Product) -> dict[str, Any]:
             events.append((tid, seq, "message.created", cid, agents[0], None, None, frame, when))
         await db.load(*EVENTS, events)
         await db.fetch("UPDATE tenants SET last_seq = $1 WHERE id = $2 RETURNING id", base + len(events), tid)
+        # The empty phase's own customers, still waiting in the bench's tenant, count as answered
+        # (as the seeded tenant's are): seeding takes minutes, and without this their 15-minute
+        # first-response clocks ran out during the grown phase, whose routing passes then flagged
+        # 200 breaches each (an UPDATE, a read and two events per conversation: 150 ms a pass, four
+        # passes a second) on top of the webhooks. That burst is the SLA rule at work on a queue
+        # nobody serves, not the database's size (docs/benchmark.md, "SQLite, round 3").
+        await db.fetch(
+            "UPDATE conversations SET first_response_at = created_at"
+            " WHERE tenant_id = $1 AND first_response_at IS NULL",
+            prod.tenant_id,
+        )
         await db.analyze()
     return {
         "tenant_id": tid,
