@@ -11,13 +11,12 @@ a plain sqlite3 connection. Ids come back by reading the rows in insertion order
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import secrets
 import sqlite3
 import statistics
 import time
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -30,6 +29,7 @@ from benchmarks.product import Product
 from benchmarks.profile import Profile
 from inbox import models as m
 from inbox.sqlite_raw import stored_time
+from inbox.workers.search_index import mark_all_indexed
 
 # (table, columns) in load order; values per row below.
 CONTACTS = ("contacts", ("tenant_id", "name", "lead_status", "attributes", "created_at"))
@@ -117,25 +117,18 @@ class Loader:
             for r in await self.fetch(f"SELECT id FROM {table} WHERE tenant_id = $1 ORDER BY id", tenant_id)
         ]
 
-    @contextlib.asynccontextmanager
-    async def without_search_trigger(self) -> AsyncIterator[None]:
-        """SQLite: the messages' full-text index (a trigram FTS5 table fed by a trigger, migration
-        0005) built once after the load instead of row by row: the trigger made a bulk load of
-        messages about 30 times slower. The index ends up the same."""
+    async def index_for_search(self) -> None:
+        """SQLite: the messages' full-text index (a trigram FTS5 table, fed after commit since
+        migration 0016) built once after the load, and every message marked as indexed: a database
+        in service has its history indexed. Fed row by row (migration 0005's trigger) the load was
+        about 30 times slower; the index ends up the same."""
         lite = self._lite
         if lite is None:
-            yield
             return
-        find = "SELECT sql FROM sqlite_master WHERE name = 'messages_fts_ai'"
-        ((trigger,),) = lite.execute(find).fetchall()
-        lite.execute("DROP TRIGGER messages_fts_ai")
-        try:
-            yield
-        finally:
-            lite.execute(trigger)
 
         def index() -> None:
             lite.execute("INSERT INTO messages_fts(messages_fts) VALUES ('rebuild')")
+            mark_all_indexed(lite)
 
         await asyncio.to_thread(index)
 
@@ -213,8 +206,8 @@ async def seed(p: Profile, prod: Product) -> dict[str, Any]:
                     f"growth-{i}", false, db.time(start + step * i),
                 )  # fmt: skip
 
-        async with db.without_search_trigger():
-            await db.load(*MESSAGES, messages())
+        await db.load(*MESSAGES, messages())
+        await db.index_for_search()
         t_messages = time.monotonic()
         recent = "SELECT id, conversation_id, created_at FROM messages WHERE tenant_id = $1"
         recent += " ORDER BY id DESC LIMIT $2"
@@ -232,6 +225,17 @@ async def seed(p: Profile, prod: Product) -> dict[str, Any]:
             events.append((tid, seq, "message.created", cid, agents[0], None, None, frame, when))
         await db.load(*EVENTS, events)
         await db.fetch("UPDATE tenants SET last_seq = $1 WHERE id = $2 RETURNING id", base + len(events), tid)
+        # The empty phase's own customers, still waiting in the bench's tenant, count as answered
+        # (as the seeded tenant's are): seeding takes minutes, and without this their 15-minute
+        # first-response clocks ran out during the grown phase, whose routing passes then flagged
+        # 200 breaches each (an UPDATE, a read and two events per conversation: 150 ms a pass, four
+        # passes a second) on top of the webhooks. That burst is the SLA rule at work on a queue
+        # nobody serves, not the database's size (docs/benchmark.md, "SQLite, round 3").
+        await db.fetch(
+            "UPDATE conversations SET first_response_at = created_at"
+            " WHERE tenant_id = $1 AND first_response_at IS NULL",
+            prod.tenant_id,
+        )
         await db.analyze()
     return {
         "tenant_id": tid,

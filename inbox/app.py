@@ -65,6 +65,7 @@ from inbox.workers.outbox import outbox_worker
 from inbox.workers.retention import retention_worker
 from inbox.workers.rollup import rollup_worker
 from inbox.workers.routing import routing_worker, snooze_job
+from inbox.workers.search_index import search_index_worker
 
 log = logging.getLogger(__name__)
 # The share of the time a drain of due automation runs may take while webhooks arrive.
@@ -118,6 +119,7 @@ def workers() -> dict[str, Worker]:
         "report-rollup": rollup_worker,
         "channel-health": health_worker,
         "webhooks": hooks_worker,
+        "search-index": search_index_worker,
     }
 
 

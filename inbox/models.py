@@ -480,9 +480,10 @@ conversation_labels = Table(
 )
 
 # Search structures that exist in one dialect only and so cannot be Core tables: SQLite's FTS5 table
-# over messages.text (and the shadow tables FTS5 keeps), PostgreSQL's trigram index. Migration 0005
-# owns them; schema comparisons skip them (`schema_compared`).
-SEARCH_OBJECTS = ("messages_fts", "ix_search_")
+# over messages.text (and the shadow tables FTS5 keeps) with its high-water mark `search_indexed`
+# (migration 0016, inbox/search_index.py), PostgreSQL's trigram index. Migrations 0005 and 0016 own
+# them; schema comparisons skip them (`schema_compared`).
+SEARCH_OBJECTS = ("messages_fts", "search_indexed", "ix_search_")
 
 
 def schema_compared(name: str | None, type_: str, parent_names: Any) -> bool:

@@ -4,7 +4,9 @@ identity), scoped to what the principal may read (inbox/access.py). Never writes
 Owns the matching rule: the query is a plain substring, case-insensitive (and accent-insensitive on
 PostgreSQL where `unaccent` is installed). Nothing in it is an operator: LIKE wildcards are escaped,
 and on SQLite the FTS5 query is one quoted string. The index behind it is migration 0005's: SQLite's
-FTS5 trigram table, PostgreSQL's trigram index on `inbox_search_norm(text)`; on PostgreSQL
+FTS5 trigram table, fed after commit since migration 0016 (inbox/workers/search_index.py: a message
+is found about a second after it is stored, its deletion or cleared text at once), PostgreSQL's
+trigram index on `inbox_search_norm(text)` (a message is found at once); on PostgreSQL
 migration 0010 adds trigram indexes for contacts' names, e-mails and identities, 0014 one for the
 digits of contacts' phone field. Measured by `inbox bench --search` (docs/benchmark.md).
 """

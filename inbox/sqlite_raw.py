@@ -54,11 +54,30 @@ async def on_thread(conn: AsyncConnection, fn: Callable[..., T], *args: Any) -> 
     return cast(T, await run(fn, raw, *args))
 
 
+# WAL frames past which the writer itself checkpoints, between batches (see `Writer.checkpoint`).
+WAL_RESET_FRAMES = 8000
+
+
+def _no_autocheckpoint(raw: sqlite3.Connection) -> None:
+    raw.execute("PRAGMA wal_autocheckpoint=0")
+
+
+def _checkpoint(raw: sqlite3.Connection) -> int:
+    """A PASSIVE checkpoint (waits for nobody); returns the frames in the WAL."""
+    _busy, frames, _done = raw.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+    return int(frames)
+
+
 class Writer:
     """One pooled connection kept for the webhook batches (SQLite takes one writer at a time anyway):
     checking a connection out and in again cost about 300 us of CPU a batch (the pool's rollback on
     return is a hop of its own). Dropped after a storage error or a cancellation, so the next batch
-    starts on a fresh connection."""
+    starts on a fresh connection.
+
+    It never checkpoints the WAL on commit (`wal_autocheckpoint=0`): SQLite's automatic checkpoint
+    ran inside every ~60th batch's COMMIT, copying pages and syncing the database file while the
+    webhooks waited (in-process: 90 against 106-116 us of CPU a webhook, and up to twice the
+    throughput, without it). `checkpoint` runs it beside the batches instead."""
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
@@ -69,13 +88,25 @@ class Writer:
         """`on_thread` on the kept connection; one call at a time."""
         async with self._lock:
             if self._conn is None:
-                self._conn = await self._engine.connect()
+                conn = await self._engine.connect()
+                await on_thread(conn, _no_autocheckpoint)
+                self._conn = conn
             try:
                 return await on_thread(self._conn, fn, *args)
             except BaseException as exc:
                 if not isinstance(exc, Exception) or is_connection_error(exc):
                     await self._drop()
                 raise
+
+    async def checkpoint(self) -> None:
+        """Copy committed WAL pages into the database on another pooled connection, on its own thread,
+        beside the batches (PASSIVE: it blocks no writer and no reader). A WAL that the batches keep
+        appending to is never wholly copied, so SQLite never starts it over: past WAL_RESET_FRAMES
+        the writer checkpoints between two batches, and the next batch starts the WAL over."""
+        async with self._engine.connect() as conn:
+            frames = await on_thread(conn, _checkpoint)
+        if frames is not None and frames > WAL_RESET_FRAMES:
+            await self.run(_checkpoint)
 
     async def _drop(self) -> None:
         conn, self._conn = self._conn, None

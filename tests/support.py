@@ -24,6 +24,7 @@ from inbox.app import create_app
 from inbox.config import Settings
 from inbox.runtime import Runtime
 from inbox.tls import tls_context
+from inbox.workers import search_index
 from tests.fakes.serve import serve
 
 PASSWORD = "correct horse battery"
@@ -77,6 +78,11 @@ class App:
     async def close(self) -> None:
         for c in self._clients:
             await c.aclose()
+
+    async def searchable(self) -> None:
+        """Every message committed so far in the full-text index (SQLite feeds it after commit, about
+        a second later: inbox/workers/search_index.py). The tests' apps run no workers."""
+        await search_index.catch_up(self.runtime)
 
     async def tenant(self, name: str = "Tenant") -> Tenant:
         async with self.runtime.uow() as uow:

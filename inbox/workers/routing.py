@@ -12,12 +12,13 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from weakref import WeakKeyDictionary
 
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.engine import Row
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from inbox import figures, routing_settings
 from inbox import models as m
@@ -56,6 +57,11 @@ async def route_tenant(rt: Runtime, tenant_id: int, *, throttle: bool = False) -
 # Supervisor figures are for eyes: once a second is live enough, and computing them reads every agent
 # and today's totals. Announcing from every pass made them the largest cost of a webhook burst.
 ANNOUNCE_SECONDS = 1.0
+# Today's totals (since midnight) read the whole day's conversations and messages of the tenant: 150
+# ms of the server's CPU with 20,000 conversations and 63,000 messages today, once a second while
+# webhooks arrive (docs/benchmark.md, growth). A day's figures are live enough at this pace; the
+# queues and agents stay per announcement, and GET /api/queues always reads everything.
+TODAY_SECONDS = 10.0
 
 
 @dataclass
@@ -65,6 +71,7 @@ class _Announcements:
     marks: dict[int, tuple[Any, ...]] = field(default_factory=dict)
     at: dict[int, float] = field(default_factory=dict)
     pending: set[int] = field(default_factory=set)
+    today: dict[int, tuple[float, dict[str, Any]]] = field(default_factory=dict)  # when, totals
 
     def due(self) -> set[int]:
         now = time.monotonic()
@@ -102,7 +109,10 @@ async def _announce(
             "auto_assign": settings.auto_assign,
             "queues": live["queues"],
             "agents": live["agents"],
-            "totals": {**figures.live_totals(live), **await figures.today(conn, tenant_id, now, settings)},
+            "totals": {
+                **figures.live_totals(live),
+                **await _today(conn, state, tenant_id, now, settings, throttle),
+            },
             "sla": await figures.sla(conn, tenant_id, now, settings),
         }
     async with rt.uow() as uow:
@@ -111,6 +121,23 @@ async def _announce(
     state.at[tenant_id] = time.monotonic()
     state.pending.discard(tenant_id)
     return True
+
+
+async def _today(
+    conn: AsyncConnection,
+    state: _Announcements,
+    tenant_id: int,
+    now: datetime,
+    settings: RoutingSettings,
+    throttle: bool,
+) -> dict[str, Any]:
+    """`figures.today`; with `throttle` (the worker) read again at most once per TODAY_SECONDS."""
+    kept = state.today.get(tenant_id)
+    if throttle and kept is not None and time.monotonic() - kept[0] < TODAY_SECONDS:
+        return kept[1]
+    totals = await figures.today(conn, tenant_id, now, settings)
+    state.today[tenant_id] = (time.monotonic(), totals)
+    return totals
 
 
 async def tenants_with_work(rt: Runtime) -> set[int]:
@@ -134,9 +161,9 @@ async def tenants_with_work(rt: Runtime) -> set[int]:
                 .group_by(cv.tenant_id)
             )
         ).all()
-        # From the absent agents, each probed for an assigned conversation (ix_conversations_assignee):
-        # as a join from conversations it aggregated every assigned conversation of every absent
-        # agent, each second (33 ms with 50,000 held by agents gone home; docs/benchmark.md).
+        # From the absent agents (a handful), each probed for an assigned conversation by index
+        # (ix_conversations_assignee): from the conversations side this read every assigned
+        # conversation of every tenant each second (17-33 ms with 50,000 of them; docs/benchmark.md).
         holds = select(cv.id).where(cv.assignee_id == ag.id, cv.status == "assigned").exists()
         gone = (
             await conn.execute(

@@ -17,6 +17,7 @@ from inbox import models as m
 from inbox.actions.ingest import embedded, plan, postgresql, single, sqlite
 from inbox.actions.ingest.plan import Item
 from inbox.signals import routing_changed
+from inbox.workers import search_index
 
 if TYPE_CHECKING:
     from inbox.runtime import Runtime
@@ -51,6 +52,7 @@ async def _messages_sqlite(runtime: Runtime, todo: list[tuple[ChannelConfig, Mes
         return
     if out.records:
         await runtime.publish(out.records)
+        runtime.wake(search_index.WAKE)  # the full-text index is fed after commit, in batches
     if out.queued:
         routing_changed(runtime, *out.queued)
     if out.bot:

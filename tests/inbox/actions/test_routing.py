@@ -7,6 +7,9 @@ import asyncio
 from datetime import timedelta
 from typing import Any
 
+import pytest
+
+from inbox.workers import routing
 from inbox.workers.routing import route_tenant, tenants_with_work
 from tests.inbox.routing_support import (
     ago,
@@ -306,3 +309,29 @@ async def test_passes_alongside_webhooks_and_actions_on_the_same_rows(app: App) 
         a.id: sum(1 for r in rows if r.assignee_id == a.id and r.status == "assigned") for a in agents
     } == {a.id: 2 for a in agents}
     assert all(r.sla_breached_at is not None for r in rows[:6])
+
+
+async def test_the_worker_reads_todays_totals_at_most_every_few_seconds(
+    app: App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The worker's announcements (throttled) reuse today's totals for TODAY_SECONDS: they read the
+    whole day's traffic. A direct pass reads them afresh, as GET /api/queues does."""
+    monkeypatch.setattr(routing, "TODAY_SECONDS", 3600.0)  # however slow the box
+    t = await app.tenant()
+    ch = await t.channel()
+    await conversation(app, ch)
+    before = await last_seq(app, t)
+    assert (await route_tenant(app.runtime, t.id, throttle=True)).announced
+    [first] = await events(app, t, "queue.updated", after=before)
+    assert first["data"]["totals"]["messages_in"] == 1
+    await conversation(app, ch)  # another customer: the queue moves, so the next pass announces
+    routing._state(app.runtime).at.clear()  # past the announcement throttle, not the totals'
+    seq = await last_seq(app, t)
+    assert (await route_tenant(app.runtime, t.id, throttle=True)).announced
+    [kept] = await events(app, t, "queue.updated", after=seq)
+    assert kept["data"]["totals"]["waiting"] == 2 and kept["data"]["totals"]["messages_in"] == 1
+    seq = await last_seq(app, t)
+    await conversation(app, ch)
+    assert (await route_tenant(app.runtime, t.id)).announced
+    [fresh] = await events(app, t, "queue.updated", after=seq)
+    assert fresh["data"]["totals"]["messages_in"] == 3

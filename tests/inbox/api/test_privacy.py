@@ -147,6 +147,8 @@ async def test_erase_leaves_no_trace_but_keeps_the_figures(app: App) -> None:
     for trace in (c.secret, c.phone, c.email):
         assert trace in before  # else the checks below could not fail
     messages = await _count(app, m.messages, tenant_id=c.tenant.id)
+    await app.searchable()  # indexed: the erasure must take it out of the full-text index too
+    assert (await admin.http.get("/api/search", params={"q": c.secret})).json()["messages"]
 
     ws = WsClient(app, admin.token)
 

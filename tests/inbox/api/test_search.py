@@ -35,6 +35,7 @@ async def test_messages_and_contacts_newest_first_paginated(app: App) -> None:
         app, ch, text="Quero marcar uma limpeza", name="Joana Prado", sender="5511987650001"
     )
     ids = [await _note(t.admin, conv, f"limpeza número {i}") for i in range(5)]
+    await app.searchable()
     data = await _search(t.admin, "LIMPEZA", limit="2")
     assert [x["id"] for x in data["messages"]] == ids[::-1][:2]
     assert data["messages"][0]["conversation"]["id"] == conv
@@ -99,6 +100,7 @@ async def test_each_role_finds_what_it_may_read(app: App) -> None:
     theirs = await conversation(
         app, await other.channel(), text="orçamento de outro tenant", name="Cliente Outro"
     )
+    await app.searchable()
 
     async def found(agent: Agent) -> tuple[set[int], set[str]]:
         data = await _search(agent, "orçamento")
@@ -121,6 +123,7 @@ async def test_each_role_finds_what_it_may_read(app: App) -> None:
 async def test_accents_and_case(app: App) -> None:
     t = await app.tenant()
     conv = await conversation(app, await t.channel(), text="Consulta às TERÇAS com o Dr. João")
+    await app.searchable()
     assert len((await _search(t.admin, "terças com"))["messages"]) == 1
     assert len((await _search(t.admin, "às"))["messages"]) == 1  # short: no trigram, still found
     dialect = app.runtime.engine.dialect.name
@@ -197,6 +200,7 @@ async def test_operators_are_searched_as_text(app: App, parts: list[str]) -> Non
     admin, conv = _tenant_conv[key]
     q = "".join(parts)
     mid = await _note(admin, conv, f"antes {q} depois")
+    await app.searchable()
     r = await admin.http.get("/api/search", params={"q": q, "limit": "100"})
     if not q.strip():
         assert r.status_code == 400
