@@ -10,10 +10,11 @@ applies is the one given.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import exists, select, update
+from sqlalchemy import bindparam, exists, select, update
 from sqlalchemy.engine import Row
 
 from channels.base import free_form_refusal
@@ -25,6 +26,7 @@ from inbox.actions.templates import context
 from inbox.automations.schedule import reason_values
 from inbox.texts import Text
 from inbox.uow import UnitOfWork
+from inbox.workers.jobs import settle
 
 if TYPE_CHECKING:
     from inbox.runtime import Runtime
@@ -44,9 +46,24 @@ class Decided(Exception):
         self.status, self.reason = status, reason
 
 
-async def automation_job(rt: Runtime, job: Row[Any]) -> None:
+async def automation_job(rt: Runtime, job: Row[Any]) -> bool:
+    """Decides the run and settles its job in the same transaction (no second one to delete it)."""
     async with rt.uow() as uow:
         await decide(uow, int(job.payload["run_id"]))
+        await settle(uow.conn, job)
+    return True
+
+
+@dataclass(frozen=True)
+class Draft:
+    """A message to send, worked out from what was read; `seen`: what it was decided on (`_SEEN`)."""
+
+    conv: Row[Any]
+    text: str
+    template: dict[str, Any] | None
+    csat: bool
+    template_id: int
+    seen: tuple[Any, ...]
 
 
 async def _locked_run(uow: UnitOfWork, run_id: int) -> Row[Any] | None:
@@ -57,32 +74,102 @@ async def _locked_run(uow: UnitOfWork, run_id: int) -> Row[Any] | None:
     return (await uow.conn.execute(q)).first()
 
 
+def _due(run: Row[Any] | None) -> bool:
+    return run is not None and run.status == "pending" and run.due_at <= m.utcnow() + EARLY
+
+
 async def decide(uow: UnitOfWork, run_id: int) -> str | None:
-    """Decide the run if it is pending and due; returns its new status (None: left alone)."""
-    run = await _locked_run(uow, run_id)
-    if run is None or run.status != "pending" or run.due_at > m.utcnow() + EARLY:
+    """Decide the run if it is pending and due; returns its new status (None: left alone).
+
+    PostgreSQL: the run and its conversation are locked (FOR UPDATE) before the reads. SQLite has one
+    write lock for the whole database, taken by a transaction's first write and held to its commit:
+    the reads run before it, then the run is locked and what the send was decided on read again
+    (`_SEEN`, one statement); only if something changed in between (or the run is not a send) is it
+    decided again under the lock. Either way the decision commits only with the run locked and
+    still pending, and on what is current under that lock: a run is decided once."""
+    if uow.dialect != "sqlite":
+        run = await _locked_run(uow, run_id)
+        if run is None or not _due(run):
+            return None
+        return await _write(uow, run, await _outcome(uow, run, lock=True))
+    read = (await uow.conn.execute(select(m.automation_runs).where(rn.id == run_id))).first()
+    if read is None or not _due(read):
         return None
+    outcome = await _outcome(uow, read, lock=False)  # no lock taken yet: nothing written
+    run = await _locked_run(uow, run_id)  # the write lock, to the commit
+    if run is None or not _due(run):
+        return None
+    if not isinstance(outcome, Draft) or await _seen(uow, run, outcome) != outcome.seen:
+        outcome = await _outcome(uow, run, lock=False)  # under the lock now: nothing moves
+    return await _write(uow, run, outcome)
+
+
+async def _outcome(uow: UnitOfWork, run: Row[Any], *, lock: bool) -> Draft | Decided:
     automation = (await uow.conn.execute(select(m.automations).where(au.id == run.automation_id))).one()
-    values: dict[str, Any] = {"finished_at": m.utcnow()}
     try:
-        conv_id, message_id = await _send(uow, run, automation)
-        values.update(status="sent", conversation_id=conv_id, message_id=message_id)
+        return await _draft(uow, run, automation, lock=lock)
     except Decided as decided:
-        values.update(status=decided.status, **reason_values(decided.reason))
+        return decided
+
+
+async def _write(uow: UnitOfWork, run: Row[Any], outcome: Draft | Decided) -> str:
+    values: dict[str, Any] = {"finished_at": m.utcnow()}
+    if isinstance(outcome, Decided):
+        values.update(status=outcome.status, **reason_values(outcome.reason))
+    else:
+        conv = outcome.conv
+        row = await write_outgoing(
+            uow, conv, text=outcome.text, sender_type="system", sender_id=None, template=outcome.template
+        )
+        if outcome.csat:
+            await uow.conn.execute(
+                update(m.conversations).where(cv.id == conv.id).values(csat_requested_at=m.utcnow())
+            )
+        values.update(status="sent", conversation_id=conv.id, message_id=row.id)
     await uow.conn.execute(update(m.automation_runs).where(rn.id == run.id).values(**values))
     status = str(values["status"])
     uow.after_commit(lambda: uow.runtime.metrics.automation_run(status))
     return status
 
 
-async def _send(uow: UnitOfWork, run: Row[Any], automation: Row[Any]) -> tuple[int, int]:
+def _scalar(column: Any, key: Any, name: str) -> Any:
+    return select(column).where(key == bindparam(name)).scalar_subquery()
+
+
+# What a send was decided on, read again under SQLite's write lock: the conversation (the bot, an
+# agent's word, the window), the contact's opt-out, the channel, and the automation, template and
+# appointment as last changed. Built once.
+_SEEN = select(
+    cv.status, cv.assignee_id, cv.last_inbound_at, cv.last_message_at,
+    _scalar(ct.opted_out_at, ct.id, "contact"),
+    _scalar(m.channels.c.disabled_at, m.channels.c.id, "channel"),
+    _scalar(au.updated_at, au.id, "automation"),
+    _scalar(m.templates.c.updated_at, m.templates.c.id, "template"),
+    _scalar(ap.updated_at, ap.id, "appointment"),
+).where(cv.id == bindparam("conversation"))  # fmt: skip
+
+
+async def _seen(uow: UnitOfWork, run: Row[Any], draft: Draft) -> tuple[Any, ...]:
+    params = {
+        "conversation": draft.conv.id,
+        "contact": run.contact_id,
+        "channel": draft.conv.channel_id,
+        "automation": run.automation_id,
+        "template": draft.template_id,
+        "appointment": run.appointment_id,
+    }
+    row = (await uow.conn.execute(_SEEN, params)).first()
+    return () if row is None else tuple(row)
+
+
+async def _draft(uow: UnitOfWork, run: Row[Any], automation: Row[Any], *, lock: bool) -> Draft:
     if not automation.enabled:
         raise Decided("skipped", Text("automation.disabled"))
     contact = (await uow.conn.execute(select(m.contacts).where(ct.id == run.contact_id))).one()
     if contact.opted_out_at is not None:
         raise Decided("skipped", Text("automation.opted_out"))
     appointment = await _appointment(uow, run, automation)
-    conv = await _conversation(uow, run, automation)
+    conv = await _conversation(uow, run, automation, lock=lock)
     channel_row = (await uow.conn.execute(select(m.channels).where(m.channels.c.id == conv.channel_id))).one()
     if channel_row.disabled_at is not None:
         raise Decided("skipped", Text("automation.channel_disabled"))
@@ -100,12 +187,13 @@ async def _send(uow: UnitOfWork, run: Row[Any], automation: Row[Any]) -> tuple[i
             "failed", Text("automation.missing_value", variable="{{" + exc.variable + "}}")
         ) from exc
     spec = _template_if_needed(uow, conv, channel_row, template, parameters)
-    row = await write_outgoing(uow, conv, text=text, sender_type="system", sender_id=None, template=spec)
-    if automation.trigger == "conversation.resolved":
-        await uow.conn.execute(
-            update(m.conversations).where(cv.id == conv.id).values(csat_requested_at=m.utcnow())
-        )
-    return conv.id, row.id
+    seen = (
+        conv.status, conv.assignee_id, conv.last_inbound_at, conv.last_message_at, contact.opted_out_at,
+        channel_row.disabled_at, automation.updated_at, template.updated_at,
+        appointment.updated_at if appointment is not None else None,
+    )  # fmt: skip
+    csat = automation.trigger == "conversation.resolved"
+    return Draft(conv=conv, text=text, template=spec, csat=csat, template_id=template.id, seen=seen)
 
 
 async def _appointment(uow: UnitOfWork, run: Row[Any], automation: Row[Any]) -> Row[Any] | None:
@@ -126,7 +214,7 @@ async def _appointment(uow: UnitOfWork, run: Row[Any], automation: Row[Any]) -> 
     return row
 
 
-async def _conversation(uow: UnitOfWork, run: Row[Any], automation: Row[Any]) -> Row[Any]:
+async def _conversation(uow: UnitOfWork, run: Row[Any], automation: Row[Any], *, lock: bool) -> Row[Any]:
     """Where to write: the run's own conversation, else the contact's latest one (on the
     automation's channel, when it names one). An automation writes where the customer already
     wrote: the provider needs the customer's address on that channel."""
@@ -144,8 +232,8 @@ async def _conversation(uow: UnitOfWork, run: Row[Any], automation: Row[Any]) ->
             "skipped",
             Text("automation.no_conversation_on_channel" if on_channel else "automation.no_conversation"),
         )
-    # On SQLite the run's lock is the database's: nothing else writes until this commits.
-    return await load(uow, run.tenant_id, conversation_id, lock=uow.dialect != "sqlite")
+    # On SQLite the run's lock is the database's (`decide`): never a row lock of its own.
+    return await load(uow, run.tenant_id, conversation_id, lock=lock)
 
 
 async def _still_wanted(uow: UnitOfWork, run: Row[Any], automation: Row[Any], conv: Row[Any]) -> None:

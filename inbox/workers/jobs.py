@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import and_, case, delete, func, or_, select, update
 from sqlalchemy.engine import Row
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from inbox import models as m
 from inbox.waiting import wait_event
@@ -30,7 +31,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 jb = m.jobs.c
 
-Handler = Callable[["Runtime", Row[Any]], Awaitable[None]]
+# A handler that returns True settled its job itself, in its own transaction (`settle`).
+Handler = Callable[["Runtime", Row[Any]], Awaitable[bool | None]]
 MAX_ATTEMPTS = 5
 POLL_SECONDS = 1.0
 
@@ -64,14 +66,18 @@ async def claim(
         return list((await conn.execute(stmt)).all())
 
 
+async def settle(conn: AsyncConnection, job: Row[Any]) -> None:
+    """`job` ran: its row goes, in the caller's transaction; or, if it was re-scheduled while it ran
+    (its `run_at` moved), it is released to run again."""
+    gone = await conn.execute(delete(m.jobs).where(jb.id == job.id, jb.run_at == job.run_at))
+    if gone.rowcount == 0:
+        await conn.execute(update(m.jobs).where(jb.id == job.id).values(locked_until=None, attempts=0))
+
+
 async def _finish(rt: Runtime, job: Row[Any], error: BaseException | None) -> None:
     async with rt.engine.begin() as conn:
         if error is None:
-            gone = await conn.execute(delete(m.jobs).where(jb.id == job.id, jb.run_at == job.run_at))
-            if gone.rowcount == 0:  # re-scheduled while running: run again
-                await conn.execute(
-                    update(m.jobs).where(jb.id == job.id).values(locked_until=None, attempts=0)
-                )
+            await settle(conn, job)
             return
         if job.attempts >= MAX_ATTEMPTS:
             log.error("job %s/%s failed %d times; dropped: %s", job.kind, job.key, job.attempts, error)
@@ -90,14 +96,15 @@ async def run_job(rt: Runtime, handlers: Mapping[str, Handler], job: Row[Any]) -
         await _finish(rt, job, None)
         return
     try:
-        await handler(rt, job)
+        settled = await handler(rt, job)
     except asyncio.CancelledError:
         raise
     except Exception as exc:
         log.exception("job %s/%s failed", job.kind, job.key)
         await _finish(rt, job, exc)
         return
-    await _finish(rt, job, None)
+    if not settled:
+        await _finish(rt, job, None)
 
 
 async def _seconds_to_next(rt: Runtime, kinds: frozenset[str] | None, others: frozenset[str]) -> float:
