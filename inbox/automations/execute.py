@@ -15,13 +15,13 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import bindparam, exists, select, update
-from sqlalchemy.engine import Row
+from sqlalchemy.engine import Connection, Row
 
 from channels.base import free_form_refusal
 from inbox import models as m
 from inbox import templates
 from inbox.actions.conversations import load
-from inbox.actions.replies import write_outgoing
+from inbox.actions.replies import announce_outgoing, outgoing_rows
 from inbox.actions.templates import context
 from inbox.automations.schedule import reason_values
 from inbox.texts import Text
@@ -49,8 +49,7 @@ class Decided(Exception):
 async def automation_job(rt: Runtime, job: Row[Any]) -> bool:
     """Decides the run and settles its job in the same transaction (no second one to delete it)."""
     async with rt.uow() as uow:
-        await decide(uow, int(job.payload["run_id"]))
-        await settle(uow.conn, job)
+        await decide(uow, int(job.payload["run_id"]), job=job)
     return True
 
 
@@ -58,6 +57,7 @@ async def automation_job(rt: Runtime, job: Row[Any]) -> bool:
 class Draft:
     """A message to send, worked out from what was read; `seen`: what it was decided on (`_SEEN`)."""
 
+    run: Row[Any]
     conv: Row[Any]
     text: str
     template: dict[str, Any] | None
@@ -66,42 +66,60 @@ class Draft:
     seen: tuple[Any, ...]
 
 
+@dataclass(frozen=True)
+class _Written:
+    status: str | None  # None: left alone
+    message: Row[Any] | None = None
+
+
 async def _locked_run(uow: UnitOfWork, run_id: int) -> Row[Any] | None:
     if uow.dialect == "sqlite":  # no row locks: a no-op write takes the database's write lock
-        noop = update(m.automation_runs).where(rn.id == run_id).values(status=rn.status)
-        return (await uow.conn.execute(noop.returning(m.automation_runs))).first()
+        return (await uow.conn.execute(_LOCK_SQLITE, {"run_id": run_id})).first()
     q = select(m.automation_runs).where(rn.id == run_id).with_for_update()
     return (await uow.conn.execute(q)).first()
+
+
+_LOCK_SQLITE = (
+    update(m.automation_runs)
+    .where(rn.id == bindparam("run_id"))
+    .values(status=rn.status)
+    .returning(m.automation_runs)
+)
 
 
 def _due(run: Row[Any] | None) -> bool:
     return run is not None and run.status == "pending" and run.due_at <= m.utcnow() + EARLY
 
 
-async def decide(uow: UnitOfWork, run_id: int) -> str | None:
-    """Decide the run if it is pending and due; returns its new status (None: left alone).
+async def decide(uow: UnitOfWork, run_id: int, *, job: Row[Any] | None = None) -> str | None:
+    """Decide the run if it is pending and due; returns its new status (None: left alone). `job`:
+    its jobs row, settled in the same transaction (`jobs.settle`).
 
     PostgreSQL: the run and its conversation are locked (FOR UPDATE) before the reads. SQLite has one
     write lock for the whole database, taken by a transaction's first write and held to its commit:
-    the reads run before it, then the run is locked and what the send was decided on read again
-    (`_SEEN`, one statement); only if something changed in between (or the run is not a send) is it
-    decided again under the lock. Either way the decision commits only with the run locked and
-    still pending, and on what is current under that lock: a run is decided once."""
-    if uow.dialect != "sqlite":
+    the reads run before it; then, in one hop to aiosqlite's thread, the run is locked, what the
+    send was decided on read again (`_SEEN`) and, if nothing moved, everything written. If something
+    moved (or the run is not a send), it is decided again under the lock, as it is held by then.
+    Either way the decision commits only with the run locked and still pending, on what is current
+    under that lock: a run is decided once, and the lock is held for a few statements."""
+    sqlite = uow.dialect == "sqlite"
+    if sqlite:
+        run = (await uow.conn.execute(select(m.automation_runs).where(rn.id == run_id))).first()
+    else:
         run = await _locked_run(uow, run_id)
-        if run is None or not _due(run):
-            return None
-        return await _write(uow, run, await _outcome(uow, run, lock=True))
-    read = (await uow.conn.execute(select(m.automation_runs).where(rn.id == run_id))).first()
-    if read is None or not _due(read):
-        return None
-    outcome = await _outcome(uow, read, lock=False)  # no lock taken yet: nothing written
-    run = await _locked_run(uow, run_id)  # the write lock, to the commit
-    if run is None or not _due(run):
-        return None
-    if not isinstance(outcome, Draft) or await _seen(uow, run, outcome) != outcome.seen:
-        outcome = await _outcome(uow, run, lock=False)  # under the lock now: nothing moves
-    return await _write(uow, run, outcome)
+    outcome = await _outcome(uow, run, lock=not sqlite) if run is not None and _due(run) else None
+    written = await uow.run_sync(_commit, run_id, outcome, job, sqlite)
+    if written is None:  # SQLite: moved before the lock, or not a send; the lock is held now
+        run = (await uow.conn.execute(select(m.automation_runs).where(rn.id == run_id))).one()
+        outcome = await _outcome(uow, run, lock=False)
+        written = await uow.run_sync(_commit, run_id, outcome, job, False)
+        assert written is not None
+    status = written.status
+    if isinstance(outcome, Draft) and written.message is not None:
+        announce_outgoing(uow, outcome.conv, written.message)
+    if status is not None:
+        uow.after_commit(lambda: uow.runtime.metrics.automation_run(status))
+    return status
 
 
 async def _outcome(uow: UnitOfWork, run: Row[Any], *, lock: bool) -> Draft | Decided:
@@ -112,24 +130,44 @@ async def _outcome(uow: UnitOfWork, run: Row[Any], *, lock: bool) -> Draft | Dec
         return decided
 
 
-async def _write(uow: UnitOfWork, run: Row[Any], outcome: Draft | Decided) -> str:
+def _commit(
+    conn: Connection, run_id: int, outcome: Draft | Decided | None, job: Row[Any] | None, relock: bool
+) -> _Written | None:
+    """The decision's writes, and the job settled (run synchronously: on SQLite one hop). `relock`
+    (SQLite): the run is locked here and what `outcome` was decided on read again; None if it must
+    be decided again (the lock is then held)."""
+    if relock and outcome is not None:
+        run = conn.execute(_LOCK_SQLITE, {"run_id": run_id}).first()
+        if not _due(run):
+            outcome = None
+        elif not isinstance(outcome, Draft) or _seen(conn, outcome) != outcome.seen:
+            return None
+    written = _Written(None) if outcome is None else _write(conn, run_id, outcome)
+    if job is not None:
+        settle(conn, job)
+    return written
+
+
+def _write(conn: Connection, run_id: int, outcome: Draft | Decided) -> _Written:
     values: dict[str, Any] = {"finished_at": m.utcnow()}
+    row = None
     if isinstance(outcome, Decided):
         values.update(status=outcome.status, **reason_values(outcome.reason))
     else:
         conv = outcome.conv
-        row = await write_outgoing(
-            uow, conv, text=outcome.text, sender_type="system", sender_id=None, template=outcome.template
+        row = outgoing_rows(
+            conn,
+            conv=conv,
+            text=outcome.text,
+            sender_type="system",
+            sender_id=None,
+            template=outcome.template,
         )
         if outcome.csat:
-            await uow.conn.execute(
-                update(m.conversations).where(cv.id == conv.id).values(csat_requested_at=m.utcnow())
-            )
+            conn.execute(update(m.conversations).where(cv.id == conv.id).values(csat_requested_at=m.utcnow()))
         values.update(status="sent", conversation_id=conv.id, message_id=row.id)
-    await uow.conn.execute(update(m.automation_runs).where(rn.id == run.id).values(**values))
-    status = str(values["status"])
-    uow.after_commit(lambda: uow.runtime.metrics.automation_run(status))
-    return status
+    conn.execute(update(m.automation_runs).where(rn.id == run_id).values(**values))
+    return _Written(str(values["status"]), row)
 
 
 def _scalar(column: Any, key: Any, name: str) -> Any:
@@ -149,7 +187,8 @@ _SEEN = select(
 ).where(cv.id == bindparam("conversation"))  # fmt: skip
 
 
-async def _seen(uow: UnitOfWork, run: Row[Any], draft: Draft) -> tuple[Any, ...]:
+def _seen(conn: Connection, draft: Draft) -> tuple[Any, ...]:
+    run = draft.run
     params = {
         "conversation": draft.conv.id,
         "contact": run.contact_id,
@@ -158,7 +197,7 @@ async def _seen(uow: UnitOfWork, run: Row[Any], draft: Draft) -> tuple[Any, ...]
         "template": draft.template_id,
         "appointment": run.appointment_id,
     }
-    row = (await uow.conn.execute(_SEEN, params)).first()
+    row = conn.execute(_SEEN, params).first()
     return () if row is None else tuple(row)
 
 
@@ -193,7 +232,7 @@ async def _draft(uow: UnitOfWork, run: Row[Any], automation: Row[Any], *, lock: 
         appointment.updated_at if appointment is not None else None,
     )  # fmt: skip
     csat = automation.trigger == "conversation.resolved"
-    return Draft(conv=conv, text=text, template=spec, csat=csat, template_id=template.id, seen=seen)
+    return Draft(run=run, conv=conv, text=text, template=spec, csat=csat, template_id=template.id, seen=seen)
 
 
 async def _appointment(uow: UnitOfWork, run: Row[Any], automation: Row[Any]) -> Row[Any] | None:

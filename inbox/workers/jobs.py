@@ -17,8 +17,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import and_, case, delete, func, or_, select, update
-from sqlalchemy.engine import Row
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.engine import Connection, Row
 
 from inbox import models as m
 from inbox.waiting import wait_event
@@ -66,18 +65,18 @@ async def claim(
         return list((await conn.execute(stmt)).all())
 
 
-async def settle(conn: AsyncConnection, job: Row[Any]) -> None:
-    """`job` ran: its row goes, in the caller's transaction; or, if it was re-scheduled while it ran
-    (its `run_at` moved), it is released to run again."""
-    gone = await conn.execute(delete(m.jobs).where(jb.id == job.id, jb.run_at == job.run_at))
+def settle(conn: Connection, job: Row[Any]) -> None:
+    """`job` ran: its row goes, in the caller's transaction (run synchronously: `run_sync`); or, if it
+    was re-scheduled while it ran (its `run_at` moved), it is released to run again."""
+    gone = conn.execute(delete(m.jobs).where(jb.id == job.id, jb.run_at == job.run_at))
     if gone.rowcount == 0:
-        await conn.execute(update(m.jobs).where(jb.id == job.id).values(locked_until=None, attempts=0))
+        conn.execute(update(m.jobs).where(jb.id == job.id).values(locked_until=None, attempts=0))
 
 
 async def _finish(rt: Runtime, job: Row[Any], error: BaseException | None) -> None:
     async with rt.engine.begin() as conn:
         if error is None:
-            await settle(conn, job)
+            await conn.run_sync(settle, job)
             return
         if job.attempts >= MAX_ATTEMPTS:
             log.error("job %s/%s failed %d times; dropped: %s", job.kind, job.key, job.attempts, error)

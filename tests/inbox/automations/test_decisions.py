@@ -5,11 +5,15 @@ closed WhatsApp window, and following its appointment."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import func, select
+import pytest
+from sqlalchemy import func, select, update
 
 from inbox import models as m
+from inbox.automations import execute
 from tests.inbox.automations.automation_support import (
     automation,
     fire,
@@ -274,3 +278,67 @@ async def test_a_merge_keeps_both_contacts_runs(app: App) -> None:
         (kept, "lead"),
         (kept, f"lead@merged-{other}"),
     ]
+
+
+def _before_the_lock(
+    app: App, monkeypatch: pytest.MonkeyPatch, change: Callable[[], Awaitable[None]]
+) -> None:
+    """`change` commits after the decision has read everything and before it locks its run: SQLite's
+    path (it reads before it takes the write lock). PostgreSQL locks the run and its conversation
+    before it reads: nothing moves in between (tests/faults/test_two_servers_reminder.py)."""
+    if app.runtime.engine.dialect.name != "sqlite":
+        pytest.skip("PostgreSQL reads under the run's row lock")
+    first = execute._outcome
+    changed: list[bool] = []
+
+    async def then_change(uow: Any, run: Any, *, lock: bool) -> Any:
+        outcome = await first(uow, run, lock=lock)
+        if not changed:
+            changed.append(True)
+            await change()
+        return outcome
+
+    monkeypatch.setattr(execute, "_outcome", then_change)
+
+
+async def test_a_change_before_the_lock_decides(app: App, monkeypatch: pytest.MonkeyPatch) -> None:
+    tenant = await app.tenant()
+    ch = await tenant.channel()
+    welcome = await automation(tenant, "contact.created", await template(tenant, "Olá!"))
+    conv_id, _ = await conversation(app, ch)
+    await scan(app)
+    (run,) = await runs(app, welcome["id"])
+
+    async def bot_takes_over() -> None:
+        async with app.runtime.engine.begin() as conn:
+            await conn.execute(update(m.conversations).where(cv.id == conv_id).values(status="bot"))
+
+    _before_the_lock(app, monkeypatch, bot_takes_over)
+    assert await fire(app, run.id) == "skipped"
+    assert (await run_row(app, run.id)).reason_code == {"code": "automation.bot_answering", "params": {}}
+    async with app.runtime.engine.connect() as conn:
+        said = select(func.count()).select_from(m.messages).where(m.messages.c.conversation_id == conv_id)
+        assert (await conn.execute(said.where(m.messages.c.sender_type == "system"))).scalar_one() == 0
+
+
+async def test_a_run_cancelled_before_the_lock_stays_so(app: App, monkeypatch: pytest.MonkeyPatch) -> None:
+    tenant = await app.tenant()
+    ch = await tenant.channel()
+    conv_id, _ = await conversation(app, ch)
+    contact_id = (await _conv(app, conv_id)).contact_id  # type: ignore[attr-defined]
+    confirmation = await automation(tenant, "appointment.created", await template(tenant, "Até lá!"))
+    starts = datetime.now(UTC).replace(microsecond=0) + timedelta(days=3)
+    r = await tenant.admin.http.post(
+        f"/api/contacts/{contact_id}/appointments", json={"starts_at": starts.isoformat(), "title": "Limpeza"}
+    )
+    appointment_id = r.json()["id"]
+    (run,) = await runs(app, confirmation["id"])
+
+    async def cancelled() -> None:
+        r = await tenant.admin.http.patch(f"/api/appointments/{appointment_id}", json={"status": "cancelled"})
+        assert r.status_code == 200, r.text
+
+    _before_the_lock(app, monkeypatch, cancelled)
+    assert await fire(app, run.id) is None  # decided by the cancellation, not twice
+    gone = await run_row(app, run.id)
+    assert (gone.status, gone.message_id) == ("cancelled", None)
