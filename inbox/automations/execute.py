@@ -20,9 +20,9 @@ from sqlalchemy.engine import Connection, Row
 from channels.base import free_form_refusal
 from inbox import models as m
 from inbox import templates
-from inbox.actions.conversations import load
+from inbox.actions.conversations import found, load_statements
 from inbox.actions.replies import announce_outgoing, outgoing_rows
-from inbox.actions.templates import context
+from inbox.actions.templates import context_of, context_tenant
 from inbox.automations.schedule import reason_values
 from inbox.texts import Text
 from inbox.uow import UnitOfWork
@@ -72,13 +72,6 @@ class _Written:
     message: Row[Any] | None = None
 
 
-async def _locked_run(uow: UnitOfWork, run_id: int) -> Row[Any] | None:
-    if uow.dialect == "sqlite":  # no row locks: a no-op write takes the database's write lock
-        return (await uow.conn.execute(_LOCK_SQLITE, {"run_id": run_id})).first()
-    q = select(m.automation_runs).where(rn.id == run_id).with_for_update()
-    return (await uow.conn.execute(q)).first()
-
-
 _LOCK_SQLITE = (
     update(m.automation_runs)
     .where(rn.id == bindparam("run_id"))
@@ -95,25 +88,15 @@ async def decide(uow: UnitOfWork, run_id: int, *, job: Row[Any] | None = None) -
     """Decide the run if it is pending and due; returns its new status (None: left alone). `job`:
     its jobs row, settled in the same transaction (`jobs.settle`).
 
-    PostgreSQL: the run and its conversation are locked (FOR UPDATE) before the reads. SQLite has one
-    write lock for the whole database, taken by a transaction's first write and held to its commit:
-    the reads run before it; then, in one hop to aiosqlite's thread, the run is locked, what the
-    send was decided on read again (`_SEEN`) and, if nothing moved, everything written. If something
-    moved (or the run is not a send), it is decided again under the lock, as it is held by then.
-    Either way the decision commits only with the run locked and still pending, on what is current
-    under that lock: a run is decided once, and the lock is held for a few statements."""
-    sqlite = uow.dialect == "sqlite"
-    if sqlite:
-        run = (await uow.conn.execute(select(m.automation_runs).where(rn.id == run_id))).first()
-    else:
-        run = await _locked_run(uow, run_id)
-    outcome = await _outcome(uow, run, lock=not sqlite) if run is not None and _due(run) else None
-    written = await uow.run_sync(_commit, run_id, outcome, job, sqlite)
-    if written is None:  # SQLite: moved before the lock, or not a send; the lock is held now
-        run = (await uow.conn.execute(select(m.automation_runs).where(rn.id == run_id))).one()
-        outcome = await _outcome(uow, run, lock=False)
-        written = await uow.run_sync(_commit, run_id, outcome, job, False)
-        assert written is not None
+    The decision's statements run synchronously (`UnitOfWork.run_sync`: on SQLite one hop to
+    aiosqlite's thread for all of them, not three or four a statement). PostgreSQL locks the run
+    and its conversation (FOR UPDATE) before it reads. SQLite has one write lock for the whole
+    database, taken by a transaction's first write and held to its commit: there the reads come
+    first, then the run is locked and what a send was decided on read again (`_SEEN`, one
+    statement); if something moved in between (or the run is not a send), it is decided again
+    under the lock. Either way the decision is written only with the run locked and still pending,
+    on what is current under that lock: a run is decided once."""
+    outcome, written = await uow.run_sync(_decide, uow.runtime, run_id, job)
     status = written.status
     if isinstance(outcome, Draft) and written.message is not None:
         announce_outgoing(uow, outcome.conv, written.message)
@@ -122,30 +105,33 @@ async def decide(uow: UnitOfWork, run_id: int, *, job: Row[Any] | None = None) -
     return status
 
 
-async def _outcome(uow: UnitOfWork, run: Row[Any], *, lock: bool) -> Draft | Decided:
-    automation = (await uow.conn.execute(select(m.automations).where(au.id == run.automation_id))).one()
-    try:
-        return await _draft(uow, run, automation, lock=lock)
-    except Decided as decided:
-        return decided
-
-
-def _commit(
-    conn: Connection, run_id: int, outcome: Draft | Decided | None, job: Row[Any] | None, relock: bool
-) -> _Written | None:
-    """The decision's writes, and the job settled (run synchronously: on SQLite one hop). `relock`
-    (SQLite): the run is locked here and what `outcome` was decided on read again; None if it must
-    be decided again (the lock is then held)."""
-    if relock and outcome is not None:
-        run = conn.execute(_LOCK_SQLITE, {"run_id": run_id}).first()
-        if not _due(run):
-            outcome = None
-        elif not isinstance(outcome, Draft) or _seen(conn, outcome) != outcome.seen:
-            return None
+def _decide(
+    conn: Connection, rt: Runtime, run_id: int, job: Row[Any] | None
+) -> tuple[Draft | Decided | None, _Written]:
+    if conn.dialect.name == "sqlite":
+        run = conn.execute(select(m.automation_runs).where(rn.id == run_id)).first()
+        outcome = _outcome(conn, rt, run, lock=False) if _due(run) else None
+        if outcome is not None:
+            run = conn.execute(_LOCK_SQLITE, {"run_id": run_id}).first()  # the write lock, to the commit
+            if not _due(run):
+                outcome = None
+            elif not isinstance(outcome, Draft) or _seen(conn, outcome) != outcome.seen:
+                outcome = _outcome(conn, rt, run, lock=False)  # nothing moves now
+    else:
+        run = conn.execute(select(m.automation_runs).where(rn.id == run_id).with_for_update()).first()
+        outcome = _outcome(conn, rt, run, lock=True) if _due(run) else None
     written = _Written(None) if outcome is None else _write(conn, run_id, outcome)
     if job is not None:
         settle(conn, job)
-    return written
+    return outcome, written
+
+
+def _outcome(conn: Connection, rt: Runtime, run: Any, *, lock: bool) -> Draft | Decided:
+    automation = conn.execute(select(m.automations).where(au.id == run.automation_id)).one()
+    try:
+        return _draft(conn, rt, run, automation, lock=lock)
+    except Decided as decided:
+        return decided
 
 
 def _write(conn: Connection, run_id: int, outcome: Draft | Decided) -> _Written:
@@ -201,23 +187,22 @@ def _seen(conn: Connection, draft: Draft) -> tuple[Any, ...]:
     return () if row is None else tuple(row)
 
 
-async def _draft(uow: UnitOfWork, run: Row[Any], automation: Row[Any], *, lock: bool) -> Draft:
+def _draft(conn: Connection, rt: Runtime, run: Any, automation: Row[Any], *, lock: bool) -> Draft:
     if not automation.enabled:
         raise Decided("skipped", Text("automation.disabled"))
-    contact = (await uow.conn.execute(select(m.contacts).where(ct.id == run.contact_id))).one()
+    contact = conn.execute(select(m.contacts).where(ct.id == run.contact_id)).one()
     if contact.opted_out_at is not None:
         raise Decided("skipped", Text("automation.opted_out"))
-    appointment = await _appointment(uow, run, automation)
-    conv = await _conversation(uow, run, automation, lock=lock)
-    channel_row = (await uow.conn.execute(select(m.channels).where(m.channels.c.id == conv.channel_id))).one()
+    appointment = _appointment(conn, run, automation)
+    conv = _conversation(conn, run, automation, lock=lock)
+    channel_row = conn.execute(select(m.channels).where(m.channels.c.id == conv.channel_id)).one()
     if channel_row.disabled_at is not None:
         raise Decided("skipped", Text("automation.channel_disabled"))
-    await _still_wanted(uow, run, automation, conv)
-    template = (
-        await uow.conn.execute(select(m.templates).where(m.templates.c.id == automation.template_id))
-    ).one()
-    assignee = await _assignee_name(uow, conv)
-    ctx = await context(uow.conn, run.tenant_id, contact, appointment, agent_name=assignee)
+    _still_wanted(conn, run, automation, conv)
+    template = conn.execute(select(m.templates).where(m.templates.c.id == automation.template_id)).one()
+    assignee = _assignee_name(conn, conv)
+    tenant = conn.execute(context_tenant(run.tenant_id)).one()
+    ctx = context_of(tenant, contact, appointment, agent_name=assignee)
     try:
         text = templates.render(template.body, ctx)
         parameters = [templates.render("{{" + v + "}}", ctx) for v in templates.variables(template.body)]
@@ -225,7 +210,7 @@ async def _draft(uow: UnitOfWork, run: Row[Any], automation: Row[Any], *, lock: 
         raise Decided(
             "failed", Text("automation.missing_value", variable="{{" + exc.variable + "}}")
         ) from exc
-    spec = _template_if_needed(uow, conv, channel_row, template, parameters)
+    spec = _template_if_needed(rt, conv, channel_row, template, parameters)
     seen = (
         conv.status, conv.assignee_id, conv.last_inbound_at, conv.last_message_at, contact.opted_out_at,
         channel_row.disabled_at, automation.updated_at, template.updated_at,
@@ -235,12 +220,12 @@ async def _draft(uow: UnitOfWork, run: Row[Any], automation: Row[Any], *, lock: 
     return Draft(run=run, conv=conv, text=text, template=spec, csat=csat, template_id=template.id, seen=seen)
 
 
-async def _appointment(uow: UnitOfWork, run: Row[Any], automation: Row[Any]) -> Row[Any] | None:
+def _appointment(conn: Connection, run: Any, automation: Row[Any]) -> Row[Any] | None:
     if not automation.trigger.startswith("appointment."):
         return None
     row = None
     if run.appointment_id is not None:
-        row = (await uow.conn.execute(select(m.appointments).where(ap.id == run.appointment_id))).first()
+        row = conn.execute(select(m.appointments).where(ap.id == run.appointment_id)).first()
     if row is None:
         raise Decided("cancelled", Text("automation.appointment_gone"))
     if row.status == "cancelled":
@@ -253,7 +238,7 @@ async def _appointment(uow: UnitOfWork, run: Row[Any], automation: Row[Any]) -> 
     return row
 
 
-async def _conversation(uow: UnitOfWork, run: Row[Any], automation: Row[Any], *, lock: bool) -> Row[Any]:
+def _conversation(conn: Connection, run: Any, automation: Row[Any], *, lock: bool) -> Row[Any]:
     """Where to write: the run's own conversation, else the contact's latest one (on the
     automation's channel, when it names one). An automation writes where the customer already
     wrote: the provider needs the customer's address on that channel."""
@@ -262,20 +247,19 @@ async def _conversation(uow: UnitOfWork, run: Row[Any], automation: Row[Any], *,
         q = select(cv.id).where(cv.tenant_id == run.tenant_id, cv.contact_id == run.contact_id)
         if automation.channel_id is not None:
             q = q.where(cv.channel_id == automation.channel_id)
-        conversation_id = (
-            await uow.conn.execute(q.order_by(cv.last_message_at.desc(), cv.id.desc()))
-        ).scalar()
+        conversation_id = conn.execute(q.order_by(cv.last_message_at.desc(), cv.id.desc())).scalar()
     if conversation_id is None:
         on_channel = automation.channel_id is not None
         raise Decided(
             "skipped",
             Text("automation.no_conversation_on_channel" if on_channel else "automation.no_conversation"),
         )
-    # On SQLite the run's lock is the database's (`decide`): never a row lock of its own.
-    return await load(uow, run.tenant_id, conversation_id, lock=lock)
+    # Never SQLite's no-op write here: there the run's lock is the database's (`decide`).
+    _, q = load_statements(conn.dialect.name, run.tenant_id, conversation_id, lock=lock)
+    return found(conn.execute(q).first())
 
 
-async def _still_wanted(uow: UnitOfWork, run: Row[Any], automation: Row[Any], conv: Row[Any]) -> None:
+def _still_wanted(conn: Connection, run: Any, automation: Row[Any], conv: Row[Any]) -> None:
     """Never over the bot or a person: the conversation must still be where the trigger left it."""
     trigger = automation.trigger
     if (
@@ -294,26 +278,25 @@ async def _still_wanted(uow: UnitOfWork, run: Row[Any], automation: Row[Any], co
         msg.sender_type == "agent",
         msg.created_at > run.created_at,
     )
-    if trigger != "lead.no_reply" and (await uow.conn.execute(select(agent_since))).scalar():
+    if trigger != "lead.no_reply" and conn.execute(select(agent_since)).scalar():
         raise Decided("skipped", Text("automation.agent_wrote"))
 
 
-async def _assignee_name(uow: UnitOfWork, conv: Row[Any]) -> str | None:
+def _assignee_name(conn: Connection, conv: Row[Any]) -> str | None:
     if conv.assignee_id is None:
         return None
-    q = select(m.agents.c.name).where(m.agents.c.id == conv.assignee_id)
-    return (await uow.conn.execute(q)).scalar()
+    return conn.execute(select(m.agents.c.name).where(m.agents.c.id == conv.assignee_id)).scalar()
 
 
 def _template_if_needed(
-    uow: UnitOfWork, conv: Row[Any], channel_row: Row[Any], template: Row[Any], parameters: list[str]
+    rt: Runtime, conv: Row[Any], channel_row: Row[Any], template: Row[Any], parameters: list[str]
 ) -> dict[str, Any] | None:
     """None when a free-form message may go now; else the approved provider template it goes as,
     or `Decided("skipped")` with the window's reason when there is none."""
-    adapter = uow.runtime.adapters.get(conv.channel_provider)
+    adapter = rt.adapters.get(conv.channel_provider)
     if adapter is None:
         raise Decided("skipped", Text("automation.provider_missing"))
-    channel = uow.runtime.directory.config(channel_row, with_secrets=False)
+    channel = rt.directory.config(channel_row, with_secrets=False)
     refusal = free_form_refusal(adapter, channel, conv.last_inbound_at, m.utcnow())
     if refusal is None:
         return None

@@ -5,12 +5,12 @@ closed WhatsApp window, and following its appointment."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+import sqlite3
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 
 from inbox import models as m
 from inbox.automations import execute
@@ -280,22 +280,24 @@ async def test_a_merge_keeps_both_contacts_runs(app: App) -> None:
     ]
 
 
-def _before_the_lock(
-    app: App, monkeypatch: pytest.MonkeyPatch, change: Callable[[], Awaitable[None]]
-) -> None:
-    """`change` commits after the decision has read everything and before it locks its run: SQLite's
-    path (it reads before it takes the write lock). PostgreSQL locks the run and its conversation
-    before it reads: nothing moves in between (tests/faults/test_two_servers_reminder.py)."""
+def _before_the_lock(app: App, monkeypatch: pytest.MonkeyPatch, change: str, *params: Any) -> None:
+    """Another process commits `change` (SQL) after the decision has read everything and before it
+    locks its run: SQLite's path (it reads before it takes the write lock). PostgreSQL locks the run
+    and its conversation before it reads: nothing moves in between (the row locks;
+    tests/faults/test_two_servers_reminder.py)."""
     if app.runtime.engine.dialect.name != "sqlite":
         pytest.skip("PostgreSQL reads under the run's row lock")
     first = execute._outcome
     changed: list[bool] = []
 
-    async def then_change(uow: Any, run: Any, *, lock: bool) -> Any:
-        outcome = await first(uow, run, lock=lock)
+    def then_change(conn: Any, rt: Any, run: Any, *, lock: bool) -> Any:
+        outcome = first(conn, rt, run, lock=lock)
         if not changed:
             changed.append(True)
-            await change()
+            other = sqlite3.connect(str(app.runtime.engine.url.database), timeout=30)
+            with other:
+                other.execute(change, params)
+            other.close()
         return outcome
 
     monkeypatch.setattr(execute, "_outcome", then_change)
@@ -308,12 +310,8 @@ async def test_a_change_before_the_lock_decides(app: App, monkeypatch: pytest.Mo
     conv_id, _ = await conversation(app, ch)
     await scan(app)
     (run,) = await runs(app, welcome["id"])
-
-    async def bot_takes_over() -> None:
-        async with app.runtime.engine.begin() as conn:
-            await conn.execute(update(m.conversations).where(cv.id == conv_id).values(status="bot"))
-
-    _before_the_lock(app, monkeypatch, bot_takes_over)
+    # Another process hands the conversation to the bot.
+    _before_the_lock(app, monkeypatch, "UPDATE conversations SET status = 'bot' WHERE id = ?", conv_id)
     assert await fire(app, run.id) == "skipped"
     assert (await run_row(app, run.id)).reason_code == {"code": "automation.bot_answering", "params": {}}
     async with app.runtime.engine.connect() as conn:
@@ -331,14 +329,11 @@ async def test_a_run_cancelled_before_the_lock_stays_so(app: App, monkeypatch: p
     r = await tenant.admin.http.post(
         f"/api/contacts/{contact_id}/appointments", json={"starts_at": starts.isoformat(), "title": "Limpeza"}
     )
-    appointment_id = r.json()["id"]
+    assert r.status_code == 201, r.text
     (run,) = await runs(app, confirmation["id"])
-
-    async def cancelled() -> None:
-        r = await tenant.admin.http.patch(f"/api/appointments/{appointment_id}", json={"status": "cancelled"})
-        assert r.status_code == 200, r.text
-
-    _before_the_lock(app, monkeypatch, cancelled)
+    # Another process cancels it (the appointment was cancelled there).
+    cancel = "UPDATE automation_runs SET status = 'cancelled', finished_at = ? WHERE id = ?"
+    _before_the_lock(app, monkeypatch, cancel, datetime.now(UTC).replace(tzinfo=None).isoformat(" "), run.id)
     assert await fire(app, run.id) is None  # decided by the cancellation, not twice
     gone = await run_row(app, run.id)
     assert (gone.status, gone.message_id) == ("cancelled", None)
