@@ -61,8 +61,14 @@ async def claim(
         .values(locked_until=now + timedelta(seconds=rt.settings.job_lease_seconds), attempts=jb.attempts + 1)
         .returning(m.jobs)
     )
-    async with rt.engine.begin() as conn:
-        return list((await conn.execute(stmt)).all())
+    # Run synchronously (on SQLite one hop to aiosqlite's thread): the write lock the UPDATE takes is
+    # held across one turn of the event loop, to the commit, not four.
+    async with rt.uow() as uow:
+        return await uow.run_sync(_all, stmt)
+
+
+def _all(conn: Connection, stmt: Any) -> list[Row[Any]]:
+    return list(conn.execute(stmt).all())
 
 
 def settle(conn: Connection, job: Row[Any]) -> None:
