@@ -68,7 +68,7 @@ from inbox.workers.routing import routing_worker, snooze_job
 
 log = logging.getLogger(__name__)
 # The share of the time a drain of due automation runs may take while webhooks arrive.
-AUTOMATION_SHARE = 0.1
+AUTOMATION_SHARE = 0.05
 
 
 async def healthz(request: Request) -> Response:
