@@ -150,10 +150,13 @@ class UnitOfWork:
     def _append_events(self, conn: Connection) -> list[EventRecord]:
         if self.dialect != "postgresql":
             # SQLite: the same append as the webhook batch's (inbox/sqlite_raw.py), on run_sync's
-            # sqlite3 connection.
+            # sqlite3 connection, and the commit in the same hop: the database's write lock is not
+            # held across another turn of the event loop (the commit after this finds nothing to do).
             raw = conn.connection.driver_connection
             assert isinstance(raw, sqlite3.Connection), "run_sync runs on the sqlite3 connection"
-            return append_events(raw, self._events, None)
+            records = append_events(raw, self._events, None)
+            raw.commit()
+            return records
         by_tenant: dict[int, list[Event]] = {}
         for tenant_id, ev in self._events:
             by_tenant.setdefault(tenant_id, []).append(ev)

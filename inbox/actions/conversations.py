@@ -41,16 +41,30 @@ async def load(uow: UnitOfWork, tenant_id: int, conversation_id: int, *, lock: b
 
     `lock`: hold the row until commit. SQLite has no row locks; a no-op write takes its database write
     lock instead, so the read below and the change after it cannot interleave with another writer."""
-    if lock and uow.dialect == "sqlite":
-        await uow.conn.execute(
+    noop, q = load_statements(uow.dialect, tenant_id, conversation_id, lock=lock)
+    if noop is not None:
+        await uow.conn.execute(noop)
+    return found((await uow.conn.execute(q)).first())
+
+
+def load_statements(dialect: str, tenant_id: int, conversation_id: int, *, lock: bool) -> tuple[Any, Any]:
+    """`load`'s statements, for callers that run them synchronously: the no-op write that takes
+    SQLite's lock (or None), then the read."""
+    noop = None
+    if lock and dialect == "sqlite":
+        noop = (
             update(m.conversations)
             .where(cv.id == conversation_id, cv.tenant_id == tenant_id)
             .values(tenant_id=cv.tenant_id)
         )
     q = conversations_select().where(cv.id == conversation_id, cv.tenant_id == tenant_id)
-    if lock and uow.dialect == "postgresql":
+    if lock and dialect == "postgresql":
         q = q.with_for_update(of=m.conversations)
-    row = (await uow.conn.execute(q)).first()
+    return noop, q
+
+
+def found(row: Row[Any] | None) -> Row[Any]:
+    """`load`'s answer: the row, or 404."""
     if row is None:
         raise NotFound("conversation not found", code="conversation_not_found")
     return row

@@ -9,10 +9,11 @@ later, in the outbox worker (inbox/outbox.py), never here.
 from __future__ import annotations
 
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from sqlalchemy import delete, insert, select, update
-from sqlalchemy.engine import Row
+from sqlalchemy.engine import Connection, Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from channels.base import Window
@@ -143,54 +144,83 @@ async def write_outgoing(
     """The message row (and, unless private, its outbox row) of something we say in `conv` (a row
     of `load`), announced after commit. What may be said was decided by the caller; `template`: the
     approved provider template it is sent as ({"name", "language", "parameters"})."""
+    rows = partial(
+        outgoing_rows, conv=conv, text=text, sender_type=sender_type, sender_id=sender_id,
+        attachments=attachments, private=private, client_id=client_id, template=template,
+    )  # fmt: skip
+    row = await uow.run_sync(rows)
+    announce_outgoing(uow, conv, row)
+    return row
+
+
+def outgoing_rows(
+    conn: Connection,
+    *,
+    conv: Row[Any],
+    text: str | None,
+    sender_type: str,
+    sender_id: int | None,
+    attachments: list[dict[str, Any]] | None = None,
+    private: bool = False,
+    client_id: str | None = None,
+    template: dict[str, Any] | None = None,
+) -> Row[Any]:
+    """`write_outgoing`'s statements, run synchronously (`UnitOfWork.run_sync`: on SQLite one hop to
+    aiosqlite's thread for all three); the caller announces the row (`announce_outgoing`)."""
     attachments = attachments or []
     now = m.utcnow()
-    row = (
-        await uow.conn.execute(
-            insert(m.messages)
-            .values(
-                tenant_id=conv.tenant_id,
-                conversation_id=conv.id,
-                channel_id=conv.channel_id,
-                direction="out",
-                sender_type=sender_type,
-                sender_id=sender_id,
-                # As for inbound messages, the kind follows the first attachment (a captioned image).
-                kind=(attachments[0].get("kind") or "file") if attachments else "text",
-                text=text,
-                attachments=attachments,
-                status="note" if private else "queued",
-                client_id=client_id,
-                deleted=False,
-                created_at=now,
-                template=template,
-            )
-            .returning(m.messages)
+    row = conn.execute(
+        insert(m.messages)
+        .values(
+            tenant_id=conv.tenant_id,
+            conversation_id=conv.id,
+            channel_id=conv.channel_id,
+            direction="out",
+            sender_type=sender_type,
+            sender_id=sender_id,
+            # As for inbound messages, the kind follows the first attachment (a captioned image).
+            kind=(attachments[0].get("kind") or "file") if attachments else "text",
+            text=text,
+            attachments=attachments,
+            status="note" if private else "queued",
+            client_id=client_id,
+            deleted=False,
+            created_at=now,
+            template=template,
         )
+        .returning(m.messages)
     ).one()
     conv_values: dict[str, Any] = {"last_message_at": now}
     if not private:
         if sender_type == "agent" and conv.first_response_at is None:
             conv_values.update(first_response_at=now, first_responder_id=sender_id)
-        await _enqueue(uow, conv.tenant_id, row.id, conv.id, now)
-    await uow.conn.execute(update(m.conversations).where(cv.id == conv.id).values(**conv_values))
-    uow.emit(conv.tenant_id, message_event("message.created", row._mapping, conv._mapping))
+        conn.execute(_outbox_row(conv.tenant_id, row.id, conv.id, now))
+    conn.execute(update(m.conversations).where(cv.id == conv.id).values(**conv_values))
     return row
+
+
+def announce_outgoing(uow: UnitOfWork, conv: Row[Any], row: Row[Any]) -> None:
+    """After commit: `message.created` for the row `outgoing_rows` wrote, and the outbox woken."""
+    if row.status != "note":
+        uow.after_commit(lambda: uow.runtime.wake("outbox"))
+    uow.emit(conv.tenant_id, message_event("message.created", row._mapping, conv._mapping))
+
+
+def _outbox_row(tenant_id: int, message_id: int, conversation_id: int, now: datetime) -> Any:
+    return insert(m.outbox).values(
+        tenant_id=tenant_id,
+        message_id=message_id,
+        conversation_id=conversation_id,
+        attempts=0,
+        next_attempt_at=now,
+        created_at=now,
+    )
 
 
 async def _enqueue(
     uow: UnitOfWork, tenant_id: int, message_id: int, conversation_id: int, now: datetime
 ) -> None:
-    await uow.conn.execute(
-        insert(m.outbox).values(
-            tenant_id=tenant_id,
-            message_id=message_id,
-            conversation_id=conversation_id,
-            attempts=0,
-            next_attempt_at=now,
-            created_at=now,
-        )
-    )
+    await uow.conn.execute(_outbox_row(tenant_id, message_id, conversation_id, now))
     uow.after_commit(lambda: uow.runtime.wake("outbox"))
 
 

@@ -150,9 +150,22 @@ async def context(
     agent_name: str | None = None,
 ) -> templates.Context:
     """What a template is filled from for `contact`: the tenant's name, time zone and locale."""
-    tenant = (await conn.execute(select(tn.name, tn.settings).where(tn.id == tenant_id))).one()
+    tenant = (await conn.execute(context_tenant(tenant_id))).one()
+    return context_of(tenant, contact, appointment, agent_name)
+
+
+def context_tenant(tenant_id: int) -> Any:
+    """What `context_of` needs of the tenant."""
+    return select(tn.id, tn.name, tn.settings).where(tn.id == tenant_id)
+
+
+def context_of(
+    tenant: Any, contact: Any, appointment: Any = None, agent_name: str | None = None
+) -> templates.Context:
+    """`context` from the row `context_tenant` reads (for callers that run their statements
+    synchronously)."""
     settings = tenant.settings or {}
-    zone = routing_settings.parse(settings.get("routing"), where=str(tenant_id)).timezone
+    zone = routing_settings.parse(settings.get("routing"), where=str(tenant.id)).timezone
     locale: Literal["pt-BR", "en"] = "en" if settings.get("locale") == "en" else "pt-BR"
     return templates.Context(
         contact=dict(contact._mapping),

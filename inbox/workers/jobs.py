@@ -17,7 +17,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import and_, case, delete, func, or_, select, update
-from sqlalchemy.engine import Row
+from sqlalchemy.engine import Connection, Row
 
 from inbox import models as m
 from inbox.db import picked
@@ -31,7 +31,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 jb = m.jobs.c
 
-Handler = Callable[["Runtime", Row[Any]], Awaitable[None]]
+# A handler that returns True settled its job itself, in its own transaction (`settle`).
+Handler = Callable[["Runtime", Row[Any]], Awaitable[bool | None]]
 MAX_ATTEMPTS = 5
 POLL_SECONDS = 1.0
 
@@ -54,18 +55,28 @@ async def claim(
         .values(locked_until=now + timedelta(seconds=rt.settings.job_lease_seconds), attempts=jb.attempts + 1)
         .returning(m.jobs)
     )
-    async with rt.engine.begin() as conn:
-        return list((await conn.execute(stmt)).all())
+    # Run synchronously (on SQLite one hop to aiosqlite's thread): the write lock the UPDATE takes is
+    # held across one turn of the event loop, to the commit, not four.
+    async with rt.uow() as uow:
+        return await uow.run_sync(_all, stmt)
+
+
+def _all(conn: Connection, stmt: Any) -> list[Row[Any]]:
+    return list(conn.execute(stmt).all())
+
+
+def settle(conn: Connection, job: Row[Any]) -> None:
+    """`job` ran: its row goes, in the caller's transaction (run synchronously: `run_sync`); or, if it
+    was re-scheduled while it ran (its `run_at` moved), it is released to run again."""
+    gone = conn.execute(delete(m.jobs).where(jb.id == job.id, jb.run_at == job.run_at))
+    if gone.rowcount == 0:
+        conn.execute(update(m.jobs).where(jb.id == job.id).values(locked_until=None, attempts=0))
 
 
 async def _finish(rt: Runtime, job: Row[Any], error: BaseException | None) -> None:
     async with rt.engine.begin() as conn:
         if error is None:
-            gone = await conn.execute(delete(m.jobs).where(jb.id == job.id, jb.run_at == job.run_at))
-            if gone.rowcount == 0:  # re-scheduled while running: run again
-                await conn.execute(
-                    update(m.jobs).where(jb.id == job.id).values(locked_until=None, attempts=0)
-                )
+            await conn.run_sync(settle, job)
             return
         if job.attempts >= MAX_ATTEMPTS:
             log.error("job %s/%s failed %d times; dropped: %s", job.kind, job.key, job.attempts, error)
@@ -84,14 +95,15 @@ async def run_job(rt: Runtime, handlers: Mapping[str, Handler], job: Row[Any]) -
         await _finish(rt, job, None)
         return
     try:
-        await handler(rt, job)
+        settled = await handler(rt, job)
     except asyncio.CancelledError:
         raise
     except Exception as exc:
         log.exception("job %s/%s failed", job.kind, job.key)
         await _finish(rt, job, exc)
         return
-    await _finish(rt, job, None)
+    if not settled:
+        await _finish(rt, job, None)
 
 
 async def _seconds_to_next(rt: Runtime, kinds: frozenset[str] | None, others: frozenset[str]) -> float:

@@ -5,11 +5,15 @@ closed WhatsApp window, and following its appointment."""
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
+import pytest
 from sqlalchemy import func, select
 
 from inbox import models as m
+from inbox.automations import execute
 from tests.inbox.automations.automation_support import (
     automation,
     fire,
@@ -274,3 +278,62 @@ async def test_a_merge_keeps_both_contacts_runs(app: App) -> None:
         (kept, "lead"),
         (kept, f"lead@merged-{other}"),
     ]
+
+
+def _before_the_lock(app: App, monkeypatch: pytest.MonkeyPatch, change: str, *params: Any) -> None:
+    """Another process commits `change` (SQL) after the decision has read everything and before it
+    locks its run: SQLite's path (it reads before it takes the write lock). PostgreSQL locks the run
+    and its conversation before it reads: nothing moves in between (the row locks;
+    tests/faults/test_two_servers_reminder.py)."""
+    if app.runtime.engine.dialect.name != "sqlite":
+        pytest.skip("PostgreSQL reads under the run's row lock")
+    first = execute._outcome
+    changed: list[bool] = []
+
+    def then_change(conn: Any, rt: Any, run: Any, *, lock: bool) -> Any:
+        outcome = first(conn, rt, run, lock=lock)
+        if not changed:
+            changed.append(True)
+            other = sqlite3.connect(str(app.runtime.engine.url.database), timeout=30)
+            with other:
+                other.execute(change, params)
+            other.close()
+        return outcome
+
+    monkeypatch.setattr(execute, "_outcome", then_change)
+
+
+async def test_a_change_before_the_lock_decides(app: App, monkeypatch: pytest.MonkeyPatch) -> None:
+    tenant = await app.tenant()
+    ch = await tenant.channel()
+    welcome = await automation(tenant, "contact.created", await template(tenant, "Olá!"))
+    conv_id, _ = await conversation(app, ch)
+    await scan(app)
+    (run,) = await runs(app, welcome["id"])
+    # Another process hands the conversation to the bot.
+    _before_the_lock(app, monkeypatch, "UPDATE conversations SET status = 'bot' WHERE id = ?", conv_id)
+    assert await fire(app, run.id) == "skipped"
+    assert (await run_row(app, run.id)).reason_code == {"code": "automation.bot_answering", "params": {}}
+    async with app.runtime.engine.connect() as conn:
+        said = select(func.count()).select_from(m.messages).where(m.messages.c.conversation_id == conv_id)
+        assert (await conn.execute(said.where(m.messages.c.sender_type == "system"))).scalar_one() == 0
+
+
+async def test_a_run_cancelled_before_the_lock_stays_so(app: App, monkeypatch: pytest.MonkeyPatch) -> None:
+    tenant = await app.tenant()
+    ch = await tenant.channel()
+    conv_id, _ = await conversation(app, ch)
+    contact_id = (await _conv(app, conv_id)).contact_id  # type: ignore[attr-defined]
+    confirmation = await automation(tenant, "appointment.created", await template(tenant, "Até lá!"))
+    starts = datetime.now(UTC).replace(microsecond=0) + timedelta(days=3)
+    r = await tenant.admin.http.post(
+        f"/api/contacts/{contact_id}/appointments", json={"starts_at": starts.isoformat(), "title": "Limpeza"}
+    )
+    assert r.status_code == 201, r.text
+    (run,) = await runs(app, confirmation["id"])
+    # Another process cancels it (the appointment was cancelled there).
+    cancel = "UPDATE automation_runs SET status = 'cancelled', finished_at = ? WHERE id = ?"
+    _before_the_lock(app, monkeypatch, cancel, datetime.now(UTC).replace(tzinfo=None).isoformat(" "), run.id)
+    assert await fire(app, run.id) is None  # decided by the cancellation, not twice
+    gone = await run_row(app, run.id)
+    assert (gone.status, gone.message_id) == ("cancelled", None)
