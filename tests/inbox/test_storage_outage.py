@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
 from inbox import models as m
 from inbox.config import Settings
-from tests.databases import create_pg_database, drop_pg_database, pg_admin_execute, pg_ok
+from tests.databases import create_pg_database, drop_pg_database, migrated_database, pg_admin_execute, pg_ok
 from tests.support import notificame_message, running_app
 
 
@@ -66,23 +68,16 @@ async def test_webhook_answers_503_while_postgresql_is_down(tmp_path: object) ->
         await drop_pg_database(url)
 
 
-async def test_terminated_backends_cost_one_503_then_the_pool_reconnects(tmp_path: object) -> None:
+async def test_terminated_backends_cost_one_503_then_the_pool_reconnects(tmp_path: Path) -> None:
     """The webhook batch runs on the raw asyncpg connection (inbox.db.fetch_raw): when PostgreSQL
     cuts every backend (a restart, pg_terminate_backend), the batch that meets a dead connection
     answers 503 and invalidates the pool's whole generation, as SQLAlchemy does, so the next webhook
     gets a fresh connection instead of the next dead one; the retried delivery is stored once."""
     if not pg_ok():
         pytest.skip("PostgreSQL not configured")
-    from inbox.db import create_engine
-    from inbox.migrate import migrate
-
-    url = await create_pg_database()
-    name = make_url(url).database
-    try:
-        engine = create_engine(url)
-        await migrate(engine)
-        await engine.dispose()
-        settings = Settings(database_url=url, data_dir=tmp_path, secret_key="k", workers=False)  # type: ignore[arg-type]
+    async with migrated_database("postgresql", tmp_path) as url:
+        name = make_url(url).database
+        settings = Settings(database_url=url, data_dir=tmp_path, secret_key="k", workers=False)
         async with running_app(settings) as app:
             tenant = await app.tenant()
             ch = await tenant.channel()
@@ -120,5 +115,3 @@ async def test_terminated_backends_cost_one_503_then_the_pool_reconnects(tmp_pat
                     .all()
                 )
             assert texts == ["antes", "durante", "depois"]
-    finally:
-        await drop_pg_database(url)
