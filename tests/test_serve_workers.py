@@ -64,7 +64,10 @@ def _serve(env: dict[str, str], port: int, log: Path, *more: str) -> subprocess.
 def _children(pid: int) -> set[int]:
     found: set[int] = set()
     for task in Path(f"/proc/{pid}/task").iterdir():
-        found.update(int(c) for c in (task / "children").read_text().split())
+        try:
+            found.update(int(c) for c in (task / "children").read_text().split())
+        except FileNotFoundError:  # a thread that ended between listing and reading
+            continue
     return found
 
 

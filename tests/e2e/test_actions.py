@@ -168,6 +168,8 @@ async def test_keyboard_only(e2e: E2E) -> None:
     await page.keyboard.press("ArrowRight")
     await expect(page.locator("#tab-all")).to_be_focused()
     await expect(page.locator("#tab-all")).to_have_attribute("aria-selected", "true")
+    # The tab loads its list; a user tabs into the list once they see it.
+    await expect(page.locator(".conv-item", has_text="Tiago Melo")).to_be_visible()
     await page.keyboard.press("Tab")  # the status filter
     await page.keyboard.press("Tab")  # the label filter
     await page.keyboard.press("Tab")  # the first conversation
