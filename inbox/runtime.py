@@ -26,7 +26,7 @@ from inbox.events import EventRecord
 from inbox.metrics import Metrics, collecting
 from inbox.realtime.hub import Hub
 from inbox.sqlite_raw import Writer
-from inbox.tls import tls_context
+from inbox.tls import prepare_outgoing, tls_context
 from inbox.uow import UnitOfWork
 from inbox.workers import Worker
 
@@ -98,8 +98,8 @@ class Runtime:
         self.wakeup(name).set()
 
     async def start(self) -> None:
-        # Built in a thread, once per process: then no client creation holds the event loop.
-        await asyncio.to_thread(tls_context)
+        # In a thread, once per process: then no client creation or first call holds the event loop.
+        await asyncio.to_thread(prepare_outgoing)
         await self.hub.start()
         self.ingestor.start()
         if self.settings.workers:

@@ -5,6 +5,8 @@ the event loop for seconds at every start: issue 17 item 4)."""
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 from types import SimpleNamespace
 from typing import Any
 
@@ -49,3 +51,20 @@ async def test_lanes_are_made_on_demand_up_to_the_limit_and_share_one_tls_contex
         assert all(_ssl_context_of(c) is tls_context() for c in got)
     finally:
         await lanes.aclose()
+
+
+def test_what_the_first_send_would_load_is_loaded_by_prepare_outgoing() -> None:
+    """In a fresh interpreter: httpx leaves its transport (httpcore) and a first request's parts
+    unimported until a client is made and used, which `prepare_outgoing` (run in a thread at start)
+    does instead of the first send on the event loop."""
+    script = (
+        "import sys, httpx\n"
+        "from inbox import tls\n"
+        "lazy = [n for n in tls._LAZY_IMPORTS if n not in sys.modules]\n"
+        "assert 'httpcore' in lazy, sorted(sys.modules)\n"
+        "tls.prepare_outgoing()\n"
+        "assert all(n in sys.modules for n in lazy), [n for n in lazy if n not in sys.modules]\n"
+        "assert tls.tls_context.cache_info().currsize == 1\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
