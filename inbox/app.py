@@ -68,10 +68,12 @@ from inbox.workers.routing import routing_worker, snooze_job
 from inbox.workers.search_index import search_index_worker
 
 log = logging.getLogger(__name__)
-# The share of the time a drain of due automation runs may take while webhooks arrive: a
-# twentieth, as the outbox's sends of what it decides are not paced and cost about as much again
+# The share of the time a drain of due automation runs may take while webhooks arrive: a twentieth,
+# the outbox's sends of what it decides included: each decision counts AUTOMATION_SEND_WEIGHT times
+# its own time, as its message's send (claimed, prepared, called, recorded) costs about as much again
 # (docs/benchmark.md, "Automations").
 AUTOMATION_SHARE = 0.05
+AUTOMATION_SEND_WEIGHT = 2.0
 
 
 async def healthz(request: Request) -> Response:
@@ -113,7 +115,14 @@ def workers() -> dict[str, Worker]:
             {"bot": bot_job, "snooze": snooze_job, JOB_KIND: automation_job},
             # A drain of due runs (10,000 reminders at 9:00) takes no more than AUTOMATION_SHARE of
             # the time from webhooks while they arrive (docs/benchmark.md, "Automations").
-            [Lane(frozenset({JOB_KIND}), lambda s: s.automation_concurrency, share=AUTOMATION_SHARE)],
+            [
+                Lane(
+                    frozenset({JOB_KIND}),
+                    lambda s: s.automation_concurrency,
+                    share=AUTOMATION_SHARE,
+                    weight=AUTOMATION_SEND_WEIGHT,
+                )
+            ],
         ),
         "routing": routing_worker,
         "automations": automations_worker,

@@ -124,11 +124,22 @@ class Lane:
     """Jobs of `kinds` run apart from the others, so that a flood of them (10,000 reminders due at
     once) neither delays the others (a bot turn) nor takes the process from webhooks: at most
     `slots(settings)` at once and, while webhooks are being stored, one at a time for at most `share`
-    of the time (after a job that took t seconds, the next starts t * (1 - share) / share later)."""
+    of the time. A job counts `weight` times the time it took, for what it hands on that costs as
+    much again (a decided automation message, sent by the outbox): after a job that took t seconds,
+    the next starts t * (weight / share - 1) later."""
 
     kinds: frozenset[str]
     slots: Callable[[Settings], int]
     share: float = 1.0
+    weight: float = 1.0
+
+    @property
+    def paced(self) -> bool:
+        return self.weight / self.share > 1.0
+
+    def pause(self, took: float) -> float:
+        """How long the lane waits after a job that took `took` seconds, while webhooks arrive."""
+        return min(max(0.0, took * (self.weight / self.share - 1.0)), PAUSE_MAX)
 
 
 # Webhooks stored within this long count as ingest going on (a lane with a share gives way to it).
@@ -186,13 +197,11 @@ async def _run_lane(
         finally:
             slots.release()
             wake.set()  # a job run again (re-scheduled while it ran) is due at once: look again
-            if lane.share < 1.0:
-                took = loop.time() - started
-                pause = min(took * (1.0 - lane.share) / lane.share, PAUSE_MAX)
-                resume_at = max(resume_at, loop.time() + pause)
+            if lane.paced:
+                resume_at = max(resume_at, loop.time() + lane.pause(loop.time() - started))
 
     def yielding() -> bool:
-        return lane.share < 1.0 and rt.ingestor.busy(INGEST_RECENT)
+        return lane.paced and rt.ingestor.busy(INGEST_RECENT)
 
     while True:
         wake.clear()

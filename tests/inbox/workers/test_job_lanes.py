@@ -18,7 +18,7 @@ from inbox.config import Settings
 from inbox.db import create_engine
 from inbox.runtime import Runtime
 from inbox.workers import Worker
-from inbox.workers.jobs import Lane, jobs_worker
+from inbox.workers.jobs import PAUSE_MAX, Lane, jobs_worker
 from tests.databases import migrated_database
 from tests.inbox.routing_support import eventually
 
@@ -139,6 +139,19 @@ async def test_a_paced_lane_runs_one_at_a_time_while_webhooks_arrive(
         with contextlib.suppress(asyncio.CancelledError):
             await worker
     assert paced.done == 7 and paced.most >= 2
+
+
+def test_a_paced_lane_counts_its_jobs_weight_in_its_share() -> None:
+    """Share a twentieth, weight 2 (a decision and the send it hands the outbox): after a job of
+    10 ms the lane waits 390 ms, so that job and send together take a twentieth of the time."""
+    plain = Lane(frozenset({"x"}), lambda _s: 1)
+    assert not plain.paced and plain.pause(1.0) == 0.0
+    lane = Lane(frozenset({"x"}), lambda _s: 1, share=0.05, weight=2.0)
+    assert lane.paced
+    assert lane.pause(0.010) == pytest.approx(0.390)
+    assert (2 * 0.010) / (0.010 + lane.pause(0.010)) == pytest.approx(0.05)
+    assert Lane(frozenset({"x"}), lambda _s: 1, share=0.5).pause(0.1) == pytest.approx(0.1)
+    assert lane.pause(10.0) == PAUSE_MAX  # a job held up for seconds does not stop the lane for minutes
 
 
 def test_automation_concurrency_from_the_environment(tmp_path: Path) -> None:
