@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from weakref import WeakKeyDictionary
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import TextClause, func, or_, select, text, update
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -24,8 +24,8 @@ from inbox import figures, routing_settings
 from inbox import models as m
 from inbox.actions.conversations import wake_snoozed
 from inbox.actions.events import queue_event
-from inbox.actions.routing import SLA_CLOCK, PassResult, route
-from inbox.db import is_connection_error
+from inbox.actions.routing import PassResult, route
+from inbox.db import distinct_values, is_connection_error, per_dialect
 from inbox.events import QueueFiguresData
 from inbox.routing_settings import RoutingSettings
 from inbox.serialize import iso
@@ -140,6 +140,32 @@ async def _today(
     return totals
 
 
+# Which tenants have someone waiting: one probe per tenant in ix_conversations_waiting (the next
+# tenant above the last: inbox.db.distinct_values), not a read of every waiting conversation.
+_WAITING = select(distinct_values(cv.tenant_id, cv.status == "queued"))
+
+
+@per_dialect
+def _clocks(dialect: str) -> TextClause:
+    """The tenants with a running first-response clock and each one's oldest: probes in
+    ix_conversations_sla_clock (the next tenant above the last, then its oldest clock). Read from
+    the open conversations this grew with every one of them, answered or not: 12-16 ms a poll on
+    SQLite with 50,000 (docs/benchmark.md, growth). SQLite's planner, without statistics (the
+    product runs no ANALYZE), took ix_conversations_waiting for the next-tenant step and read every
+    open conversation again: INDEXED BY names the index, and fails the statement if the predicate
+    stops implying the index's (tests/inbox/workers/test_routing_poll.py runs it)."""
+    index = "INDEXED BY ix_conversations_sla_clock" if dialect == "sqlite" else ""
+    running, clock = m.SLA_RUNNING, m.SLA_CLOCK
+    return text(
+        "WITH RECURSIVE clocked(tenant_id) AS ("
+        f" SELECT (SELECT min(tenant_id) FROM conversations {index} WHERE {running})"
+        f" UNION ALL SELECT (SELECT min(tenant_id) FROM conversations {index} WHERE {running}"
+        " AND tenant_id > clocked.tenant_id) FROM clocked WHERE clocked.tenant_id IS NOT NULL)"
+        f" SELECT clocked.tenant_id, (SELECT min({clock}) FROM conversations {index} WHERE {running}"
+        " AND conversations.tenant_id = clocked.tenant_id) FROM clocked WHERE clocked.tenant_id IS NOT NULL"
+    )
+
+
 async def tenants_with_work(rt: Runtime) -> set[int]:
     """Tenants a poll must visit: someone waits, an SLA target has passed, or an assignee is gone for
     longer than the tenant's requeue grace (or disabled). Each tenant's own settings decide the last
@@ -147,20 +173,8 @@ async def tenants_with_work(rt: Runtime) -> set[int]:
     now = m.utcnow()
     absent = or_(ag.status != "online", ag.disabled_at.is_not(None))
     async with rt.engine.connect() as conn:
-        due = set(
-            (await conn.execute(select(cv.tenant_id).where(cv.status == "queued").distinct())).scalars()
-        )
-        clocks = (
-            await conn.execute(
-                select(cv.tenant_id, func.min(SLA_CLOCK))
-                .where(
-                    cv.status.in_(("queued", "assigned")),
-                    cv.first_response_at.is_(None),
-                    cv.sla_breached_at.is_(None),
-                )
-                .group_by(cv.tenant_id)
-            )
-        ).all()
+        due = set((await conn.execute(_WAITING)).scalars())
+        clocks = (await conn.execute(_clocks(conn.dialect.name))).all()
         # From the absent agents (a handful), each probed for an assigned conversation by index
         # (ix_conversations_assignee): from the conversations side this read every assigned
         # conversation of every tenant each second (17-33 ms with 50,000 of them; docs/benchmark.md).
