@@ -153,7 +153,7 @@ def _clocks(dialect: str) -> TextClause:
     SQLite with 50,000 (docs/benchmark.md, growth). SQLite's planner, without statistics (the
     product runs no ANALYZE), took ix_conversations_waiting for the next-tenant step and read every
     open conversation again: INDEXED BY names the index, and fails the statement if the predicate
-    stops implying the index's (tests/inbox/workers/test_routing_poll.py runs it)."""
+    stops implying the index's (tests/inbox/actions/test_routing.py runs it)."""
     index = "INDEXED BY ix_conversations_sla_clock" if dialect == "sqlite" else ""
     running, clock = m.SLA_RUNNING, m.SLA_CLOCK
     return text(
