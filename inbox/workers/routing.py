@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from weakref import WeakKeyDictionary
 
-from sqlalchemy import TextClause, func, or_, select, text, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -24,8 +24,8 @@ from inbox import figures, routing_settings
 from inbox import models as m
 from inbox.actions.conversations import wake_snoozed
 from inbox.actions.events import queue_event
-from inbox.actions.routing import PassResult, route
-from inbox.db import distinct_values, is_connection_error, per_dialect
+from inbox.actions.routing import SLA_CLOCK, SLA_RUNNING, PassResult, route
+from inbox.db import is_connection_error
 from inbox.events import QueueFiguresData
 from inbox.routing_settings import RoutingSettings
 from inbox.serialize import iso
@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from inbox.runtime import Runtime
 
 log = logging.getLogger(__name__)
-cv, ag, jb = m.conversations.c, m.agents.c, m.jobs.c
+cv, ag, jb, tn = m.conversations.c, m.agents.c, m.jobs.c, m.tenants.c
 
 # Other processes' work (and time-based rules: SLA, requeue grace) is found by polling this often.
 POLL_SECONDS = 1.0
@@ -140,30 +140,13 @@ async def _today(
     return totals
 
 
-# Which tenants have someone waiting: one probe per tenant in ix_conversations_waiting (the next
-# tenant above the last: inbox.db.distinct_values), not a read of every waiting conversation.
-_WAITING = select(distinct_values(cv.tenant_id, cv.status == "queued"))
-
-
-@per_dialect
-def _clocks(dialect: str) -> TextClause:
-    """The tenants with a running first-response clock and each one's oldest: probes in
-    ix_conversations_sla_clock (the next tenant above the last, then its oldest clock). Read from
-    the open conversations this grew with every one of them, answered or not: 12-16 ms a poll on
-    SQLite with 50,000 (docs/benchmark.md, growth). SQLite's planner, without statistics (the
-    product runs no ANALYZE), took ix_conversations_waiting for the next-tenant step and read every
-    open conversation again: INDEXED BY names the index, and fails the statement if the predicate
-    stops implying the index's (tests/inbox/actions/test_routing.py runs it)."""
-    index = "INDEXED BY ix_conversations_sla_clock" if dialect == "sqlite" else ""
-    running, clock = m.SLA_RUNNING, m.SLA_CLOCK
-    return text(
-        "WITH RECURSIVE clocked(tenant_id) AS ("
-        f" SELECT (SELECT min(tenant_id) FROM conversations {index} WHERE {running})"
-        f" UNION ALL SELECT (SELECT min(tenant_id) FROM conversations {index} WHERE {running}"
-        " AND tenant_id > clocked.tenant_id) FROM clocked WHERE clocked.tenant_id IS NOT NULL)"
-        f" SELECT clocked.tenant_id, (SELECT min({clock}) FROM conversations {index} WHERE {running}"
-        " AND conversations.tenant_id = clocked.tenant_id) FROM clocked WHERE clocked.tenant_id IS NOT NULL"
-    )
+# The poll's reads of the conversations, as two index probes per tenant: does someone wait
+# (ix_conversations_waiting), and its oldest running first-response clock (ix_conversations_sla_clock).
+# Read from the conversations, they grew with every open conversation, answered or not: 12-16 ms a
+# poll on SQLite with 50,000 (docs/benchmark.md, growth); the probes cost microseconds a tenant.
+_waits = select(cv.id).where(cv.status == "queued", cv.tenant_id == tn.id).exists()
+_oldest = select(func.min(SLA_CLOCK)).where(cv.tenant_id == tn.id, SLA_RUNNING).scalar_subquery()
+_PER_TENANT = select(tn.id, _waits, _oldest).where(or_(_waits, _oldest.is_not(None)))
 
 
 async def tenants_with_work(rt: Runtime) -> set[int]:
@@ -173,8 +156,7 @@ async def tenants_with_work(rt: Runtime) -> set[int]:
     now = m.utcnow()
     absent = or_(ag.status != "online", ag.disabled_at.is_not(None))
     async with rt.engine.connect() as conn:
-        due = set((await conn.execute(_WAITING)).scalars())
-        clocks = (await conn.execute(_clocks(conn.dialect.name))).all()
+        per_tenant = (await conn.execute(_PER_TENANT)).all()
         # From the absent agents (a handful), each probed for an assigned conversation by index
         # (ix_conversations_assignee): from the conversations side this read every assigned
         # conversation of every tenant each second (17-33 ms with 50,000 of them; docs/benchmark.md).
@@ -190,6 +172,8 @@ async def tenants_with_work(rt: Runtime) -> set[int]:
                 .group_by(ag.tenant_id)
             )
         ).all()
+        due = {t for t, waits, _ in per_tenant if waits}
+        clocks = [(t, clock) for t, _, clock in per_tenant if clock is not None]
         ids = sorted({t for t, _ in clocks} | {t for t, _, _ in gone})
         stored = await conn.execute(
             select(m.tenants.c.id, m.tenants.c.settings).where(m.tenants.c.id.in_(ids))
