@@ -25,7 +25,7 @@ from inbox import models as m
 from inbox.actions.conversations import wake_snoozed
 from inbox.actions.events import queue_event
 from inbox.actions.routing import SLA_CLOCK, SLA_RUNNING, PassResult, route
-from inbox.db import is_connection_error
+from inbox.db import distinct_values, is_connection_error
 from inbox.events import QueueFiguresData
 from inbox.routing_settings import RoutingSettings
 from inbox.serialize import iso
@@ -140,13 +140,17 @@ async def _today(
     return totals
 
 
-# The poll's reads of the conversations, as two index probes per tenant: does someone wait
-# (ix_conversations_waiting), and its oldest running first-response clock (ix_conversations_sla_clock).
-# Read from the conversations, they grew with every open conversation, answered or not: 12-16 ms a
-# poll on SQLite with 50,000 (docs/benchmark.md, growth); the probes cost microseconds a tenant.
-_waits = select(cv.id).where(cv.status == "queued", cv.tenant_id == tn.id).exists()
+# The poll's reads of the conversations, by index probes: read from the conversations, they grew
+# with every open conversation, answered or not (12-22 ms a poll on SQLite with 50,000 answered and
+# 10,000 running, without statistics; docs/benchmark.md, growth).
+# Who waits: the next tenant above the last in ix_conversations_waiting (inbox.db.distinct_values).
+_WAITING = select(distinct_values(cv.tenant_id, cv.status == "queued"))
+# The oldest running first-response clock of each tenant: its first entry in ix_conversations_sla_clock.
+# Per tenant by equality, which both databases plan on that index without statistics or hints (a
+# skip scan of the index itself needed INDEXED BY on SQLite, whose planner preferred
+# ix_conversations_waiting and read every open conversation again).
 _oldest = select(func.min(SLA_CLOCK)).where(cv.tenant_id == tn.id, SLA_RUNNING).scalar_subquery()
-_PER_TENANT = select(tn.id, _waits, _oldest).where(or_(_waits, _oldest.is_not(None)))
+_CLOCKS = select(tn.id, _oldest).where(_oldest.is_not(None))
 
 
 async def tenants_with_work(rt: Runtime) -> set[int]:
@@ -156,7 +160,8 @@ async def tenants_with_work(rt: Runtime) -> set[int]:
     now = m.utcnow()
     absent = or_(ag.status != "online", ag.disabled_at.is_not(None))
     async with rt.engine.connect() as conn:
-        per_tenant = (await conn.execute(_PER_TENANT)).all()
+        due = set((await conn.execute(_WAITING)).scalars())
+        clocks = (await conn.execute(_CLOCKS)).all()
         # From the absent agents (a handful), each probed for an assigned conversation by index
         # (ix_conversations_assignee): from the conversations side this read every assigned
         # conversation of every tenant each second (17-33 ms with 50,000 of them; docs/benchmark.md).
@@ -172,8 +177,6 @@ async def tenants_with_work(rt: Runtime) -> set[int]:
                 .group_by(ag.tenant_id)
             )
         ).all()
-        due = {t for t, waits, _ in per_tenant if waits}
-        clocks = [(t, clock) for t, _, clock in per_tenant if clock is not None]
         ids = sorted({t for t, _ in clocks} | {t for t, _, _ in gone})
         stored = await conn.execute(
             select(m.tenants.c.id, m.tenants.c.settings).where(m.tenants.c.id.in_(ids))

@@ -316,9 +316,8 @@ async def test_the_poll_and_the_pass_find_running_clocks_beside_stopped_ones(app
 
 async def test_running_clocks_are_probes_in_their_index_on_sqlite(app: App) -> None:
     """SQLite uses a partial index only when the query's terms imply the index's, term by term: the
-    poll's and the pass's reads of running clocks must plan on ix_conversations_sla_clock, and the
-    poll reads no conversation but by probes per tenant (read from the open conversations, it grew
-    with every one of them)."""
+    poll's and the pass's reads of running clocks must be probes in ix_conversations_sla_clock by
+    tenant (read from the open conversations, they grew with every one of them)."""
     engine = app.runtime.engine
     if engine.dialect.name != "sqlite":
         pytest.skip("SQLite's query plans")
