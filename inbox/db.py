@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import asyncpg
-from sqlalchemy import Select, Table, event, select
+from sqlalchemy import ColumnElement, Select, Subquery, Table, event, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, NotSupportedError, ProgrammingError
@@ -108,6 +108,19 @@ def picked(pick: Select[Any], dialect: str, of: Table) -> Any:
         return pick.scalar_subquery()
     cte = pick.with_for_update(of=of, skip_locked=True).cte("pick").prefix_with("MATERIALIZED")
     return select(cte.c[0])
+
+
+def distinct_values(column: ColumnElement[Any], *where: Any) -> Subquery:
+    """The distinct values of `column` among the rows matching `where`, as a subquery with one
+    column, `value`: one index probe per value (the smallest, then the smallest above it, ... a
+    recursive CTE), not a read of every matching row. For few values over many rows, with an index
+    that starts with `column` and covers `where`: PostgreSQL has no skip scan, and SQLite's needs
+    the ANALYZE statistics the product does not gather (docs/benchmark.md, growth)."""
+    first = select(func.min(column)).where(*where).scalar_subquery()
+    seen = select(first.label("value")).cte("seen", recursive=True)
+    above = select(func.min(column)).where(*where, column > seen.c.value).scalar_subquery()
+    seen = seen.union_all(select(above).where(seen.c.value.is_not(None)))
+    return select(seen.c.value).where(seen.c.value.is_not(None)).subquery()
 
 
 async def fetch_raw(conn: AsyncConnection, statement: str, *args: Any) -> list[Any]:

@@ -204,6 +204,12 @@ contact_identities = Table(
 BOT_TOUCHED = "(handed_off_at IS NOT NULL OR status = 'bot' OR bot_turns > 0)"
 # A conversation held by an agent (inbox.actions.assignments.HELD; ix_conversations_held's predicate).
 HELD_NOW = "status IN ('assigned', 'snoozed')"
+# A conversation whose first-response clock runs: open to humans, unanswered, not yet flagged
+# (ix_conversations_sla_clock's predicate; the routing poll and pass spell it the same, as a literal:
+# SQLite uses a partial index only when the query's terms imply the index's, term by term).
+SLA_RUNNING = "status IN ('queued', 'assigned') AND first_response_at IS NULL AND sla_breached_at IS NULL"
+# When the first-response clock started: the bot's handoff, else creation (inbox.actions.routing).
+SLA_CLOCK = "coalesce(handed_off_at, created_at)"
 
 conversations = Table(
     "conversations",
@@ -276,6 +282,17 @@ conversations = Table(
         "sla_breached_at",
         sqlite_where=text("sla_breached_at IS NOT NULL"),
         postgresql_where=text("sla_breached_at IS NOT NULL"),
+    ),
+    # The running first-response clocks by tenant, oldest first: the routing poll's oldest clock per
+    # tenant and a pass's breaches are probes here, whatever the number of answered open
+    # conversations (50,000 read each second before; docs/benchmark.md, growth). Partial: answered
+    # and flagged conversations, most of the open ones, are not in it.
+    Index(
+        "ix_conversations_sla_clock",
+        "tenant_id",
+        text(SLA_CLOCK),
+        sqlite_where=text(SLA_RUNNING),
+        postgresql_where=text(SLA_RUNNING),
     ),
 )
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, exists, func, or_, select, update
+from sqlalchemy import ColumnElement, Select, and_, exists, func, or_, select, text, update
 
 from inbox import models as m
 from inbox import routing_settings
@@ -32,8 +32,11 @@ BATCH = 200
 _LOCK_CLASS = 0x726F7574
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _waited = func.coalesce(cv.queued_at, cv.created_at)
-# The SLA's first-response clock starts when a human could first answer (the bot's handoff).
+# The SLA's first-response clock starts when a human could first answer (the bot's handoff), and
+# runs until the first human reply or the breach flag. Spelled as ix_conversations_sla_clock's
+# expression and predicate (inbox/models.py), so that reads of running clocks are probes there.
 SLA_CLOCK = func.coalesce(cv.handed_off_at, cv.created_at)
+SLA_RUNNING = text(m.SLA_RUNNING)
 
 
 @dataclass
@@ -279,13 +282,7 @@ async def _flag_breaches(uow: UnitOfWork, tenant_id: int, now: datetime, target:
     target passed), tell supervisors (`sla.breached`) and refresh the conversation for everyone."""
     q = (
         select(cv.id, SLA_CLOCK.label("clock"))
-        .where(
-            cv.tenant_id == tenant_id,
-            cv.status.in_(("queued", "assigned")),
-            cv.first_response_at.is_(None),
-            cv.sla_breached_at.is_(None),
-            SLA_CLOCK <= now - timedelta(seconds=target),
-        )
+        .where(cv.tenant_id == tenant_id, SLA_RUNNING, SLA_CLOCK <= now - timedelta(seconds=target))
         .order_by(cv.id)
         .limit(BATCH)
     )

@@ -24,8 +24,8 @@ from inbox import figures, routing_settings
 from inbox import models as m
 from inbox.actions.conversations import wake_snoozed
 from inbox.actions.events import queue_event
-from inbox.actions.routing import SLA_CLOCK, PassResult, route
-from inbox.db import is_connection_error
+from inbox.actions.routing import SLA_CLOCK, SLA_RUNNING, PassResult, route
+from inbox.db import distinct_values, is_connection_error
 from inbox.events import QueueFiguresData
 from inbox.routing_settings import RoutingSettings
 from inbox.serialize import iso
@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from inbox.runtime import Runtime
 
 log = logging.getLogger(__name__)
-cv, ag, jb = m.conversations.c, m.agents.c, m.jobs.c
+cv, ag, jb, tn = m.conversations.c, m.agents.c, m.jobs.c, m.tenants.c
 
 # Other processes' work (and time-based rules: SLA, requeue grace) is found by polling this often.
 POLL_SECONDS = 1.0
@@ -140,6 +140,19 @@ async def _today(
     return totals
 
 
+# The poll's reads of the conversations, by index probes: read from the conversations, they grew
+# with every open conversation, answered or not (12-22 ms a poll on SQLite with 50,000 answered and
+# 10,000 running, without statistics; docs/benchmark.md, growth).
+# Who waits: the next tenant above the last in ix_conversations_waiting (inbox.db.distinct_values).
+_WAITING = select(distinct_values(cv.tenant_id, cv.status == "queued"))
+# The oldest running first-response clock of each tenant: its first entry in ix_conversations_sla_clock.
+# Per tenant by equality, which both databases plan on that index without statistics or hints (a
+# skip scan of the index itself needed INDEXED BY on SQLite, whose planner preferred
+# ix_conversations_waiting and read every open conversation again).
+_oldest = select(func.min(SLA_CLOCK)).where(cv.tenant_id == tn.id, SLA_RUNNING).scalar_subquery()
+_CLOCKS = select(tn.id, _oldest).where(_oldest.is_not(None))
+
+
 async def tenants_with_work(rt: Runtime) -> set[int]:
     """Tenants a poll must visit: someone waits, an SLA target has passed, or an assignee is gone for
     longer than the tenant's requeue grace (or disabled). Each tenant's own settings decide the last
@@ -147,20 +160,8 @@ async def tenants_with_work(rt: Runtime) -> set[int]:
     now = m.utcnow()
     absent = or_(ag.status != "online", ag.disabled_at.is_not(None))
     async with rt.engine.connect() as conn:
-        due = set(
-            (await conn.execute(select(cv.tenant_id).where(cv.status == "queued").distinct())).scalars()
-        )
-        clocks = (
-            await conn.execute(
-                select(cv.tenant_id, func.min(SLA_CLOCK))
-                .where(
-                    cv.status.in_(("queued", "assigned")),
-                    cv.first_response_at.is_(None),
-                    cv.sla_breached_at.is_(None),
-                )
-                .group_by(cv.tenant_id)
-            )
-        ).all()
+        due = set((await conn.execute(_WAITING)).scalars())
+        clocks = (await conn.execute(_CLOCKS)).all()
         # From the absent agents (a handful), each probed for an assigned conversation by index
         # (ix_conversations_assignee): from the conversations side this read every assigned
         # conversation of every tenant each second (17-33 ms with 50,000 of them; docs/benchmark.md).

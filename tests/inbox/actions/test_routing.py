@@ -8,7 +8,9 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import event
 
+from inbox import models as m
 from inbox.workers import routing
 from inbox.workers.routing import route_tenant, tenants_with_work
 from tests.inbox.routing_support import (
@@ -277,6 +279,71 @@ async def test_the_poll_visits_only_tenants_with_due_work(app: App) -> None:
     assert t.id not in await tenants_with_work(app.runtime)
     await set_settings(app, t, sla_first_response_seconds=None, requeue_offline_after_seconds=300)
     assert t.id in await tenants_with_work(app.runtime)
+
+
+async def test_the_poll_and_the_pass_find_running_clocks_beside_stopped_ones(app: App) -> None:
+    """Running clocks are read from their index (ix_conversations_sla_clock), tenant by tenant:
+    answered and flagged conversations beside them, however old, make nothing due; a clock the
+    handoff started counts from the handoff."""
+    a, b = await app.tenant(), await app.tenant()
+    for t in (a, b):
+        await set_settings(app, t, sla_first_response_seconds=60)
+    agent_a, agent_b = await a.agent(), await b.agent()
+    cha, chb = await a.channel(), await b.channel()
+    answered, flagged, running = [await conversation(app, cha) for _ in range(3)]
+    handed = await conversation(app, chb)
+    held_a, held_b = (
+        {"status": "assigned", "assignee_id": agent_a.id},
+        {"status": "assigned", "assignee_id": agent_b.id},
+    )
+    await set_conversation(app, answered, created_at=ago(600), first_response_at=ago(590), **held_a)
+    await set_conversation(app, flagged, created_at=ago(600), sla_breached_at=ago(540), **held_a)
+    await set_conversation(app, running, created_at=ago(30), **held_a)
+    await set_conversation(app, handed, created_at=ago(600), handed_off_at=ago(30), **held_b)
+    due = await tenants_with_work(app.runtime)
+    assert a.id not in due and b.id not in due
+    await set_conversation(app, running, created_at=ago(90))
+    await set_conversation(app, handed, handed_off_at=ago(90))
+    due = await tenants_with_work(app.runtime)
+    assert a.id in due and b.id in due
+    assert (await route_tenant(app.runtime, a.id)).breached == [running]
+    assert (await route_tenant(app.runtime, b.id)).breached == [handed]
+    row = await conv(app, handed)
+    assert row.sla_breached_at == row.handed_off_at + timedelta(seconds=60)
+    assert (await conv(app, answered)).sla_breached_at is None
+    assert b.id not in await tenants_with_work(app.runtime)  # flagged: its clock stopped
+
+
+async def test_running_clocks_are_probes_in_their_index_on_sqlite(app: App) -> None:
+    """SQLite uses a partial index only when the query's terms imply the index's, term by term: the
+    poll's and the pass's reads of running clocks must be probes in ix_conversations_sla_clock by
+    tenant (read from the open conversations, they grew with every one of them)."""
+    engine = app.runtime.engine
+    if engine.dialect.name != "sqlite":
+        pytest.skip("SQLite's query plans")
+    t = await app.tenant()
+    await set_settings(app, t, sla_first_response_seconds=60)
+    await conversation(app, await t.channel())
+    seen: list[tuple[str, Any]] = []
+
+    def grab(conn: Any, cursor: Any, statement: str, params: Any, context: Any, many: bool) -> None:
+        seen.append((statement, params))
+
+    event.listen(engine.sync_engine, "before_cursor_execute", grab)
+    try:
+        await tenants_with_work(app.runtime)
+        await route_tenant(app.runtime, t.id)
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", grab)
+    clocks = [(s, p) for s, p in seen if m.SLA_RUNNING in s]
+    assert len(clocks) == 2  # the poll's oldest clock per tenant, the pass's breaches
+    async with engine.connect() as conn:
+        for statement, params in clocks:
+            explained = await conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, params)
+            plan = [str(row["detail"]) for row in explained.mappings().all()]
+            reads = [step for step in plan if "conversations" in step]
+            assert any("ix_conversations_sla_clock (tenant_id=?" in step for step in reads), plan
+            assert all("tenant_id=?" in step for step in reads), plan  # probes, no scans
 
 
 async def test_passes_alongside_webhooks_and_actions_on_the_same_rows(app: App) -> None:
