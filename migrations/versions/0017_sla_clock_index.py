@@ -17,7 +17,10 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from inbox.models import SLA_CLOCK, SLA_RUNNING
+# As inbox.models spelled them when this revision was written (a migration does not follow later
+# changes of the model's constants).
+SLA_RUNNING = "status IN ('queued', 'assigned') AND first_response_at IS NULL AND sla_breached_at IS NULL"
+SLA_CLOCK = "coalesce(handed_off_at, created_at)"
 
 revision = "0017"
 down_revision = "0016"
