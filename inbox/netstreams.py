@@ -11,51 +11,134 @@ were a quarter of the HTTP client's samples in the outbox drain (docs/benchmark.
 from __future__ import annotations
 
 import asyncio
-import socket
 import ssl
 import typing
 from collections.abc import Iterable
 
 import httpcore
 import httpx
+from httpcore._backends.base import SOCKET_OPTION  # the type httpcore's interface names; not exported
 
-# What httpcore asks for per connection and per read (its READ_NUM_BYTES is 64 KiB).
-_SocketOption = httpcore._backends.base.SOCKET_OPTION  # noqa: SLF001 - httpcore exports no name for it
+# The `timeout` arguments below are httpcore's interface (ruff's ASYNC109 would have a cancel scope).
+# ruff: noqa: ASYNC109
+
+
+class _Connection(asyncio.Protocol):
+    """The socket's side: what the loop has read, and whether writing must wait (flow control)."""
+
+    def __init__(self) -> None:
+        self.transport: asyncio.Transport | None = None
+        self.buffer = bytearray()
+        self.eof = False
+        self.error: BaseException | None = None
+        self.paused = False  # reading paused: the buffer is over _HIGH
+        self.write_paused = False
+        self.waiter: asyncio.Future[None] | None = None  # a read, or a write waiting for the buffer
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = typing.cast(asyncio.Transport, transport)
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        if len(self.buffer) > _HIGH and not self.paused and self.transport is not None:
+            self.paused = True
+            self.transport.pause_reading()
+        self._wake()
+
+    def eof_received(self) -> bool:
+        self.eof = True
+        self._wake()
+        return False  # the transport closes: an HTTP/1.1 client has nothing to say after the end
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.eof = True
+        if exc is not None and self.error is None:
+            self.error = exc
+        self.write_paused = False
+        self._wake()
+
+    def pause_writing(self) -> None:
+        self.write_paused = True
+
+    def resume_writing(self) -> None:
+        self.write_paused = False
+        self._wake()
+
+    def _wake(self) -> None:
+        waiter, self.waiter = self.waiter, None
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async def wait(self, timeout: float | None) -> None:
+        """Until `_wake`; TimeoutError after `timeout` seconds. A timer only while waiting (no cancel
+        scope, no task cancellation: the point of this module)."""
+        loop = asyncio.get_running_loop()
+        waiter = self.waiter = loop.create_future()
+        timer = None if timeout is None else loop.call_later(timeout, _expire, waiter)
+        try:
+            await waiter
+        finally:
+            if timer is not None:
+                timer.cancel()
+            if self.waiter is waiter:
+                self.waiter = None
+
+
+def _expire(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_exception(TimeoutError())
+
+
+# Reading pauses while this much is buffered and unread (httpcore reads 64 KiB at a time).
+_HIGH = 256 * 1024
 
 
 class AsyncioStream(httpcore.AsyncNetworkStream):
-    """One connection: an asyncio `StreamReader`/`StreamWriter` pair."""
+    """One connection, as httpcore uses it: one reader or writer at a time."""
 
-    __slots__ = ("_reader", "_writer")
+    __slots__ = ("_conn", "_transport")
 
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self._reader = reader
-        self._writer = writer
+    def __init__(self, conn: _Connection) -> None:
+        assert conn.transport is not None
+        self._conn = conn
+        self._transport = conn.transport
 
     async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        try:
-            async with asyncio.timeout(timeout):
-                return await self._reader.read(max_bytes)
-        except TimeoutError as exc:
-            raise httpcore.ReadTimeout(exc) from exc
-        except OSError as exc:
-            raise httpcore.ReadError(exc) from exc
+        conn = self._conn
+        while not conn.buffer:
+            if conn.error is not None:
+                raise httpcore.ReadError(conn.error)
+            if conn.eof:
+                return b""
+            try:
+                await conn.wait(timeout)
+            except TimeoutError as exc:
+                raise httpcore.ReadTimeout(exc) from exc
+        data = bytes(conn.buffer[:max_bytes])
+        del conn.buffer[:max_bytes]
+        if conn.paused and len(conn.buffer) <= _HIGH // 4:
+            conn.paused = False
+            self._transport.resume_reading()
+        return data
 
     async def write(self, buffer: bytes, timeout: float | None = None) -> None:
         if not buffer:
             return
-        try:
-            self._writer.write(buffer)
-            async with asyncio.timeout(timeout):
-                await self._writer.drain()
-        except TimeoutError as exc:
-            raise httpcore.WriteTimeout(exc) from exc
-        except (OSError, RuntimeError) as exc:  # RuntimeError: written after the transport closed
-            raise httpcore.WriteError(exc) from exc
+        conn = self._conn
+        if conn.error is not None or self._transport.is_closing():
+            raise httpcore.WriteError(conn.error or ConnectionResetError("the connection is closed"))
+        self._transport.write(buffer)
+        while conn.write_paused:
+            try:
+                await conn.wait(timeout)
+            except TimeoutError as exc:
+                raise httpcore.WriteTimeout(exc) from exc
+        if conn.error is not None:
+            raise httpcore.WriteError(conn.error)
 
     async def aclose(self) -> None:
         # Not waiting for the close: over TLS it would wait for the peer's close_notify.
-        self._writer.close()
+        self._transport.close()
 
     async def start_tls(
         self,
@@ -63,36 +146,42 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
         server_hostname: str | None = None,
         timeout: float | None = None,
     ) -> httpcore.AsyncNetworkStream:
+        loop = asyncio.get_running_loop()
         try:
             async with asyncio.timeout(timeout):
-                await self._writer.start_tls(ssl_context, server_hostname=server_hostname)
+                tls = await loop.start_tls(
+                    self._transport, self._conn, ssl_context, server_hostname=server_hostname
+                )
         except TimeoutError as exc:
-            self._writer.close()
+            self._transport.close()
             raise httpcore.ConnectTimeout(exc) from exc
         except OSError as exc:  # ssl.SSLError (a bad certificate, a wrong name) is an OSError
-            self._writer.close()
+            self._transport.close()
             raise httpcore.ConnectError(exc) from exc
-        return self
+        if tls is None:  # only for a transport closed meanwhile
+            raise httpcore.ConnectError("the connection closed during the TLS handshake")
+        self._conn.transport = tls
+        return AsyncioStream(self._conn)
 
     def get_extra_info(self, info: str) -> typing.Any:
         if info == "is_readable":
-            # An idle keep-alive connection the server closed, or that broke: asyncio has already
-            # read the EOF or the error (no poll of the socket, which the loop reads eagerly anyway).
-            reader = self._reader
-            return reader.at_eof() or reader.exception() is not None or self._writer.is_closing()
+            # httpcore asks it of every idle connection at each request: did the server close it
+            # (or send something unasked)? The loop reads eagerly, so the answer is here, no poll.
+            conn = self._conn
+            return bool(conn.buffer) or conn.eof or self._transport.is_closing()
         if info == "ssl_object":
-            return self._writer.get_extra_info("ssl_object")
+            return self._transport.get_extra_info("ssl_object")
         if info == "client_addr":
-            return self._writer.get_extra_info("sockname")
+            return self._transport.get_extra_info("sockname")
         if info == "server_addr":
-            return self._writer.get_extra_info("peername")
+            return self._transport.get_extra_info("peername")
         if info == "socket":
-            return self._writer.get_extra_info("socket")
+            return self._transport.get_extra_info("socket")
         return None
 
 
 class AsyncioBackend(httpcore.AsyncNetworkBackend):
-    """httpcore's network backend on asyncio streams (asyncio's loop or uvloop; not trio)."""
+    """httpcore's network backend on asyncio's transports (asyncio's loop or uvloop; not trio)."""
 
     async def connect_tcp(
         self,
@@ -100,44 +189,51 @@ class AsyncioBackend(httpcore.AsyncNetworkBackend):
         port: int,
         timeout: float | None = None,
         local_address: str | None = None,
-        socket_options: Iterable[_SocketOption] | None = None,
+        socket_options: Iterable[SOCKET_OPTION] | None = None,
     ) -> httpcore.AsyncNetworkStream:
+        loop = asyncio.get_running_loop()
         local_addr = None if local_address is None else (local_address, 0)
+        # Happy eyeballs (RFC 8305), as anyio's backend does, where the loop has it (asyncio's; uvloop
+        # tries a host's addresses one after the other).
+        race: dict[str, typing.Any] = (
+            {"happy_eyeballs_delay": 0.25} if isinstance(loop, asyncio.BaseEventLoop) else {}
+        )
         try:
             async with asyncio.timeout(timeout):
-                reader, writer = await asyncio.open_connection(host, port, local_addr=local_addr)
+                _, conn = await loop.create_connection(_Connection, host, port, local_addr=local_addr, **race)
         except TimeoutError as exc:
             raise httpcore.ConnectTimeout(exc) from exc
         except OSError as exc:
             raise httpcore.ConnectError(exc) from exc
-        return _with_options(reader, writer, socket_options)
+        return _with_options(conn, socket_options)
 
     async def connect_unix_socket(
         self,
         path: str,
         timeout: float | None = None,
-        socket_options: Iterable[_SocketOption] | None = None,
+        socket_options: Iterable[SOCKET_OPTION] | None = None,
     ) -> httpcore.AsyncNetworkStream:
+        loop = asyncio.get_running_loop()
         try:
             async with asyncio.timeout(timeout):
-                reader, writer = await asyncio.open_unix_connection(path)
+                _, conn = await loop.create_unix_connection(_Connection, path)
         except TimeoutError as exc:
             raise httpcore.ConnectTimeout(exc) from exc
         except OSError as exc:
             raise httpcore.ConnectError(exc) from exc
-        return _with_options(reader, writer, socket_options)
+        return _with_options(conn, socket_options)
 
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(seconds)
 
 
-def _with_options(
-    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, options: Iterable[_SocketOption] | None
-) -> AsyncioStream:
-    sock: socket.socket = writer.get_extra_info("socket")
-    for option in options or ():
-        sock.setsockopt(*option)
-    return AsyncioStream(reader, writer)
+def _with_options(conn: _Connection, options: Iterable[SOCKET_OPTION] | None) -> AsyncioStream:
+    stream = AsyncioStream(conn)
+    if options:
+        sock = stream.get_extra_info("socket")  # asyncio's TransportSocket
+        for option in options:
+            sock.setsockopt(*option)
+    return stream
 
 
 BACKEND = AsyncioBackend()
