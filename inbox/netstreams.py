@@ -17,10 +17,12 @@ waiting, a timer is armed only while waiting, and `is_readable` is an attribute,
 from __future__ import annotations
 
 import asyncio
+import socket
 import ssl
 import typing
 from collections.abc import Iterable
 
+import aiohappyeyeballs
 import httpcore
 import httpx
 from httpcore._backends.base import SOCKET_OPTION  # the type httpcore's interface names; not exported
@@ -95,6 +97,8 @@ def _expire(waiter: asyncio.Future[None]) -> None:
         waiter.set_exception(TimeoutError())
 
 
+# The head start of each address over the next when connecting (anyio's and RFC 8305's 250 ms).
+HAPPY_EYEBALLS_DELAY = 0.25
 # Reading pauses while this much is buffered and unread (httpcore reads 64 KiB at a time).
 _HIGH = 256 * 1024
 
@@ -198,18 +202,30 @@ class AsyncioBackend(httpcore.AsyncNetworkBackend):
         socket_options: Iterable[SOCKET_OPTION] | None = None,
     ) -> httpcore.AsyncNetworkStream:
         loop = asyncio.get_running_loop()
-        local_addr = None if local_address is None else (local_address, 0)
-        # Happy eyeballs (RFC 8305), as anyio's backend does, where the loop has it (asyncio's; uvloop
-        # tries a host's addresses one after the other).
-        race: dict[str, typing.Any] = (
-            {"happy_eyeballs_delay": 0.25} if isinstance(loop, asyncio.BaseEventLoop) else {}
-        )
         try:
             async with asyncio.timeout(timeout):
-                _, conn = await loop.create_connection(_Connection, host, port, local_addr=local_addr, **race)
+                infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+                local = (
+                    None
+                    if local_address is None
+                    else await loop.getaddrinfo(local_address, 0, type=socket.SOCK_STREAM)
+                )
+                # Happy eyeballs (RFC 8305), as anyio's backend does, on any loop (uvloop, which
+                # `inbox serve` runs, has none of its own): a host's addresses are tried families
+                # interleaved, the next one HAPPY_EYEBALLS_DELAY after the last unless it failed first,
+                # so that an address that swallows the connection (a broken IPv6 route) does not eat
+                # the whole connect timeout.
+                sock = await aiohappyeyeballs.start_connection(
+                    infos, local_addr_infos=local, happy_eyeballs_delay=HAPPY_EYEBALLS_DELAY, interleave=1
+                )
+                try:
+                    _, conn = await loop.create_connection(_Connection, sock=sock)
+                except BaseException:
+                    sock.close()
+                    raise
         except TimeoutError as exc:
             raise httpcore.ConnectTimeout(exc) from exc
-        except OSError as exc:
+        except OSError as exc:  # socket.gaierror included
             raise httpcore.ConnectError(exc) from exc
         return _with_options(conn, socket_options)
 

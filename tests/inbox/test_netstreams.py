@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import datetime
 import ipaddress
+import socket
 import ssl
 import threading
 from collections.abc import AsyncIterator
@@ -197,6 +198,53 @@ async def test_the_backend_raises_httpcores_timeouts() -> None:
             await stream.aclose()
     with pytest.raises(httpcore.ConnectError):
         await BACKEND.connect_tcp("127.0.0.1", port, timeout=5)
+
+
+@contextlib.contextmanager
+def _black_hole() -> Any:
+    """An address whose connections hang: a listener that never accepts, its accept queue filled,
+    so the kernel drops further SYNs (as a broken route does) and a connect waits for its timeout."""
+    hole = socket.socket()
+    hole.bind(("127.0.0.1", 0))
+    hole.listen(0)
+    address = hole.getsockname()
+    filling = []
+    try:
+        for _ in range(4):
+            s = socket.socket()
+            s.setblocking(False)
+            s.connect_ex(address)
+            filling.append(s)
+        yield address
+    finally:
+        for s in [*filling, hole]:
+            s.close()
+
+
+async def test_an_address_that_swallows_the_connection_does_not_eat_the_connect_timeout(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Happy eyeballs: a host whose first address hangs (a broken IPv6 route, say) is reached at its
+    second one, not given up on when the connect timeout has gone on the first."""
+    loop = asyncio.get_running_loop()
+    with _black_hole() as hole:
+        with pytest.raises(TimeoutError):  # the premise: a plain connect there hangs
+            await asyncio.wait_for(asyncio.open_connection(*hole), 0.5)
+        async with serving(_Server()) as port:
+            real = loop.getaddrinfo
+
+            async def addresses(host: Any, port_: Any, **kw: Any) -> Any:
+                if host != "two-addresses.test":
+                    return await real(host, port_, **kw)
+                tcp = (socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP, "")
+                return [(*tcp, hole), (*tcp, ("127.0.0.1", port))]
+
+            monkeypatch.setattr(loop, "getaddrinfo", addresses)
+            stream = await BACKEND.connect_tcp("two-addresses.test", port, timeout=3)
+            try:
+                assert stream.get_extra_info("server_addr") == ("127.0.0.1", port)
+            finally:
+                await stream.aclose()
 
 
 # TLS: a CA and a certificate for provider.test made here; the client trusts that CA only.
