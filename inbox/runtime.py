@@ -26,7 +26,7 @@ from inbox.events import EventRecord
 from inbox.metrics import Metrics, collecting
 from inbox.realtime.hub import Hub
 from inbox.sqlite_raw import Writer
-from inbox.tls import prepare_outgoing, tls_context
+from inbox.tls import outgoing_client, prepare_outgoing
 from inbox.uow import UnitOfWork
 from inbox.workers import Worker
 
@@ -68,9 +68,8 @@ class Runtime:
     @property
     def http(self) -> httpx.AsyncClient:
         if self._http is None:
-            self._http = httpx.AsyncClient(
-                verify=tls_context(),
-                timeout=httpx.Timeout(self.settings.send_timeout_seconds),
+            self._http = outgoing_client(
+                timeout=self.settings.send_timeout_seconds,
                 limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
             )
         return self._http

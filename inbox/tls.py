@@ -4,8 +4,9 @@ Owns building them once: httpx's defaults (certifi's CA bundle, or SSL_CERT_FILE
 Building them parses the whole CA bundle, CPU work of 0.1-0.3 s on this machine class, which httpx
 repeats for every client made without `verify=`; the outbox's 32 lane clients, made at once, held
 the event loop for 7-13 s at every start under load. An `ssl.SSLContext` is meant to be shared by
-many connections. Must not hold per-provider settings. Also owns readying what a process's first
-outgoing call would otherwise load on the event loop (`prepare_outgoing`).
+many connections. Must not hold per-provider settings. Also owns making those clients
+(`outgoing_client`, on the network backend of inbox/netstreams.py) and readying what a process's
+first outgoing call would otherwise load on the event loop (`prepare_outgoing`).
 """
 
 from __future__ import annotations
@@ -25,11 +26,22 @@ def tls_context() -> ssl.SSLContext:
     return httpx.create_ssl_context()
 
 
+def outgoing_client(*, timeout: float, limits: httpx.Limits) -> httpx.AsyncClient:
+    """An HTTP client for outgoing calls: the process's TLS context, httpcore on asyncio's own
+    transports (inbox/netstreams.py, imported here: it imports httpcore, which httpx loads lazily)."""
+    from inbox.netstreams import Transport
+
+    return httpx.AsyncClient(
+        transport=Transport(verify=tls_context(), limits=limits), timeout=httpx.Timeout(timeout)
+    )
+
+
 # What httpx imports when its first client is made (its transport, httpcore, which imports trio and
-# attrs when they are installed) and at the first request (anyio's asyncio backend, h11): 0.3-0.35 s
-# of the event loop at the process's first send, measured in the middle of a webhook burst (the
-# first automation message of a drain; docs/benchmark.md, "Automations").
-_LAZY_IMPORTS = ("httpcore", "h11", "anyio._backends._asyncio")
+# attrs when they are installed; our backend, which imports httpcore) and at the first request
+# (anyio's asyncio backend, still httpcore's locks; h11): 0.3-0.35 s of the event loop at the
+# process's first send, measured in the middle of a webhook burst (the first automation message of
+# a drain; docs/benchmark.md, "Automations").
+_LAZY_IMPORTS = ("httpcore", "inbox.netstreams", "h11", "anyio._backends._asyncio")
 
 
 def prepare_outgoing() -> None:

@@ -37,7 +37,7 @@ from inbox import models as m
 from inbox import uploads
 from inbox.actions.sending import Outcome
 from inbox.db import is_connection_error, picked
-from inbox.tls import tls_context
+from inbox.tls import outgoing_client
 from inbox.waiting import wait_event
 from inbox.workers.outbox_flight import InFlight, record
 from inbox.workers.retry import backoff
@@ -201,9 +201,8 @@ class Lanes:
         self._all: list[httpx.AsyncClient] = []
 
     def _new(self) -> httpx.AsyncClient:
-        client = httpx.AsyncClient(
-            verify=tls_context(),
-            timeout=httpx.Timeout(self._rt.settings.send_timeout_seconds),
+        client = outgoing_client(
+            timeout=self._rt.settings.send_timeout_seconds,
             # A lane may serve several providers (origins) in turn.
             limits=httpx.Limits(max_connections=4, max_keepalive_connections=4),
         )
