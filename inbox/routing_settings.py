@@ -22,6 +22,10 @@ log = logging.getLogger(__name__)
 ROLES = ("agent", "supervisor", "admin")
 
 
+# The longest grace or target a tenant may set: a year (a larger one overflowed the time arithmetic).
+MAX_SECONDS = 366 * 86_400
+
+
 class RoutingSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -30,9 +34,9 @@ class RoutingSettings(BaseModel):
     # Which roles auto-assignment may pick (capacity 0 also keeps someone out).
     assign_roles: tuple[str, ...] = ROLES
     # An away/offline agent's assigned conversations return to the queue after this long; None: never.
-    requeue_offline_after_seconds: int | None = Field(default=None, ge=0)
+    requeue_offline_after_seconds: int | None = Field(default=None, ge=0, le=MAX_SECONDS)
     # First-response target for the SLA flag; None or 0: no SLA.
-    sla_first_response_seconds: int | None = Field(default=900, ge=0)
+    sla_first_response_seconds: int | None = Field(default=900, ge=0, le=MAX_SECONDS)
     # "Today" in the supervisor figures and date-only report bounds are in this zone.
     timezone: TimeZoneName = "UTC"
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 from sqlalchemy import Table, delete, select, update
 from sqlalchemy.engine import Row
 
@@ -28,6 +28,7 @@ from inbox.errors import NotFound, Unprocessable
 from inbox.queries import contact_for, conversations_select
 from inbox.texts import Text
 from inbox.uow import UnitOfWork
+from inbox.validation import DbId
 
 ct, cv, msg, jb = m.contacts.c, m.conversations.c, m.messages.c, m.jobs.c
 
@@ -40,7 +41,7 @@ class MergeIn(BaseModel):
     """POST /api/contacts/{id}/merge: the contact `other_id` is merged into `{id}` and goes away."""
 
     model_config = ConfigDict(extra="forbid")
-    other_id: int = Field(ge=1, le=2**63 - 1)
+    other_id: DbId
 
 
 async def _rename_double_runs(uow: UnitOfWork, kept_id: int, other_id: int) -> None:

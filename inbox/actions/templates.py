@@ -22,7 +22,7 @@ from inbox.auth import Principal
 from inbox.errors import Conflict, Invalid, NotFound, Unprocessable
 from inbox.serialize import template_json
 from inbox.uow import UnitOfWork
-from inbox.validation import validate
+from inbox.validation import DbId, validate
 
 tp, ct, ap, tn = m.templates.c, m.contacts.c, m.appointments.c, m.tenants.c
 
@@ -45,8 +45,8 @@ class TemplateIn(BaseModel):
 
 class PreviewIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    contact_id: int
-    appointment_id: int | None = None
+    contact_id: DbId
+    appointment_id: DbId | None = None
 
 
 def _checked(data: TemplateIn) -> list[str]:

@@ -17,8 +17,9 @@ from starlette.routing import Route
 
 from inbox import models as m
 from inbox.actions import admin, teams
-from inbox.api.common import DbId, authenticated, body, int_param, principal, runtime
+from inbox.api.common import authenticated, body, int_param, principal, runtime
 from inbox.errors import Forbidden, Invalid
+from inbox.validation import DbId
 
 # Open conversations an agent may hold at once; beyond a column's range was a 500.
 MAX_CAPACITY = 10_000

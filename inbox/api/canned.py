@@ -12,8 +12,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from inbox.actions import canned
-from inbox.api.common import DbId, authenticated, body, int_param, principal, runtime
+from inbox.api.common import authenticated, body, int_param, principal, runtime
 from inbox.catalog import list_canned
+from inbox.validation import DbId
 
 # What follows the `/` in the reply box: no spaces (a space ends the code), nothing a URL would mangle.
 SHORT_CODE = re.compile(r"[\w.-]{1,50}")

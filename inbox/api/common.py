@@ -5,9 +5,9 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Annotated, Any, TypeVar
+from typing import Any, TypeVar
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
@@ -16,15 +16,10 @@ from inbox import audit
 from inbox.auth import Principal, principal_for
 from inbox.errors import ActionError, Forbidden, Invalid, Unauthenticated
 from inbox.runtime import Runtime
-from inbox.validation import validate
+from inbox.validation import MAX_ID, validate
 
 Handler = Callable[[Request], Awaitable[Response]]
 
-# The largest id a database column holds (signed 64 bits). An id in a body is refused (400) outside
-# it, one in a path is simply not found: past it SQLite raised OverflowError (a 500, found by the
-# schemathesis run).
-MAX_ID = 2**63 - 1
-DbId = Annotated[int, Field(ge=1, le=MAX_ID)]
 M = TypeVar("M", bound=BaseModel)
 
 

@@ -18,11 +18,12 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from inbox.actions import conversations
-from inbox.api.common import DbId, authenticated, body, int_param, principal, runtime
+from inbox.api.common import authenticated, body, int_param, principal, runtime
 from inbox.auth import Principal
 from inbox.serialize import conversation_json
 from inbox.texts import Text
 from inbox.uow import UnitOfWork
+from inbox.validation import DbId
 
 
 class AssignIn(BaseModel):

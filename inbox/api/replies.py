@@ -19,10 +19,11 @@ from channels.registry import window_closes_at
 from inbox.actions import replies
 from inbox.actions import uploads as upload_actions
 from inbox.actions.conversations import load
-from inbox.api.common import DbId, authenticated, body, int_param, principal, runtime
+from inbox.api.common import authenticated, body, int_param, principal, runtime
 from inbox.errors import Invalid
 from inbox.queries import conversation_for
 from inbox.serialize import iso
+from inbox.validation import DbId
 
 MAX_TEXT = 10_000  # beyond any network's limit (WhatsApp 4096, Messenger 2000): surely a mistake
 MAX_KEY = 100  # messages.client_id

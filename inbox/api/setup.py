@@ -20,6 +20,7 @@ from inbox import account_setup, health
 from inbox.actions import admin, channel_setup
 from inbox.api.common import authenticated, body, int_param, principal, runtime
 from inbox.errors import Invalid
+from inbox.validation import DbId
 
 
 class CheckIn(BaseModel):
@@ -39,7 +40,7 @@ class ChannelIn(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     # Provider options by `Option.dest` (external_id, app_secret, verify_token, ...).
     options: dict[str, str | bool] = Field(default_factory=dict)
-    queue_id: int | None = None
+    queue_id: DbId | None = None
 
 
 class TestIn(BaseModel):

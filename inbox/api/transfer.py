@@ -14,13 +14,14 @@ from inbox import models as m
 from inbox.actions.transfer import transfer as do_transfer
 from inbox.api.common import authenticated, body, int_param, principal, runtime
 from inbox.serialize import conversation_json
+from inbox.validation import DbId
 
 
 class TransferIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    agent_id: int | None = None
-    queue_id: int | None = None
+    agent_id: DbId | None = None
+    queue_id: DbId | None = None
     note: str | None = Field(default=None, max_length=1000)
 
 

@@ -24,7 +24,7 @@ from inbox.errors import Conflict, Invalid, NotFound
 from inbox.serialize import iso
 from inbox.texts import Text
 from inbox.uow import UnitOfWork
-from inbox.validation import validate
+from inbox.validation import DbId, validate
 
 au, rn, tp, ch, msg, ct = (
     m.automations.c, m.automation_runs.c, m.templates.c, m.channels.c, m.messages.c, m.contacts.c
@@ -36,8 +36,8 @@ class AutomationIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=1, max_length=200)
     trigger: triggers.Trigger
-    template_id: int
-    channel_id: int | None = None
+    template_id: DbId
+    channel_id: DbId | None = None
     offset_seconds: int | None = Field(default=None, ge=0, le=triggers.MAX_OFFSET)
     business_hours: triggers.BusinessHours | None = None
     while_bot: bool = False
