@@ -7,11 +7,18 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from inbox import models as m
 from inbox.config import Settings
 from tests.databases import create_pg_database, drop_pg_database, migrated_database, pg_admin_execute, pg_ok
 from tests.support import notificame_message, running_app
+
+
+async def _texts(conn: AsyncConnection, tenant_id: int) -> list[str | None]:
+    """The tenant's message texts in the order they were stored."""
+    q = select(m.messages.c.text).where(m.messages.c.tenant_id == tenant_id).order_by(m.messages.c.id)
+    return list((await conn.execute(q)).scalars().all())
 
 
 async def test_webhook_answers_503_while_postgresql_is_down(tmp_path: object) -> None:
@@ -48,17 +55,7 @@ async def test_webhook_answers_503_while_postgresql_is_down(tmp_path: object) ->
             assert (await app.post_webhook(ch, during)).status_code == 200
             assert (await app.post_webhook(ch, during)).status_code == 200
             async with app.runtime.engine.connect() as conn:
-                texts = (
-                    (
-                        await conn.execute(
-                            select(m.messages.c.text)
-                            .where(m.messages.c.tenant_id == tenant.id)
-                            .order_by(m.messages.c.id)
-                        )
-                    )
-                    .scalars()
-                    .all()
-                )
+                texts = await _texts(conn, tenant.id)
                 n = (await conn.execute(select(func.count()).select_from(m.conversations))).scalar_one()
             assert texts == ["antes", "durante"]
             assert n == 1
@@ -103,15 +100,5 @@ async def test_terminated_backends_cost_one_503_then_the_pool_reconnects(tmp_pat
             after = notificame_message(ch, text="depois", sender="5511911113333")
             assert (await app.post_webhook(ch, after)).status_code == 200
             async with app.runtime.engine.connect() as conn:
-                texts = (
-                    (
-                        await conn.execute(
-                            select(m.messages.c.text)
-                            .where(m.messages.c.tenant_id == tenant.id)
-                            .order_by(m.messages.c.id)
-                        )
-                    )
-                    .scalars()
-                    .all()
-                )
+                texts = await _texts(conn, tenant.id)
             assert texts == ["antes", "durante", "depois"]
